@@ -1,0 +1,110 @@
+"""What every command shares: --config, the runtime, handled errors and --json output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from digest.config import load_config
+from digest.db import current_revision, head_revision
+from digest.errors import DigestError
+from digest.runtime import Runtime
+
+
+class NotInitialised(DigestError):
+    pass
+
+
+class NotBuiltYet(DigestError):
+    pass
+
+
+def fail(message: str) -> None:
+    click.echo(f"digest: error: {message}", err=True)
+    sys.exit(1)
+
+
+def config_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Configuration file (default: $DIGEST_CONFIG, else ./config.yaml).",
+    )(command)
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout, nothing else.")(command)
+
+
+def with_runtime(needs_schema: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give the command a Runtime built from --config (or the group's --config), and turn
+    handled errors into one line on stderr with exit status 1."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @config_option
+        @click.pass_context
+        @functools.wraps(command)
+        def wrapper(context: click.Context, config_path: str | None, **kwargs: Any) -> Any:
+            path = config_path or (context.find_root().obj or {}).get("config_path")
+            runtime = None
+            try:
+                runtime = Runtime(load_config(path))
+                if needs_schema:
+                    ensure_schema(runtime)
+                return command(runtime, **kwargs)
+            except DigestError as error:
+                fail(str(error))
+            finally:
+                if runtime is not None:
+                    runtime.close()
+
+        return wrapper
+
+    return decorate
+
+
+def ensure_schema(runtime: Runtime) -> None:
+    current = current_revision(runtime.engine)
+    if current is None:
+        raise NotInitialised("the database is empty: run `digest init` first")
+    if current != head_revision(runtime.engine):
+        raise NotInitialised("the database schema is older than this version: run `digest init` to upgrade it")
+
+
+def print_json(rows: list[dict[str, Any]] | dict[str, Any]) -> None:
+    click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+
+
+def print_table(rows: list[list[Any]], headers: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [[str(value) if value is not None else "—" for value in row] for row in rows]
+    widths = [max(len(headers[i]), *(len(row[i]) for row in cells)) for i in range(len(headers))]
+    widths = [min(width, 60) for width in widths]
+    click.echo("  ".join(header.ljust(widths[i]) for i, header in enumerate(headers)).rstrip())
+    for row in cells:
+        click.echo("  ".join(_clip(value, widths[i]).ljust(widths[i]) for i, value in enumerate(row)).rstrip())
+
+
+def _clip(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+def parse_ids(values: tuple[str, ...]) -> list[int]:
+    ids = []
+    for value in values:
+        for part in value.replace(",", " ").split():
+            if not part.isdigit():
+                raise click.BadParameter(f"{part!r} is not an item id (a whole number)")
+            ids.append(int(part))
+    if not ids:
+        raise click.BadParameter("give at least one id")
+    return ids

@@ -1,0 +1,150 @@
+"""Commands for what goes into editions: sources, collection and the editorial queue."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from digest.cli.common import json_option, parse_ids, print_json, print_table, with_runtime
+from digest.models import ITEM_KINDS, ITEM_STATUSES
+from digest.queue import decide, feature, list_items
+from digest.runtime import Runtime
+from digest.serialize import item_json, source_json
+from digest.source_list import add_source, list_sources, remove_source
+
+SOURCE_KIND_CHOICES = click.Choice(["news", "event", "call", "achievement", "auto"])
+
+
+@click.group()
+def sources() -> None:
+    """The feeds items are collected from."""
+
+
+@sources.command("list")
+@json_option
+@with_runtime()
+def sources_list(runtime: Runtime, as_json: bool) -> None:
+    """List the sources and their health."""
+    with runtime.sessions() as session:
+        rows = [source_json(source) for source in list_sources(session)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        [[r["name"], r["kind"], "yes" if r["enabled"] else "no", r["status"], r["last_error"], r["url"]] for r in rows],
+        ["NAME", "KIND", "ENABLED", "STATUS", "LAST ERROR", "URL"],
+    )
+
+
+@sources.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--kind", type=SOURCE_KIND_CHOICES, default="auto", show_default=True)
+@with_runtime()
+def sources_add(runtime: Runtime, name: str, url: str, kind: str) -> None:
+    """Add a feed (RSS, Atom or iCalendar)."""
+    with runtime.sessions() as session, session.begin():
+        add_source(session, name, url, kind)
+    click.echo(f"added source {name!r} ({kind}) — collect it with `digest collect --source {name!r}`")
+
+
+@sources.command("remove")
+@click.argument("name")
+@with_runtime()
+def sources_remove(runtime: Runtime, name: str) -> None:
+    """Remove a source; the items it brought stay in the queue."""
+    with runtime.sessions() as session, session.begin():
+        remove_source(session, name)
+    click.echo(f"removed source {name!r}")
+
+
+@click.command()
+@click.option("--source", "source_name", default=None, help="Collect only this source.")
+@json_option
+@with_runtime()
+def collect(runtime: Runtime, source_name: str | None, as_json: bool) -> None:
+    """Fetch the sources and put new items in the queue."""
+    from sources.collector import collect as run_collection
+
+    show_progress = not as_json and sys.stderr.isatty()
+    results = run_collection(runtime, source_name, on_result=_progress_printer() if show_progress else None)
+    if as_json:
+        print_json([result.as_json() for result in results])
+        return
+    print_table(
+        [[r.source, r.status, r.fetched, r.new, r.duplicates, r.updated, r.error] for r in results],
+        ["SOURCE", "STATUS", "FETCHED", "NEW", "DUPLICATES", "UPDATED", "ERROR"],
+    )
+    failed = sum(1 for r in results if r.status == "error")
+    click.echo(f"{sum(r.new for r in results)} new items from {len(results)} sources, {failed} failed")
+
+
+def _progress_printer():
+    done = 0
+
+    def show(result) -> None:
+        nonlocal done
+        done += 1
+        click.echo(f"  [{done}] {result.source}: {result.status}", err=True)
+
+    return show
+
+
+@click.group()
+def queue() -> None:
+    """The editorial queue: review collected and submitted items."""
+
+
+@queue.command("list")
+@click.option("--status", type=click.Choice(ITEM_STATUSES), default=None)
+@click.option("--kind", type=click.Choice(ITEM_KINDS), default=None)
+@json_option
+@with_runtime()
+def queue_list(runtime: Runtime, status: str | None, kind: str | None, as_json: bool) -> None:
+    """List items, newest first."""
+    with runtime.sessions() as session:
+        rows = [item_json(item) for item in list_items(session, status, kind)]
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        [[r["id"], r["status"], r["kind"], r["source"], "★" if r["featured"] else "", r["title"]] for r in rows],
+        ["ID", "STATUS", "KIND", "SOURCE", "", "TITLE"],
+    )
+
+
+@queue.command("approve")
+@click.argument("ids", nargs=-1, required=True)
+@with_runtime()
+def queue_approve(runtime: Runtime, ids: tuple[str, ...]) -> None:
+    """Approve items for the next edition."""
+    _decide(runtime, ids, "approved", None)
+
+
+@queue.command("reject")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--note", default=None, help="Why (kept on the item).")
+@with_runtime()
+def queue_reject(runtime: Runtime, ids: tuple[str, ...], note: str | None) -> None:
+    """Reject items; they never come back from their source."""
+    _decide(runtime, ids, "rejected", note)
+
+
+def _decide(runtime: Runtime, ids: tuple[str, ...], status: str, note: str | None) -> None:
+    item_ids = parse_ids(ids)
+    with runtime.sessions() as session, session.begin():
+        decide(session, item_ids, status, note)
+    click.echo(f"{status} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")
+
+
+@queue.command("feature")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--off", is_flag=True, help="Remove the feature mark instead.")
+@with_runtime()
+def queue_feature(runtime: Runtime, ids: tuple[str, ...], off: bool) -> None:
+    """Feature items: they lead their section."""
+    item_ids = parse_ids(ids)
+    with runtime.sessions() as session, session.begin():
+        feature(session, item_ids, featured=not off)
+    click.echo(f"{'unfeatured' if off else 'featured'} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")

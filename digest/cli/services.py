@@ -1,0 +1,157 @@
+"""Commands that set up or run the product: init, worker, scheduler, serve, run, archive."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+
+from digest.cli.common import NotBuiltYet, with_runtime
+from digest.db import upgrade
+from digest.delivery import Worker
+from digest.demo import load_demo
+from digest.runtime import Runtime
+from digest.source_list import sync_from_config
+
+
+@click.command()
+@click.option("--demo", is_flag=True, help="Also add sample sources, subscribers and an admin editor, and collect.")
+@with_runtime(needs_schema=False)
+def init(runtime: Runtime, demo: bool) -> None:
+    """Create or upgrade the database; safe to run again."""
+    if runtime.ensure_secret_key():
+        click.echo(f"generated a secret key in {runtime.config.var_dir / 'secret_key'} (keep it private)")
+    before, after = upgrade(runtime.engine)
+    click.echo(f"database ready at revision {after}" + (f" (was {before})" if before and before != after else ""))
+    with runtime.sessions() as session, session.begin():
+        added = sync_from_config(session, runtime.config.sources)
+    if added:
+        click.echo(f"sources from {runtime.config.path.name}: {', '.join(added)}")
+    if demo:
+        _load_demo(runtime)
+
+
+def _load_demo(runtime: Runtime) -> None:
+    from sources.collector import collect
+
+    with runtime.sessions() as session, session.begin():
+        report = load_demo(session, runtime.config.sources)
+    click.echo(f"demo: {report.subscribers_added} subscribers added")
+    if report.admin_password:
+        click.echo(f"demo: admin editor {report.admin_email} with password {report.admin_password}")
+        click.echo("      (shown once: write it down)")
+    results = collect(runtime)
+    click.echo(f"demo: collected {sum(r.new for r in results)} new items from {len(results)} sample sources")
+
+
+@click.command()
+@click.option("--drain", is_flag=True, help="Exit once nothing is queued.")
+@with_runtime()
+def worker(runtime: Runtime, drain: bool) -> None:
+    """Deliver queued messages (run several for scale on PostgreSQL)."""
+    delivery_worker = Worker(runtime)
+    try:
+        if drain:
+            stats = delivery_worker.drain()
+            click.echo(f"worker: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed")
+            return
+        with _stop_on_signals() as stop:
+            click.echo("worker: waiting for deliveries (Ctrl+C to stop)")
+            delivery_worker.serve(stop)
+    finally:
+        delivery_worker.close()
+
+
+@click.command()
+@with_runtime()
+def scheduler(runtime: Runtime) -> None:
+    """The scheduler service (collection, weekly digest, scheduled sends)."""
+    raise NotBuiltYet(
+        "the scheduler service is not built yet; run `digest collect` by hand, and scheduled editions "
+        "are released by `digest worker` / `digest run`"
+    )
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@with_runtime()
+def serve(runtime: Runtime, host: str, port: int) -> None:
+    """The web app: editors, subscription pages, archive."""
+    _serve_web(runtime, host, port)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@with_runtime()
+def run(runtime: Runtime, host: str, port: int) -> None:
+    """Web app and delivery worker in one process: the embedded default."""
+    delivery_worker = Worker(runtime)
+    stop = threading.Event()
+    thread = threading.Thread(target=delivery_worker.serve, args=(stop,), name="delivery-worker", daemon=True)
+    thread.start()
+    click.echo("delivery worker: running (outgoing mail: " + _transport_label(runtime) + ")")
+    click.echo("scheduler: not built yet — collect with `digest collect`")
+    try:
+        _serve_web(runtime, host, port)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        delivery_worker.close()
+
+
+def _serve_web(runtime: Runtime, host: str, port: int) -> None:
+    from waitress import create_server
+
+    from digest.web import create_app
+
+    server = create_server(create_app(runtime), host=host, port=port, threads=8)
+    click.echo(f"Cluster Digest is running: open http://{host}:{server.effective_port}/ (editors: /editor/)")
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("stopping")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _transport_label(runtime: Runtime) -> str:
+    mail = runtime.config.mail
+    if mail.transport == "smtp":
+        return f"SMTP {mail.smtp.host}:{mail.smtp.port}"
+    return f"outbox folder {runtime.config.outbox_dir}"
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    stop = threading.Event()
+    handler = lambda *_: stop.set()  # noqa: E731
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@click.group()
+def archive() -> None:
+    """The public archive of sent editions."""
+
+
+@archive.command("build")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@with_runtime()
+def archive_build(runtime: Runtime, out: str) -> None:
+    """Write the archive as static files."""
+    raise NotBuiltYet("the static archive export is not built yet (the archive pages are served by `digest serve`)")

@@ -1,0 +1,273 @@
+"""Configuration: read config.yaml, apply environment overrides, validate once at start-up.
+
+Every problem becomes one ConfigError naming the file and the key (or the environment
+variable that set it), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from digest.errors import DigestError
+
+SOURCE_KINDS = ("news", "event", "call", "achievement", "auto")
+ENV_CONFIG = "DIGEST_CONFIG"
+
+# environment variable -> path of the key it overrides
+ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
+    "DIGEST_DATABASE_URL": ("database", "url"),
+    "DIGEST_SECRET_KEY": ("secret_key",),
+    "DIGEST_BASE_URL": ("site", "base_url"),
+    "DIGEST_MAIL_TRANSPORT": ("mail", "transport"),
+    "DIGEST_OUTBOX_DIR": ("mail", "outbox_dir"),
+    "DIGEST_SMTP_HOST": ("mail", "smtp", "host"),
+    "DIGEST_SMTP_PORT": ("mail", "smtp", "port"),
+    "DIGEST_SMTP_USERNAME": ("mail", "smtp", "username"),
+    "DIGEST_SMTP_PASSWORD": ("mail", "smtp", "password"),
+}
+
+
+class ConfigError(DigestError):
+    """A configuration problem, worded for the person who has to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SiteConfig(_Section):
+    name: str = "European Cluster Collaboration Platform"
+    base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "Europe/Brussels"
+    language: str = "en"
+    contact_address: str = "Cluster Digest · Avenue des Arts 1 · 1000 Brussels · Belgium"
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Brussels)") from None
+        return value
+
+
+class DatabaseConfig(_Section):
+    url: str = "sqlite:///var/digest.db"
+
+
+class SmtpConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    security: Literal["none", "starttls", "ssl"] = "none"
+    username: str | None = None
+    password: str | None = None
+    pool_size: int = Field(4, ge=1, le=100)
+    rate_per_second: float = Field(0, ge=0, description="0 means no limit")
+    timeout_seconds: float = Field(30, gt=0)
+
+
+class DkimConfig(_Section):
+    domain: str
+    selector: str
+    private_key_file: str
+
+
+class MailConfig(_Section):
+    from_address: str = Field("Cluster Digest <digest@localhost>", alias="from")
+    transport: Literal["outbox", "smtp"] = "outbox"
+    outbox_dir: str = "var/outbox"
+    smtp: SmtpConfig = SmtpConfig()
+    dkim: DkimConfig | None = None
+
+
+class DeliveryConfig(_Section):
+    batch_size: int = Field(100, ge=1, le=10000)
+    lease_seconds: int = Field(300, ge=5)
+    max_attempts: int = Field(5, ge=1)
+    retry_seconds: float = Field(60, ge=0, description="first retry delay; doubles with each attempt")
+
+
+class SourceConfig(_Section):
+    name: str = Field(min_length=1, max_length=100)
+    url: str = Field(min_length=1)
+    kind: Literal["news", "event", "call", "achievement", "auto"] = "auto"
+
+
+class SchedulesConfig(_Section):
+    collect: str = "*/30 * * * *"
+    digest_assemble: str = "0 7 * * mon"
+    digest_send: str = "0 9 * * mon"
+    digest_auto_send: bool = False
+    send_grace_hours: float = Field(6, ge=0)
+
+    @field_validator("collect", "digest_assemble", "digest_send")
+    @classmethod
+    def _cron_expression(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as error:
+            raise ValueError(f"not a valid cron expression {value!r}: {error}") from None
+        return value
+
+
+class Settings(_Section):
+    site: SiteConfig = SiteConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    secret_key: str | None = Field(None, min_length=16)
+    mail: MailConfig = MailConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    sources: list[SourceConfig] = []
+    schedules: SchedulesConfig = SchedulesConfig()
+
+
+class Config:
+    """Validated settings plus where they came from, with relative paths resolved."""
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        self.settings = settings
+        self.path = path
+        self.base_dir = path.parent
+
+    @property
+    def site(self) -> SiteConfig:
+        return self.settings.site
+
+    @property
+    def mail(self) -> MailConfig:
+        return self.settings.mail
+
+    @property
+    def delivery(self) -> DeliveryConfig:
+        return self.settings.delivery
+
+    @property
+    def schedules(self) -> SchedulesConfig:
+        return self.settings.schedules
+
+    @property
+    def sources(self) -> list[SourceConfig]:
+        return self.settings.sources
+
+    @property
+    def database_url(self) -> str:
+        return resolve_sqlite_path(self.settings.database.url, self.base_dir)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.resolve(self.settings.mail.outbox_dir)
+
+    @property
+    def var_dir(self) -> Path:
+        return self.base_dir / "var"
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+
+def resolve_sqlite_path(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path absolute against the config file's folder."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url == "sqlite:///:memory:":
+        return url
+    path = url[len(prefix) :]
+    if path.startswith("/"):
+        return url
+    return prefix + str((base_dir / path).resolve())
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get(ENV_CONFIG)
+    if from_env:
+        return Path(from_env)
+    return Path("config.yaml")
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load, override and validate the configuration; raise ConfigError on any problem."""
+    path = find_config_path(explicit).resolve()
+    raw = _read_yaml(path)
+    env = os.environ if environ is None else environ
+    overridden = _apply_env_overrides(raw, env)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, overridden)) from None
+    return Config(settings, path)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: configuration file not found (pass --config PATH or set {ENV_CONFIG})")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"{path}{where}: not valid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys (site, database, mail, …)")
+    return data
+
+
+def _apply_env_overrides(raw: dict[str, Any], env: Any) -> dict[tuple[str, ...], str]:
+    """Write environment overrides into the raw mapping; return which key each one set."""
+    applied: dict[tuple[str, ...], str] = {}
+    for variable, key_path in ENV_OVERRIDES.items():
+        value = env.get(variable)
+        if value is None or value == "":
+            continue
+        node = raw
+        for key in key_path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                node[key] = child
+            node = child
+        node[key_path[-1]] = value
+        applied[key_path] = variable
+    return applied
+
+
+def _describe(error: ValidationError, path: Path, overridden: dict[tuple[str, ...], str]) -> str:
+    problems = []
+    for detail in error.errors():
+        location = tuple(str(part) for part in detail["loc"])
+        key = ".".join(location) or "(top level)"
+        message = _plain_message(detail)
+        variable = overridden.get(location)
+        origin = f" (set by {variable})" if variable else ""
+        problems.append(f"{key}{origin}: {message}")
+    return f"{path}: " + "; ".join(problems)
+
+
+def _plain_message(detail: Any) -> str:
+    kind = detail["type"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required value is missing"
+    message = detail["msg"]
+    return message.removeprefix("Value error, ")

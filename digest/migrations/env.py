@@ -1,0 +1,17 @@
+"""Alembic environment: runs against the engine handed over by digest.db.upgrade."""
+
+from alembic import context
+
+from digest.models import Base
+
+engine = context.config.attributes["engine"]
+
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,64 @@
+"""The editorial queue: list items and move them through their statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from digest.errors import DigestError
+from digest.models import ITEM_KINDS, ITEM_STATUSES, Item
+
+# Which statuses an editor's decision may move an item from.
+DECISIONS = {
+    "approved": ("pending", "rejected"),
+    "rejected": ("pending", "approved"),
+}
+
+
+class QueueError(DigestError):
+    """An editorial action that cannot be done, worded for the editor."""
+
+
+def list_items(session: Session, status: str | None = None, kind: str | None = None) -> list[Item]:
+    if status is not None and status not in ITEM_STATUSES:
+        raise QueueError(f"unknown status {status!r}; use one of {', '.join(ITEM_STATUSES)}")
+    if kind is not None and kind not in ITEM_KINDS:
+        raise QueueError(f"unknown kind {kind!r}; use one of {', '.join(ITEM_KINDS)}")
+    query = select(Item).options(selectinload(Item.source)).order_by(Item.collected_at.desc(), Item.id.desc())
+    if status:
+        query = query.where(Item.status == status)
+    if kind:
+        query = query.where(Item.kind == kind)
+    return list(session.scalars(query))
+
+
+def get_items(session: Session, ids: Sequence[int]) -> list[Item]:
+    items = {item.id: item for item in session.scalars(select(Item).where(Item.id.in_(ids)))}
+    missing = [str(item_id) for item_id in ids if item_id not in items]
+    if missing:
+        raise QueueError(f"no item with id {', '.join(missing)} (see `digest queue list`)")
+    return [items[item_id] for item_id in ids]
+
+
+def decide(session: Session, ids: Sequence[int], status: str, note: str | None = None) -> list[Item]:
+    """Approve or reject items; all or nothing, so a wrong id changes no item."""
+    items = get_items(session, ids)
+    allowed_from = DECISIONS[status]
+    for item in items:
+        if item.status == status:
+            continue
+        if item.status not in allowed_from:
+            raise QueueError(f"item {item.id} is {item.status}; it can no longer be {status}")
+        item.status = status
+        if note is not None:
+            item.editor_note = note
+    return items
+
+
+def feature(session: Session, ids: Sequence[int], featured: bool = True) -> list[Item]:
+    items = get_items(session, ids)
+    for item in items:
+        item.featured = featured
+    return items

@@ -1,0 +1,39 @@
+"""The web app: public pages, the archive and the editors' pages (Flask, served by waitress)."""
+
+from __future__ import annotations
+
+from flask import Flask, Response
+from flask_wtf import CSRFProtect
+
+from digest.render import DEFAULT_TEMPLATES_DIR
+from digest.runtime import Runtime
+from digest.web import editor, public
+
+
+def create_app(runtime: Runtime) -> Flask:
+    app = Flask(__name__, template_folder=str(DEFAULT_TEMPLATES_DIR / "web"))
+    secure = runtime.config.site.base_url.startswith("https://")
+    app.config.update(
+        SECRET_KEY=runtime.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_NAME="digest_session",
+        PERMANENT_SESSION_LIFETIME=60 * 60 * 12,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+    )
+    app.extensions["digest.runtime"] = runtime
+    CSRFProtect(app)
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(editor.blueprint, url_prefix="/editor")
+    app.jinja_env.globals["site"] = runtime.config.site
+    app.jinja_env.filters["local_time"] = public.local_time_filter(runtime.config.site.timezone)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
+
+    return app

@@ -1,0 +1,78 @@
+"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when
+DIGEST_TEST_DATABASE_URL is set) and a config file pointing at it."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import create_engine, text
+
+from digest.config import Config, load_config
+from digest.db import upgrade
+from digest.runtime import Runtime
+
+POSTGRES_URL = os.environ.get("DIGEST_TEST_DATABASE_URL")
+TEST_SECRET = "test-secret-key-not-for-production-0123456789"
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """A database nobody else uses: a new SQLite file, or a new PostgreSQL schema."""
+    if not POSTGRES_URL:
+        yield f"sqlite:///{tmp_path / 'digest.db'}"
+        return
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def write_config(tmp_path: Path, database_url: str) -> Callable[..., Path]:
+    """Write a config.yaml into tmp_path; keyword sections are merged over the test defaults."""
+
+    def write(**sections: Any) -> Path:
+        settings: dict[str, Any] = {
+            "site": {"name": "Test Cluster Platform", "base_url": "http://digest.test"},
+            "database": {"url": database_url},
+            "secret_key": TEST_SECRET,
+            "mail": {"from": "Cluster Digest <digest@digest.test>", "transport": "outbox"},
+            "sources": [],
+        }
+        for key, value in sections.items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path]) -> Config:
+    return load_config(write_config(), environ={})
+
+
+@pytest.fixture
+def runtime(config: Config) -> Iterator[Runtime]:
+    """A runtime on a migrated, empty database."""
+    runtime = Runtime(config)
+    upgrade(runtime.engine)
+    yield runtime
+    runtime.close()
