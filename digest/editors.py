@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -11,8 +13,12 @@ from digest.models import EDITOR_ROLES, Editor
 from digest.subscribers import SubscriberError, normalise_email
 
 MIN_PASSWORD_LENGTH = 10
-# Checked against when the address is unknown, so a login takes as long either way.
-_UNKNOWN_EDITOR_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+
+
+@functools.cache
+def _unknown_editor_hash() -> str:
+    """Checked against when the address is unknown, so a login takes as long either way."""
+    return generate_password_hash("not-a-real-password", method="scrypt")
 
 
 class EditorError(DigestError):
@@ -43,6 +49,6 @@ def find_editor(session: Session, email: str) -> Editor | None:
 def authenticate(session: Session, email: str, password: str) -> Editor | None:
     editor = find_editor(session, email)
     if editor is None:
-        check_password_hash(_UNKNOWN_EDITOR_HASH, password)
+        check_password_hash(_unknown_editor_hash(), password)
         return None
     return editor if check_password_hash(editor.password_hash, password) else None

@@ -88,8 +88,7 @@ def import_csv(
     report = ImportReport()
     for batch in _batches(enumerate(reader, start=2), IMPORT_BATCH_ROWS):
         with session_factory() as session, session.begin():
-            for line, row in batch:
-                _import_row(session, line, _clean_row(row), report)
+            _import_batch(session, [(line, _clean_row(row)) for line, row in batch], report)
         if on_progress:
             on_progress(batch[-1][0] - 1)
     return report
@@ -99,27 +98,41 @@ def _clean_row(row: dict[str | None, str | None]) -> dict[str, str]:
     return {(key or "").strip().lower(): (value or "").strip() for key, value in row.items() if key}
 
 
-def _import_row(session: Session, line: int, row: dict[str, str], report: ImportReport) -> None:
-    try:
-        address = normalise_email(row.get("email", ""))
-    except SubscriberError as error:
-        report.rejected.append((line, str(error)))
-        return
-    status = row.get("status") or "active"
-    if status not in ("active", "pending"):
-        report.rejected.append((line, f"status {status!r} cannot be imported; use active or pending"))
-        return
-    existing = find_subscriber(session, address)
-    if existing is None:
-        session.add(_new_subscriber(address, row, status))
-        session.flush()
-        report.added += 1
-    elif existing.status in SUPPRESSED:
-        report.rejected.append((line, f"{address} is {existing.status}; it is never re-activated by an import"))
-    elif _update_subscriber(existing, row):
-        report.updated += 1
-    else:
-        report.unchanged += 1
+def _import_batch(session: Session, rows: list[tuple[int, dict[str, str]]], report: ImportReport) -> None:
+    accepted: list[tuple[int, dict[str, str], str, str]] = []
+    for line, row in rows:
+        try:
+            address = normalise_email(row.get("email", ""))
+        except SubscriberError as error:
+            report.rejected.append((line, str(error)))
+            continue
+        status = row.get("status") or "active"
+        if status not in ("active", "pending"):
+            report.rejected.append((line, f"status {status!r} cannot be imported; use active or pending"))
+            continue
+        accepted.append((line, row, address, status))
+    known = _existing_by_email(session, [address for _, _, address, _ in accepted])
+    for line, row, address, status in accepted:
+        existing = known.get(address)
+        if existing is None:
+            known[address] = _new_subscriber(address, row, status)
+            session.add(known[address])
+            report.added += 1
+        elif existing.status in SUPPRESSED:
+            report.rejected.append((line, f"{address} is {existing.status}; it is never re-activated by an import"))
+        elif _update_subscriber(existing, row):
+            report.updated += 1
+        else:
+            report.unchanged += 1
+
+
+def _existing_by_email(session: Session, addresses: list[str], chunk: int = 1000) -> dict[str, Subscriber]:
+    found: dict[str, Subscriber] = {}
+    unique = sorted(set(addresses))
+    for start in range(0, len(unique), chunk):
+        query = select(Subscriber).where(Subscriber.email.in_(unique[start : start + chunk]))
+        found.update((subscriber.email, subscriber) for subscriber in session.scalars(query))
+    return found
 
 
 def _new_subscriber(address: str, row: dict[str, str], status: str) -> Subscriber:
