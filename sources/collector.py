@@ -1,0 +1,398 @@
+"""Orchestration: fetch many sources at once, parse off the storing thread, store Items, record health.
+
+Fetching and parsing run in a bounded thread pool (optionally parsing in a process pool); all
+database writes happen on the calling thread, one transaction per source, as results arrive, so a
+slow source never holds the others up and SQLite never sees two writers from one run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import multiprocessing
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import requests
+from sqlalchemy import or_, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from digest.db import transaction
+from digest.models import Item, Source
+from digest.runtime import Runtime
+from sources import dedup, health
+from sources.entry import Candidate, ParseError
+from sources.feeds import parse_feed
+from sources.fetcher import FetchError, build_session, fetch
+from sources.ical import looks_like_calendar, parse_calendar
+from sources.normalise import build_candidate
+from sources.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+
+class UnknownSource(Exception):
+    """collect() was asked for a source name that is not in the database."""
+
+
+@dataclass
+class CollectResult:
+    source: str
+    status: str  # "ok" | "not_modified" | "error"
+    fetched: int = 0  # entries seen in the feed
+    new: int = 0
+    duplicates: int = 0
+    updated: int = 0
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "status": self.status,
+            "fetched": self.fetched,
+            "new": self.new,
+            "duplicates": self.duplicates,
+            "updated": self.updated,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs to know about a source: a plain copy, never an ORM object across threads."""
+
+    source_id: int
+    name: str
+    url: str
+    kind: str
+    etag: str | None
+    last_modified: str | None
+    content_hash: str | None
+
+
+@dataclass
+class _Outcome:
+    job: _Job
+    status: str
+    candidates: list[Candidate] = field(default_factory=list)
+    fetched: int = 0
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    retry_after: float | None = None
+    new_url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+def collect(
+    runtime: Runtime,
+    source_name: str | None = None,
+    *,
+    due_only: bool = False,
+    now: datetime | None = None,
+    on_result: Callable[[CollectResult], None] | None = None,
+    settings: CollectorSettings | None = None,
+) -> list[CollectResult]:
+    """Collect every enabled source (or the one named); never raises for a failing source."""
+    settings = settings or CollectorSettings.from_runtime(runtime)
+    now = now or datetime.now(UTC)
+    jobs = _select_jobs(runtime, source_name, due_only, now)
+    if not jobs:
+        return []
+    context = _ParseContext(now=now, zone=runtime.config.site.timezone, settings=settings)
+    index = dedup.RunIndex(now, settings.dedup_title_days)
+    results: dict[str, CollectResult] = {}
+    with _pools(settings, len(jobs)) as (fetchers, parsers), _SessionPool(settings) as sessions:
+        futures = [fetchers.submit(_work, job, context, sessions, parsers) for job in jobs]
+        for future in as_completed(futures):
+            result = _store(runtime, future.result(), index, context)
+            results[result.source] = result
+            if on_result is not None:
+                on_result(result)
+    return [results[job.name] for job in jobs]
+
+
+def _select_jobs(runtime: Runtime, source_name: str | None, due_only: bool, now: datetime) -> list[_Job]:
+    with runtime.sessions() as session:
+        query = select(Source).order_by(Source.name)
+        if source_name is not None:
+            query = query.where(Source.name == source_name)
+        else:
+            query = query.where(Source.enabled.is_(True))
+        if due_only:
+            query = query.where(or_(Source.next_fetch_at.is_(None), Source.next_fetch_at <= now))
+        sources = list(session.scalars(query))
+        if source_name is not None and not sources and not due_only:
+            raise UnknownSource(f"no source named {source_name!r} (see `digest sources list`)")
+        return [
+            _Job(s.id, s.name, s.url, s.kind, s.etag, s.last_modified, s.content_hash) for s in sources
+        ]
+
+
+@contextmanager
+def _pools(settings: CollectorSettings, job_count: int) -> Iterator[tuple[Executor, Executor | None]]:
+    workers = max(1, min(settings.concurrency, job_count))
+    parsers = None
+    if settings.parse_processes > 0 and job_count > 1:
+        # forkserver: forking a process that already runs threads is not safe.
+        start = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        parsers = ProcessPoolExecutor(settings.parse_processes, mp_context=multiprocessing.get_context(start))
+    try:
+        with ThreadPoolExecutor(workers, thread_name_prefix="collect") as fetchers:
+            yield fetchers, parsers
+    finally:
+        if parsers is not None:
+            parsers.shutdown(cancel_futures=True)
+
+
+class _SessionPool:
+    """One requests.Session per worker thread (a Session is not thread-safe), all closed at the end."""
+
+    def __init__(self, settings: CollectorSettings) -> None:
+        self._settings = settings
+        self._local = threading.local()
+        self._all: list[requests.Session] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = build_session(self._settings)
+            self._local.session = session
+            with self._lock:
+                self._all.append(session)
+        return session
+
+    def __enter__(self) -> _SessionPool:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for session in self._all:
+            session.close()
+
+
+@dataclass(frozen=True)
+class _ParseContext:
+    now: datetime
+    zone: str
+    settings: CollectorSettings
+
+
+# ------------------------------------------------------------------------ worker side
+
+
+def _work(job: _Job, context: _ParseContext, sessions: _SessionPool, parsers: Executor | None) -> _Outcome:
+    """Fetch and parse one source; every failure becomes an error outcome, never an exception."""
+    try:
+        return _fetch_and_parse(job, context, sessions, parsers)
+    except Exception as error:  # a bug must cost one source, not the run
+        log.exception("collecting %s failed unexpectedly", job.name)
+        return _Outcome(job, "error", error=f"internal error: {type(error).__name__}: {error}"[:500])
+
+
+def _fetch_and_parse(
+    job: _Job, context: _ParseContext, sessions: _SessionPool, parsers: Executor | None
+) -> _Outcome:
+    settings = context.settings
+    try:
+        response = fetch(sessions.get(), job.url, settings, etag=job.etag, last_modified=job.last_modified)
+    except FetchError as error:
+        return _Outcome(job, "error", error=str(error), retry_after=error.retry_after)
+    outcome = _Outcome(
+        job, "not_modified", new_url=response.permanent_url, etag=response.etag,
+        last_modified=response.last_modified,
+    )  # fmt: skip
+    if response.not_modified:
+        return outcome
+    outcome.body_hash = hashlib.sha256(response.body).hexdigest()
+    if outcome.body_hash == job.content_hash:
+        return outcome  # same bytes as the last successful parse: nothing to do
+    arguments = (response.body, response.headers, response.url or job.url, job.kind, context)
+    try:
+        if parsers is not None:
+            candidates, fetched, warnings = parsers.submit(parse_stage, *arguments).result()
+        else:
+            candidates, fetched, warnings = parse_stage(*arguments)
+    except ParseError as error:
+        return _Outcome(job, "error", error=str(error))
+    outcome.status, outcome.candidates, outcome.fetched, outcome.warnings = "ok", candidates, fetched, warnings
+    return outcome
+
+
+def parse_stage(
+    body: bytes, headers: dict[str, str], url: str, kind: str, context: _ParseContext
+) -> tuple[list[Candidate], int, list[str]]:
+    """Parse a fetched body (RSS, Atom or iCalendar) and normalise its entries: pure, no I/O."""
+    zone = ZoneInfo(context.zone)
+    settings = context.settings
+    if looks_like_calendar(body, headers):
+        parsed = parse_calendar(
+            body, now=context.now, default_zone=context.zone,
+            future_days=settings.recurrence_days, past_days=settings.past_event_days,
+        )  # fmt: skip
+    else:
+        parsed = parse_feed(body, headers, url)
+    candidates = []
+    for entry in parsed.entries:
+        candidate = build_candidate(
+            entry, source_kind=kind, base=parsed.base_url or url, now=context.now, zone=zone,
+            max_summary_chars=settings.max_summary_chars,
+        )  # fmt: skip
+        if candidate is not None:
+            candidates.append(candidate)
+    skipped = len(parsed.entries) - len(candidates)
+    warnings = list(parsed.warnings)
+    if skipped:
+        warnings.append(f"{skipped} entries without a title or text were skipped")
+    return candidates, len(parsed.entries), warnings
+
+
+# ------------------------------------------------------------------------ storing side
+
+
+def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: _ParseContext) -> CollectResult:
+    job = outcome.job
+    result = CollectResult(job.name, outcome.status, fetched=outcome.fetched, warnings=list(outcome.warnings))
+    try:
+        with transaction(runtime.sessions) as session:
+            source = session.get(Source, job.source_id)
+            if source is None:
+                return _failed(result, "the source was removed while it was being collected")
+            if outcome.status == "ok":
+                result.new, result.duplicates, result.updated = _store_items(
+                    session, source, outcome.candidates, index, context.now
+                )
+            _record(source, outcome, context)
+        index.commit()
+    except SQLAlchemyError as error:
+        index.discard()
+        log.exception("storing items of %s failed", job.name)
+        message = f"could not store the items: {type(error).__name__}: {str(error).splitlines()[0][:300]}"
+        _record_store_failure(runtime, job, message, context)
+        return _failed(result, message)
+    if outcome.status == "error":
+        result.error = outcome.error
+    for warning in result.warnings:
+        log.warning("%s: %s", job.name, warning)
+    return result
+
+
+def _failed(result: CollectResult, message: str) -> CollectResult:
+    result.status, result.error = "error", message
+    result.new = result.duplicates = result.updated = 0
+    return result
+
+
+def _record(source: Source, outcome: _Outcome, context: _ParseContext) -> None:
+    if outcome.status == "error":
+        health.record_failure(source, outcome.error or "error", context.now, context.settings, outcome.retry_after)
+        return
+    health.record_success(source, outcome.status, context.now, context.settings)
+    health.record_warnings(source, outcome.warnings)
+    # Validators are kept only after a successful parse, so a bad body is fetched in full again.
+    source.etag = outcome.etag or (source.etag if outcome.status == "not_modified" else None)
+    source.last_modified = outcome.last_modified or (
+        source.last_modified if outcome.status == "not_modified" else None
+    )
+    if outcome.body_hash:
+        source.content_hash = outcome.body_hash
+    if outcome.new_url and outcome.new_url != source.url:
+        log.info("%s moved permanently to %s", source.name, outcome.new_url)
+        source.url = outcome.new_url
+
+
+def _record_store_failure(runtime: Runtime, job: _Job, message: str, context: _ParseContext) -> None:
+    try:
+        with transaction(runtime.sessions) as session:
+            source = session.get(Source, job.source_id)
+            if source is not None:
+                health.record_failure(source, message, context.now, context.settings)
+    except SQLAlchemyError:
+        log.exception("could not record the failure of %s", job.name)
+
+
+def _store_items(
+    session: Session, source: Source, candidates: list[Candidate], index: dedup.RunIndex, now: datetime
+) -> tuple[int, int, int]:
+    """Insert new items, update pending ones that changed; return (new, duplicates, updated)."""
+    dedup.assign_dedup_keys(source.id, candidates)
+    batch = dedup.BatchIdentity.of(candidates)
+    found = dedup.find_in_source(session, source.id, candidates)
+    index.load_urls(session, [candidate.url for candidate in candidates if candidate.url])
+    new = duplicates = updated = 0
+    seen: set[str] = set()
+    for candidate in candidates:
+        if candidate.dedup_key in seen:
+            duplicates += 1
+            continue
+        seen.add(candidate.dedup_key)
+        existing = dedup.match_in_source(candidate, found, batch)
+        if existing is not None:
+            if existing.status == "pending" and existing.content_hash != candidate.content_hash:
+                _update(existing, candidate)
+                updated += 1
+            else:
+                duplicates += 1  # unchanged, or a tombstone: approved/rejected/published stay as they are
+            continue
+        if index.is_duplicate(session, candidate):
+            duplicates += 1
+            continue
+        session.add(_new_item(source, candidate, now))
+        index.stage(candidate)
+        new += 1
+    return new, duplicates, updated
+
+
+def _new_item(source: Source, candidate: Candidate, now: datetime) -> Item:
+    return Item(
+        kind=candidate.kind,
+        status="pending",
+        title=candidate.title,
+        summary=candidate.summary,
+        url=candidate.url,
+        image_url=candidate.image_url,
+        organisation=candidate.organisation,
+        country=candidate.country,
+        topics=candidate.topics,
+        published_at=candidate.published_at,
+        collected_at=now,
+        starts_at=candidate.starts_at,
+        ends_at=candidate.ends_at,
+        location=candidate.location,
+        timezone=candidate.timezone,
+        deadline=candidate.deadline,
+        origin="feed",
+        source_id=source.id,
+        guid=candidate.guid,
+        dedup_key=candidate.dedup_key,
+        content_hash=candidate.content_hash,
+        featured=False,
+    )
+
+
+def _update(item: Item, candidate: Candidate) -> None:
+    """A pending item follows its source; a known date is never dropped because the feed went quiet."""
+    item.title = candidate.title
+    item.summary = candidate.summary
+    item.url = candidate.url or item.url
+    item.image_url = candidate.image_url or item.image_url
+    item.organisation = candidate.organisation or item.organisation
+    item.country = candidate.country or item.country
+    item.topics = candidate.topics or item.topics
+    item.published_at = candidate.published_at or item.published_at
+    item.starts_at = candidate.starts_at or item.starts_at
+    item.ends_at = candidate.ends_at or item.ends_at
+    item.deadline = candidate.deadline or item.deadline
+    item.location = candidate.location or item.location
+    item.timezone = candidate.timezone or item.timezone
+    item.dedup_key = candidate.dedup_key
+    item.content_hash = candidate.content_hash

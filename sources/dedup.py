@@ -1,0 +1,270 @@
+"""Deduplication: per source by GUID → link → content hash; across sources and submissions by
+canonical URL and near-identical title; rejected and published items are tombstones."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from difflib import SequenceMatcher
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from digest.models import Item
+from sources.entry import Candidate
+
+TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
+TOMBSTONE_STATUSES = ("rejected", "published", "expired")
+SIMILAR_TITLE_RATIO = 0.9
+MIN_FUZZY_TITLE_LENGTH = 16
+MAX_FUZZY_COMPARISONS = 64  # per bucket, so a flood of look-alike titles stays cheap
+IN_CHUNK = 400
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def content_hash(candidate: Candidate) -> str:
+    """Changes whenever something an editor would see changes."""
+    parts = (
+        candidate.title,
+        candidate.summary,
+        candidate.url or "",
+        candidate.image_url or "",
+        _iso(candidate.starts_at),
+        _iso(candidate.ends_at),
+        _iso(candidate.deadline),
+        candidate.location or "",
+    )
+    return sha256("\x1f".join(parts))
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def title_key(title: str) -> str:
+    """Lower case, no accents, no punctuation, single spaces: "Café-Day 2026!" → "cafe day 2026"."""
+    decomposed = unicodedata.normalize("NFKD", title.casefold())
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(_NON_WORD.sub(" ", bare).split())
+
+
+def assign_dedup_keys(source_id: int, candidates: Sequence[Candidate]) -> None:
+    """Each candidate's per-source key: its GUID, else its link, else its title+content.
+
+    A GUID (or link) shared by entries with different content identifies nothing, so for those
+    entries the next rule applies: some feeds repeat one GUID, or the home page, for every entry.
+    """
+    guid_hashes: dict[str, set[str]] = defaultdict(set)
+    link_hashes: dict[str, set[str]] = defaultdict(set)
+    for candidate in candidates:
+        if candidate.guid:
+            guid_hashes[candidate.guid].add(candidate.content_hash)
+        if candidate.url:
+            link_hashes[candidate.url].add(candidate.content_hash)
+    for candidate in candidates:
+        if candidate.guid and len(guid_hashes[candidate.guid]) == 1:
+            identity = "guid:" + candidate.guid
+        elif candidate.url and len(link_hashes[candidate.url]) == 1:
+            identity = "link:" + candidate.url
+        else:
+            identity = "hash:" + sha256(candidate.title + "\x1f" + candidate.summary)
+        candidate.dedup_key = sha256(f"{source_id}\x1f{identity}")
+
+
+@dataclass
+class BatchIdentity:
+    """Which GUIDs and links name exactly one entry in this fetch of the feed."""
+
+    guids: set[str]
+    urls: set[str]
+
+    @classmethod
+    def of(cls, candidates: Sequence[Candidate]) -> BatchIdentity:
+        guids = Counter(candidate.guid for candidate in candidates if candidate.guid)
+        urls = Counter(candidate.url for candidate in candidates if is_specific_url(candidate.url))
+        return cls(
+            {guid for guid, count in guids.items() if count == 1},
+            {url for url, count in urls.items() if count == 1},
+        )
+
+
+def find_in_source(session: Session, source_id: int, candidates: Sequence[Candidate]) -> dict[str, Item]:
+    """Stored items of this source matching the candidates, by dedup key, GUID or URL."""
+    keys = {candidate.dedup_key for candidate in candidates}
+    guids = {candidate.guid for candidate in candidates if candidate.guid}
+    urls = {candidate.url for candidate in candidates if candidate.url}
+    found: dict[str, Item] = {}
+    for column, values in ((Item.dedup_key, keys), (Item.guid, guids), (Item.url, urls)):
+        for chunk in _chunks(values):
+            query = select(Item).where(Item.source_id == source_id, column.in_(chunk))
+            for item in session.scalars(query):
+                found.setdefault(f"key:{item.dedup_key}", item)
+                if item.guid:
+                    found.setdefault(f"guid:{item.guid}", item)
+                if item.url:
+                    found.setdefault(f"url:{item.url}", item)
+    return found
+
+
+def match_in_source(candidate: Candidate, found: dict[str, Item], batch: BatchIdentity) -> Item | None:
+    """GUID first and link second (each only when it names one entry of the feed), then the dedup key."""
+    if candidate.guid and candidate.guid in batch.guids:
+        item = found.get(f"guid:{candidate.guid}")
+        if item is not None:
+            return item
+    item = found.get(f"key:{candidate.dedup_key}")
+    if item is not None:
+        return item
+    if candidate.url and candidate.url in batch.urls:
+        return found.get(f"url:{candidate.url}")
+    return None
+
+
+def is_specific_url(url: str | None) -> bool:
+    """A URL that can identify one story: not a bare home page."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return parts.path not in ("", "/") or bool(parts.query)
+
+
+class RunIndex:
+    """Cross-source duplicate detection for one collection run.
+
+    Stored items are read lazily (URLs per batch, titles once per kind, bounded to recent items).
+    Items stored during the run are staged per source and kept once that source's transaction
+    commits, so the run sees its own work and a rolled-back source leaves no trace.
+    """
+
+    def __init__(self, now: datetime, title_days: int) -> None:
+        self._title_since = now - timedelta(days=title_days)
+        self._urls: dict[str, set[str]] = defaultdict(set)  # url -> slots
+        self._loaded_urls: set[str] = set()
+        self._titles: dict[str, _TitleBuckets] = {}
+        self._staged: list[Candidate] = []
+        self._staged_urls: dict[str, set[str]] = defaultdict(set)
+        self._staged_titles: dict[str, _TitleBuckets] = defaultdict(_TitleBuckets)
+
+    def load_urls(self, session: Session, urls: Iterable[str]) -> None:
+        wanted = {url for url in urls if is_specific_url(url)} - self._loaded_urls
+        for chunk in _chunks(wanted):
+            query = select(Item.url, Item.kind, Item.starts_at).where(Item.url.in_(chunk))
+            for url, kind, starts_at in session.execute(query):
+                self._urls[url].add(_slot(kind, starts_at))
+        self._loaded_urls |= wanted
+
+    def is_duplicate(self, session: Session, candidate: Candidate) -> bool:
+        """Same canonical URL, or a near-identical title of the same kind, as an item already known."""
+        slot = _slot(candidate.kind, candidate.starts_at)
+        if is_specific_url(candidate.url):
+            url = candidate.url or ""
+            if slot in self._urls.get(url, ()) or slot in self._staged_urls.get(url, ()):
+                return True
+        key, day = title_key(candidate.title), _day(candidate.kind, candidate.starts_at)
+        if self._title_buckets(session, candidate.kind).contains(key, day):
+            return True
+        staged = self._staged_titles.get(candidate.kind)
+        return staged is not None and staged.contains(key, day)
+
+    def stage(self, candidate: Candidate) -> None:
+        self._staged.append(candidate)
+        if candidate.url:
+            self._staged_urls[candidate.url].add(_slot(candidate.kind, candidate.starts_at))
+        day = _day(candidate.kind, candidate.starts_at)
+        self._staged_titles[candidate.kind].add(title_key(candidate.title), day)
+
+    def commit(self) -> None:
+        for candidate in self._staged:
+            if candidate.url:
+                self._urls[candidate.url].add(_slot(candidate.kind, candidate.starts_at))
+            if candidate.kind in self._titles:
+                day = _day(candidate.kind, candidate.starts_at)
+                self._titles[candidate.kind].add(title_key(candidate.title), day)
+        self.discard()
+
+    def discard(self) -> None:
+        self._staged.clear()
+        self._staged_urls.clear()
+        self._staged_titles.clear()
+
+    def _title_buckets(self, session: Session, kind: str) -> _TitleBuckets:
+        if kind not in self._titles:
+            buckets = _TitleBuckets()
+            query = select(Item.title, Item.starts_at).where(
+                Item.kind == kind,
+                Item.status.in_(TITLE_CANDIDATE_STATUSES),
+                or_(Item.collected_at >= self._title_since, Item.starts_at >= self._title_since),
+            )
+            for title, starts_at in session.execute(query):
+                buckets.add(title_key(title), _day(kind, starts_at))
+            self._titles[kind] = buckets
+        return self._titles[kind]
+
+
+def _slot(kind: str, starts_at: datetime | None) -> str:
+    """Items sharing a URL are one story, except occurrences of an event on different days."""
+    if kind == "event":
+        return f"event:{starts_at.date().isoformat() if starts_at else ''}"
+    return "story"
+
+
+def _day(kind: str, starts_at: datetime | None) -> date | None:
+    # The same title on another day is another occurrence of a recurring event, not a duplicate.
+    return starts_at.date() if kind == "event" and starts_at else None
+
+
+class _TitleBuckets:
+    """Title keys grouped so a fuzzy comparison only looks at plausible look-alikes."""
+
+    def __init__(self) -> None:
+        self._exact: set[tuple[str, date | None]] = set()
+        self._by_edge: dict[tuple[str, date | None], list[str]] = defaultdict(list)
+
+    def add(self, key: str, day: date | None) -> None:
+        if not key:
+            return
+        self._exact.add((key, day))
+        for edge in _edges(key):
+            self._by_edge[(edge, day)].append(key)
+
+    def contains(self, key: str, day: date | None) -> bool:
+        if not key:
+            return False
+        if (key, day) in self._exact:
+            return True
+        if len(key) < MIN_FUZZY_TITLE_LENGTH:
+            return False
+        for edge in _edges(key):
+            for other in self._by_edge.get((edge, day), [])[-MAX_FUZZY_COMPARISONS:]:
+                if similar(key, other):
+                    return True
+        return False
+
+
+def _edges(key: str) -> tuple[str, str]:
+    words = key.split()
+    return "^" + " ".join(words[:3]), "$" + " ".join(words[-3:])
+
+
+def similar(first: str, second: str) -> bool:
+    if abs(len(first) - len(second)) > max(len(first), len(second)) * (1 - SIMILAR_TITLE_RATIO):
+        return False
+    matcher = SequenceMatcher(None, first, second, autojunk=False)
+    return matcher.quick_ratio() >= SIMILAR_TITLE_RATIO and matcher.ratio() >= SIMILAR_TITLE_RATIO
+
+
+def _chunks(values: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(values)
+    for start in range(0, len(ordered), IN_CHUNK):
+        yield ordered[start : start + IN_CHUNK]

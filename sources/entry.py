@@ -1,0 +1,65 @@
+"""Plain records passed between the collector's stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class Entry:
+    """One entry as a feed or calendar states it: raw text, possibly hostile, not yet normalised."""
+
+    guid: str | None = None
+    link: str | None = None
+    title: str = ""
+    summary_html: str = ""
+    content_base: str | None = None  # xml:base for relative links in the summary, when the feed set one
+    published: datetime | None = None
+    updated: datetime | None = None
+    categories: list[tuple[str, str | None]] = field(default_factory=list)  # (term, scheme or domain)
+    author: str | None = None
+    author_is_organisation: bool = False  # Atom feeds name the organisation as the author
+    organisation: str | None = None  # stated explicitly (digest:organisation, iCal ORGANIZER)
+    country: str | None = None
+    image: str | None = None
+    deadline_text: str | None = None  # a dedicated deadline element
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    timezone: str | None = None
+    location: str | None = None
+    is_event: bool = False  # calendar entries and feed entries with event dates
+
+
+@dataclass
+class ParsedFeed:
+    entries: list[Entry]
+    warnings: list[str] = field(default_factory=list)
+    base_url: str | None = None  # the site the feed describes, for resolving relative links
+
+
+@dataclass
+class Candidate:
+    """An entry normalised and sanitised, with everything an Item needs."""
+
+    kind: str
+    title: str
+    summary: str
+    url: str | None
+    guid: str | None
+    image_url: str | None = None
+    organisation: str | None = None
+    country: str | None = None
+    topics: list[str] = field(default_factory=list)
+    published_at: datetime | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    location: str | None = None
+    timezone: str | None = None
+    deadline: datetime | None = None
+    content_hash: str = ""
+    dedup_key: str = ""
+
+
+class ParseError(Exception):
+    """The body is not a feed we can read; the message says what it is instead."""
