@@ -35,6 +35,9 @@ def upgrade() -> None:
         sa.Column("html", sa.Text(), nullable=True),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column("recipient_count", sa.Integer(), nullable=False),
+        sa.Column("held", sa.Boolean(), nullable=False),
+        sa.Column("warnings", sa.JSON(), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_editions")),
         sa.UniqueConstraint("slug", name=op.f("uq_editions_slug")),
@@ -52,6 +55,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_editors_email")),
     )
     op.create_table(
+        "job_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job", sa.String(length=64), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("outcome", sa.String(length=16), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
+    )
+    with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_job_runs_job_started", ["job", "started_at"], unique=False)
+
+    op.create_table(
+        "scheduler_lock",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=200), nullable=False),
+        sa.Column("acquired_at", sa.DateTime(), nullable=False),
+        sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_scheduler_lock")),
+    )
+    op.create_table(
         "sources",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=100), nullable=False),
@@ -64,6 +88,7 @@ def upgrade() -> None:
         sa.Column("last_fetch_at", sa.DateTime(), nullable=True),
         sa.Column("last_status", sa.String(length=32), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_warning", sa.Text(), nullable=True),
         sa.Column("consecutive_errors", sa.Integer(), nullable=False),
         sa.Column("next_fetch_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -90,6 +115,34 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_subscribers_status"), ["status"], unique=False)
 
     op.create_table(
+        "suppressions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("email_hash", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.String(length=32), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_suppressions")),
+        sa.UniqueConstraint("email_hash", name=op.f("uq_suppressions_email_hash")),
+    )
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("editor_id", sa.Integer(), nullable=True),
+        sa.Column("actor", sa.String(length=320), nullable=False),
+        sa.Column("action", sa.String(length=64), nullable=False),
+        sa.Column("target_type", sa.String(length=32), nullable=False),
+        sa.Column("target_id", sa.Integer(), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["editor_id"], ["editors.id"], name=op.f("fk_audit_log_editor_id_editors"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_created_at"), ["created_at"], unique=False)
+        batch_op.create_index("ix_audit_log_target", ["target_type", "target_id"], unique=False)
+
+    op.create_table(
         "deliveries",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("edition_id", sa.Integer(), nullable=False),
@@ -102,10 +155,7 @@ def upgrade() -> None:
         sa.Column("sent_at", sa.DateTime(), nullable=True),
         sa.Column("message_id", sa.String(length=300), nullable=True),
         sa.ForeignKeyConstraint(
-            ["edition_id"],
-            ["editions.id"],
-            name=op.f("fk_deliveries_edition_id_editions"),
-            ondelete="CASCADE",
+            ["edition_id"], ["editions.id"], name=op.f("fk_deliveries_edition_id_editions"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["subscriber_id"],
@@ -125,6 +175,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=16), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("title", sa.String(length=500), nullable=False),
+        sa.Column("title_key", sa.String(length=500), nullable=True),
         sa.Column("summary", sa.Text(), nullable=False),
         sa.Column("url", sa.String(length=2048), nullable=True),
         sa.Column("image_url", sa.String(length=2048), nullable=True),
@@ -155,6 +206,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_items_dedup_key"), ["dedup_key"], unique=False)
         batch_op.create_index("ix_items_source_guid", ["source_id", "guid"], unique=False)
         batch_op.create_index("ix_items_status_kind", ["status", "kind"], unique=False)
+        batch_op.create_index(batch_op.f("ix_items_title_key"), ["title_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_items_url"), ["url"], unique=False)
 
     op.create_table(
@@ -165,10 +217,7 @@ def upgrade() -> None:
         sa.Column("section", sa.String(length=100), nullable=False),
         sa.Column("position", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["edition_id"],
-            ["editions.id"],
-            name=op.f("fk_edition_items_edition_id_editions"),
-            ondelete="CASCADE",
+            ["edition_id"], ["editions.id"], name=op.f("fk_edition_items_edition_id_editions"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
             ["item_id"], ["items.id"], name=op.f("fk_edition_items_item_id_items"), ondelete="RESTRICT"
@@ -211,6 +260,7 @@ def downgrade() -> None:
     op.drop_table("edition_items")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_items_url"))
+        batch_op.drop_index(batch_op.f("ix_items_title_key"))
         batch_op.drop_index("ix_items_status_kind")
         batch_op.drop_index("ix_items_source_guid")
         batch_op.drop_index(batch_op.f("ix_items_dedup_key"))
@@ -220,10 +270,21 @@ def downgrade() -> None:
         batch_op.drop_index("ix_deliveries_edition_status")
 
     op.drop_table("deliveries")
+    with op.batch_alter_table("audit_log", schema=None) as batch_op:
+        batch_op.drop_index("ix_audit_log_target")
+        batch_op.drop_index(batch_op.f("ix_audit_log_created_at"))
+
+    op.drop_table("audit_log")
+    op.drop_table("suppressions")
     with op.batch_alter_table("subscribers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_subscribers_status"))
 
     op.drop_table("subscribers")
     op.drop_table("sources")
+    op.drop_table("scheduler_lock")
+    with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_job_runs_job_started")
+
+    op.drop_table("job_runs")
     op.drop_table("editors")
     op.drop_table("editions")
