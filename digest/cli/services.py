@@ -13,6 +13,7 @@ from digest.cli.common import NotBuiltYet, with_runtime
 from digest.db import upgrade
 from digest.delivery import Worker
 from digest.demo import load_demo
+from digest.errors import DigestError
 from digest.runtime import Runtime
 from digest.source_list import sync_from_config
 
@@ -109,7 +110,11 @@ def _serve_web(runtime: Runtime, host: str, port: int) -> None:
 
     from digest.web import create_app
 
-    server = create_server(create_app(runtime), host=host, port=port, threads=8)
+    try:
+        server = create_server(create_app(runtime), host=host, port=port, threads=8)
+    except OSError as error:
+        message = f"cannot listen on {host}:{port} ({error.strerror}): choose another with --port"
+        raise PortUnavailable(message) from None
     click.echo(f"Cluster Digest is running: open http://{host}:{server.effective_port}/ (editors: /editor/)")
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -119,6 +124,10 @@ def _serve_web(runtime: Runtime, host: str, port: int) -> None:
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.close()
+
+
+class PortUnavailable(DigestError):
+    pass
 
 
 def _interrupt(*_: object) -> None:
