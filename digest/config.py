@@ -12,9 +12,9 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from digest.cron import cron_trigger
 from digest.errors import DigestError
 
 SOURCE_KINDS = ("news", "event", "call", "achievement", "auto")
@@ -100,6 +100,7 @@ class DeliveryConfig(_Section):
     lease_seconds: int = Field(300, ge=5)
     max_attempts: int = Field(5, ge=1)
     retry_seconds: float = Field(60, ge=0, description="first retry delay; doubles with each attempt")
+    pause_after_failures: int = Field(50, ge=1, description="deliveries failed in a row that pause an edition")
 
 
 class SourceConfig(_Section):
@@ -109,17 +110,24 @@ class SourceConfig(_Section):
 
 
 class SchedulesConfig(_Section):
+    """Cron expressions in site.timezone (5 fields, or 6 with seconds first: see digest/cron.py)."""
+
     collect: str = "*/30 * * * *"
     digest_assemble: str = "0 7 * * mon"
     digest_send: str = "0 9 * * mon"
     digest_auto_send: bool = False
     send_grace_hours: float = Field(6, ge=0)
+    send_scheduled: str = "* * * * *"  # release scheduled editions whose time has come
+    expire_calls: str = "5 * * * *"
+    cleanup: str = "30 3 * * *"
+    outbox_keep_days: float = Field(30, gt=0)
+    lease_seconds: float = Field(60, ge=1, description="one scheduler at a time: a silent holder loses it after this")
 
-    @field_validator("collect", "digest_assemble", "digest_send")
+    @field_validator("collect", "digest_assemble", "digest_send", "send_scheduled", "expire_calls", "cleanup")
     @classmethod
     def _cron_expression(cls, value: str) -> str:
         try:
-            CronTrigger.from_crontab(value)
+            cron_trigger(value, "UTC")
         except ValueError as error:
             raise ValueError(f"not a valid cron expression {value!r}: {error}") from None
         return value

@@ -18,13 +18,16 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from digest.preferences import preference_keys
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
 ITEM_STATUSES = ("pending", "approved", "rejected", "published", "expired")
 EDITION_TYPES = ("newsletter", "digest")
-EDITION_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+EDITION_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelled")  # paused: too many failures
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced")
 EDITOR_ROLES = ("editor", "admin")
@@ -121,6 +124,7 @@ class Item(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     featured: Mapped[bool] = mapped_column(Boolean, default=False)
     editor_note: Mapped[str | None] = mapped_column(Text)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an editor's approval opens its digest window
 
     source: Mapped[Source | None] = relationship()
 
@@ -166,10 +170,12 @@ class Edition(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     html: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str | None] = mapped_column(Text)
+    archive_html: Mapped[str | None] = mapped_column(Text)  # the untrimmed edition, when the email had to be trimmed
     recipient_count: Mapped[int] = mapped_column(Integer, default=0)
     held: Mapped[bool] = mapped_column(Boolean, default=False)  # an editor stopped automatic sending
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     last_error: Mapped[str | None] = mapped_column(Text)
+    failure_streak: Mapped[int] = mapped_column(Integer, default=0)  # deliveries failed in a row (pauses)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     entries: Mapped[list[EditionItem]] = relationship(
@@ -206,6 +212,16 @@ class Subscriber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pending_email: Mapped[str | None] = mapped_column(String(320))  # a new address awaiting confirmation
+    # Written from `preferences` on every flush (listener below): see digest/preferences.py.
+    wanted_editions: Mapped[str] = mapped_column(String(100), default="|digest|newsletter|")
+    wanted_topics: Mapped[str] = mapped_column(Text, default="")
+
+
+@event.listens_for(Subscriber, "before_insert")
+@event.listens_for(Subscriber, "before_update")
+def _index_subscriber_preferences(_mapper: Any, _connection: Any, subscriber: Subscriber) -> None:
+    subscriber.wanted_editions, subscriber.wanted_topics = preference_keys(subscriber.preferences)
 
 
 class Delivery(Base):

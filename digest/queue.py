@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from digest.errors import DigestError
-from digest.models import ITEM_KINDS, ITEM_STATUSES, Item
+from digest.models import ITEM_KINDS, ITEM_STATUSES, Item, utcnow
 
 # Which statuses an editor's decision may move an item from.
 DECISIONS = {
@@ -52,6 +52,7 @@ def decide(session: Session, ids: Sequence[int], status: str, note: str | None =
         if item.status not in allowed_from:
             raise QueueError(f"item {item.id} is {item.status}; it can no longer be {status}")
         item.status = status
+        item.approved_at = utcnow() if status == "approved" else None
         if note is not None:
             item.editor_note = note
     return items

@@ -8,7 +8,8 @@ meta tags). The text part comes from its own template, ``templates/email/edition
 The output is rendered once per edition; per-recipient values are left as the markers in
 ``PLACEHOLDERS`` and filled in by :func:`personalise`.
 
-This module imports nothing else from the project on purpose: it is a pure stage.
+This module is a pure stage: it imports nothing from the project but its pure helpers
+(``digest.email_fragments``, ``digest.mjml_errors``).
 """
 
 from __future__ import annotations
@@ -23,10 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import nh3
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -37,6 +36,9 @@ from jinja2 import (
 )
 from mjml import mjml2html
 from premailer import Premailer
+
+from digest import mjml_errors
+from digest.email_fragments import absolute_link, email_fragment, email_summary, html_to_paragraphs
 
 __all__ = [
     "DEFAULT_TEMPLATES_DIR",
@@ -65,7 +67,7 @@ PLACEHOLDERS: dict[str, str] = {
 _MARKER_RE = re.compile(rf"{_MARKER_FRAME}-([A-Za-z0-9_]+)-{_MARKER_FRAME}")
 
 TEXT_WIDTH = 72
-SUMMARY_TEXT_LIMIT = 320  # characters of plain-text summary in the text part
+URGENT_DAYS = 7  # a call closing within a week gets the warm "days left" badge
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS_LONG = (
@@ -113,6 +115,7 @@ class EditionView:
     archive_url: str  # "view in browser" link
     intro_html: str = ""  # sanitised HTML (editorial introduction), may be empty
     sent_on: date | None = None  # the edition's date, shown in the header
+    more_count: int = 0  # items left out to keep the email small; the archive copy has them
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,8 @@ class RenderedEdition:
 
 
 class RenderError(Exception):
-    """Rendering failed; the message names the template file and line, or starts with "MJML:"."""
+    """Rendering failed; the message names the template file and line when it can be found
+    (for MJML errors, from the first unbalanced tag), then what went wrong."""
 
 
 # --------------------------------------------------------------------------- template context
@@ -151,7 +155,8 @@ class _Entry:
     deadline_status: str | None  # "12 days left" | "1 day left" | "Closes today" | "Closed"
     days_left: int | None
     closed: bool
-    summary_text: str  # short plain-text summary
+    summary_html: str  # email-safe: whole when short, else a teaser
+    summary_text: str  # the same for the text part, every link spelled out
     origin: str  # "Organisation · Country"
     divider: bool  # draw a rule above this item
 
@@ -199,6 +204,13 @@ def _fmt_day(day: date, *, weekday: bool = False, year: bool = True) -> str:
 
 def _fmt_long_day(day: date) -> str:
     return f"{_WEEKDAYS_LONG[day.weekday()]} {day.day} {_MONTHS_LONG[day.month - 1]} {day.year}"
+
+
+def _dateline(title: str, day: date) -> str:
+    """The edition's date under its title, unless the title already says it."""
+    if f"{day.day} {_MONTHS_LONG[day.month - 1]} {day.year}" in title:
+        return ""
+    return _fmt_long_day(day)
 
 
 def _fmt_time(moment: datetime) -> str:
@@ -267,34 +279,6 @@ def deadline_status(deadline: datetime, zone: tzinfo, today: date) -> tuple[int,
     return days, f"{days} days left"
 
 
-_BLOCK_END_RE = re.compile(r"</(?:p|div|h[1-6]|li|ul|ol|blockquote|pre|tr|table)\s*>|<br\s*/?>", re.I)
-_LI_START_RE = re.compile(r"<li\b[^>]*>", re.I)
-_SPACES_RE = re.compile(r"[ \t\r\f\v\u00a0]+")
-
-
-def html_to_paragraphs(fragment: str) -> list[str]:
-    """Plain-text paragraphs of an HTML fragment (tags stripped, entities decoded)."""
-    if not fragment:
-        return []
-    marked = _LI_START_RE.sub("\n\n- ", _BLOCK_END_RE.sub("\n\n", fragment))
-    text = html_lib.unescape(nh3.clean(marked, tags=set()))
-    paragraphs = []
-    for chunk in re.split(r"\n\s*\n", text):
-        line = _SPACES_RE.sub(" ", chunk.replace("\n", " ")).strip()
-        if line:
-            paragraphs.append(line)
-    return paragraphs
-
-
-def plain_summary(fragment: str, limit: int = SUMMARY_TEXT_LIMIT) -> str:
-    """A short one-paragraph plain-text summary, cut at a word boundary."""
-    text = " ".join(html_to_paragraphs(fragment))
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.-–—")
-    return f"{cut}…"
-
-
 def wrap_text(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
     """Wrap each paragraph (blank-line separated) at ``width`` columns, every line indented by
     ``indent`` (the first line of each paragraph by ``first`` if given). URLs are never broken."""
@@ -314,16 +298,8 @@ def wrap_text(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str |
 
 def _absolute_url(url: str | None, base_url: str) -> str | None:
     """An absolute http(s) URL, or None: relative URLs are joined to the site, other schemes dropped."""
-    if not url or not url.strip():
-        return None
-    url = url.strip()
-    scheme = urlsplit(url).scheme.lower()
-    if scheme in ("http", "https"):
-        return url
-    if scheme:  # javascript:, data:, mailto:, … never become links
-        return None
-    joined = urljoin(base_url.rstrip("/") + "/", url)
-    return joined if urlsplit(joined).scheme.lower() in ("http", "https") else None
+    link = absolute_link(url, base_url)
+    return None if link is None or link.lower().startswith("mailto:") else link
 
 
 def _origin(item: ItemView) -> str:
@@ -344,6 +320,7 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
         if item.deadline is not None:
             deadline = deadline_label(item.deadline, site_zone)
             days_left, status = deadline_status(item.deadline, site_zone, today)
+        summary_html, summary_text = email_summary(item.summary_html, site.base_url)
         published = None
         if item.published_at is not None:
             published = _fmt_day(_aware(item.published_at).astimezone(site_zone).date())
@@ -359,7 +336,8 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
                 deadline_status=status,
                 days_left=days_left,
                 closed=days_left is not None and days_left < 0,
-                summary_text=plain_summary(item.summary_html),
+                summary_html=summary_html,
+                summary_text=summary_text,
                 origin=_origin(item),
                 divider=previous is not None and item.featured == previous.featured,
             )
@@ -445,41 +423,11 @@ _TABLE_WITHOUT_ROLE_RE = re.compile(r"<table\b(?![^>]*\brole\s*=)", re.I)
 _HTML_TAG_RE = re.compile(r"<html\b[^>]*>", re.I)
 
 
-_POSITION_RE = re.compile(r"position (\d+)")
-
-
-def _mjml_to_html(mjml_source: str) -> str:
+def _mjml_to_html(mjml_source: str, templates_dir: Path) -> str:
     try:
         return mjml2html(mjml_source, fonts={}, disable_comments=True)
     except Exception as exc:
-        message = f"MJML: {exc}"
-        position = _POSITION_RE.search(str(exc))
-        if position is not None:  # MRML reports byte offsets: point at the generated MJML line
-            offset = int(position.group(1))
-            before = mjml_source.encode("utf-8")[:offset].decode("utf-8", "ignore")
-            line_no = before.count("\n") + 1
-            line = mjml_source.splitlines()[line_no - 1] if line_no <= len(mjml_source.splitlines()) else ""
-            message += f" (generated MJML line {line_no}: {line.strip()[:120]!r})"
-        raise RenderError(message) from exc
-
-
-def _culprit(edition: EditionView) -> str:
-    """When MRML rejects the document, find which HTML fragment it choked on (if any)."""
-    fragments = [("intro_html", edition.intro_html)]
-    fragments += [(f"summary of {it.title!r}", it.summary_html) for s in edition.sections for it in s.items]
-    for label, fragment in fragments:
-        if not fragment:
-            continue
-        probe = (
-            "<mjml><mj-body><mj-section><mj-column><mj-text>"
-            f"{fragment}"
-            "</mj-text></mj-column></mj-section></mj-body></mjml>"
-        )
-        try:
-            mjml2html(probe, fonts={})
-        except Exception:
-            return f" (in {label})"
-    return ""
+        raise RenderError(mjml_errors.describe(exc, mjml_source, templates_dir)) from exc
 
 
 _INLINE_MARKER = "digest:inline"
@@ -524,6 +472,22 @@ def _inline_css(document: str) -> str:
         raise RenderError(f"premailer: {exc}") from exc
 
 
+def _tidy_styles(document: str) -> str:
+    """Drop the block premailer has just inlined (its rules are on the elements now) and squeeze the
+    whitespace out of the rest: every byte counts towards Gmail's clipping limit."""
+
+    def tidy(match: re.Match[str]) -> str:
+        attributes, css = match.group(1), match.group(2)
+        if _INLINE_MARKER in css:
+            return ""
+        return f"<style{attributes}>{_CSS_SPACE_RE.sub(' ', css).strip()}</style>"
+
+    return _STYLE_RE.sub(tidy, document)
+
+
+_CSS_SPACE_RE = re.compile(r"\s+")
+
+
 def _finish_html(document: str, language: str) -> str:
     if "<head" in document and 'name="color-scheme"' not in document:
         document = document.replace("</head>", _COLOR_SCHEME_META + "</head>", 1)
@@ -562,6 +526,7 @@ def render_edition(
     )
     archive_url = _absolute_url(edition.archive_url, site.base_url) or site.base_url
     edition_day = edition.sent_on or today
+    intro_html = email_fragment(edition.intro_html, site.base_url)
     context: dict[str, object] = {
         "edition": edition,
         "site": site,
@@ -571,16 +536,17 @@ def render_edition(
         "archive_url": archive_url,
         "home_url": _absolute_url(site.base_url, site.base_url) or archive_url,
         "edition_date": _fmt_long_day(edition_day),
-        "intro_paragraphs": html_to_paragraphs(edition.intro_html),
+        "dateline": _dateline(edition.title, edition_day),
+        "urgent_days": URGENT_DAYS,
+        "intro_html": intro_html,
+        "intro_paragraphs": html_to_paragraphs(intro_html, with_links=True),
+        "more_count": edition.more_count,
         "placeholders": PLACEHOLDERS,
     }
     env = _environment(templates_dir)
     mjml_source = _render_template(env, "email/edition.mjml.j2", templates_dir, context)
-    try:
-        compiled = _mjml_to_html(mjml_source)
-    except RenderError as exc:
-        raise RenderError(f"{exc}{_culprit(edition)}") from exc.__cause__
-    html = _finish_html(_inline_css(_mark_styles(compiled)), site.language)
+    compiled = _mjml_to_html(mjml_source, templates_dir)
+    html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), site.language)
     text = _finish_text(_render_template(env, "email/edition.txt.j2", templates_dir, context))
     return RenderedEdition(html=html, text=text)
 

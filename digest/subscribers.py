@@ -1,8 +1,10 @@
-"""Subscribers: add, list, import and export."""
+"""Subscribers: add, list, import and export; the suppression list of forgotten addresses."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
@@ -12,12 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.errors import DigestError
-from digest.models import SUBSCRIBER_STATUSES, Subscriber, utcnow
+from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, utcnow
+from digest.preferences import make_preferences, topics_of
 
 IMPORT_BATCH_ROWS = 10_000
 EXPORT_FIELDS = ("email", "name", "status", "language", "topics", "created_at", "confirmed_at")
-# Statuses an import never changes: the person said no, or the address does not work.
+# Statuses nothing but the person's own confirmation changes: they said no, or the address does not work.
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
+ERASED_DOMAIN = "erased.invalid"  # the address of a forgotten subscriber's anonymous row
+_LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 
 
 class SubscriberError(DigestError):
@@ -33,6 +38,18 @@ def normalise_email(address: str) -> str:
     return checked.normalized.lower()
 
 
+def suppression_hash(address: str) -> str:
+    """SHA-256 of the normalised address: what is kept of someone who asked to be forgotten.
+
+    Unkeyed on purpose, so it survives a change of secret key; a guessed address can be checked
+    against it, nothing more."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def is_suppressed(session: Session, address: str) -> bool:
+    return session.scalar(select(Suppression.id).where(Suppression.email_hash == suppression_hash(address))) is not None
+
+
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email == email))
 
@@ -41,12 +58,14 @@ def add_subscriber(session: Session, email: str, name: str | None = None, confir
     address = normalise_email(email)
     if find_subscriber(session, address):
         raise SubscriberError(f"{address} is already a subscriber")
+    if is_suppressed(session, address):
+        raise SubscriberError(f"{address} asked to be forgotten; it cannot be added again")
     now = utcnow()
     subscriber = Subscriber(
         email=address,
         name=(name or "").strip() or None,
         status="active" if confirmed else "pending",
-        preferences={"editions": ["digest", "newsletter"], "topics": []},
+        preferences=make_preferences(),
         created_at=now,
         confirmed_at=now if confirmed else None,
     )
@@ -79,11 +98,13 @@ def import_csv(
 ) -> ImportReport:
     """Stream a CSV (email, name, topics, language, status) into the subscribers, in batches.
 
-    Imported addresses are active unless the row says `pending`; an address that unsubscribed,
-    bounced or complained is never re-activated.
+    Rows are active unless their status says otherwise. `pending` rows wait for the person's
+    confirmation; `unsubscribed`, `bounced` and `complained` rows are recorded as such (an active
+    address is lowered to them). Nothing is ever raised back to active: an address that
+    unsubscribed, bounced or complained stays so, and a forgotten address is not added again.
     """
     reader = csv.DictReader(handle)
-    if not reader.fieldnames or "email" not in [name.strip().lower() for name in reader.fieldnames]:
+    if not reader.fieldnames or "email" not in [name.strip().lower() for name in reader.fieldnames if name]:
         raise SubscriberError("the CSV needs a header row with at least an 'email' column")
     report = ImportReport()
     for batch in _batches(enumerate(reader, start=2), IMPORT_BATCH_ROWS):
@@ -94,36 +115,55 @@ def import_csv(
     return report
 
 
-def _clean_row(row: dict[str | None, str | None]) -> dict[str, str]:
-    return {(key or "").strip().lower(): (value or "").strip() for key, value in row.items() if key}
+def _clean_row(row: dict[str | None, str | list[str] | None]) -> dict[str, str]:
+    # Extra cells beyond the header come under the key None: ignored.
+    return {key.strip().lower(): (value or "").strip() for key, value in row.items() if isinstance(key, str)}
+
+
+@dataclass(frozen=True)
+class _Row:
+    line: int
+    address: str
+    status: str
+    values: dict[str, str]
 
 
 def _import_batch(session: Session, rows: list[tuple[int, dict[str, str]]], report: ImportReport) -> None:
-    accepted: list[tuple[int, dict[str, str], str, str]] = []
-    for line, row in rows:
+    accepted: list[_Row] = []
+    for line, values in rows:
         try:
-            address = normalise_email(row.get("email", ""))
+            accepted.append(_checked_row(line, values))
         except SubscriberError as error:
             report.rejected.append((line, str(error)))
-            continue
-        status = row.get("status") or "active"
-        if status not in ("active", "pending"):
-            report.rejected.append((line, f"status {status!r} cannot be imported; use active or pending"))
-            continue
-        accepted.append((line, row, address, status))
-    known = _existing_by_email(session, [address for _, _, address, _ in accepted])
-    for line, row, address, status in accepted:
-        existing = known.get(address)
-        if existing is None:
-            known[address] = _new_subscriber(address, row, status)
-            session.add(known[address])
+    known = _existing_by_email(session, [row.address for row in accepted])
+    forgotten = _suppressed_among(session, [row.address for row in accepted])
+    for row in accepted:
+        existing = known.get(row.address)
+        if row.address in forgotten:
+            report.rejected.append((row.line, f"{row.address} asked to be forgotten; it is never added again"))
+        elif existing is None:
+            known[row.address] = _new_subscriber(row)
+            session.add(known[row.address])
             report.added += 1
-        elif existing.status in SUPPRESSED:
-            report.rejected.append((line, f"{address} is {existing.status}; it is never re-activated by an import"))
+        elif existing.status in SUPPRESSED and row.status not in SUPPRESSED:
+            report.rejected.append(
+                (row.line, f"{row.address} is {existing.status}; it is never re-activated by an import")
+            )
         elif _update_subscriber(existing, row):
             report.updated += 1
         else:
             report.unchanged += 1
+
+
+def _checked_row(line: int, values: dict[str, str]) -> _Row:
+    address = normalise_email(values.get("email", ""))
+    status = (values.get("status") or "active").lower()
+    if status not in SUBSCRIBER_STATUSES:
+        raise SubscriberError(f"status {status!r} is not one of {', '.join(SUBSCRIBER_STATUSES)}")
+    language = values.get("language", "")
+    if language and not _LANGUAGE_CODE.match(language):
+        raise SubscriberError(f"language {language!r} is not a language code such as en, fr or pt-BR")
+    return _Row(line, address, status, values)
 
 
 def _existing_by_email(session: Session, addresses: list[str], chunk: int = 1000) -> dict[str, Subscriber]:
@@ -135,34 +175,48 @@ def _existing_by_email(session: Session, addresses: list[str], chunk: int = 1000
     return found
 
 
-def _new_subscriber(address: str, row: dict[str, str], status: str) -> Subscriber:
+def _suppressed_among(session: Session, addresses: list[str], chunk: int = 1000) -> set[str]:
+    by_hash = {suppression_hash(address): address for address in addresses}
+    hashes = sorted(by_hash)
+    found: set[str] = set()
+    for start in range(0, len(hashes), chunk):
+        query = select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes[start : start + chunk]))
+        found.update(by_hash[value] for value in session.scalars(query))
+    return found
+
+
+def _new_subscriber(row: _Row) -> Subscriber:
     now = utcnow()
     return Subscriber(
-        email=address,
-        name=row.get("name") or None,
-        status=status,
-        language=row.get("language") or "en",
-        preferences={"editions": ["digest", "newsletter"], "topics": _topics(row)},
+        email=row.address,
+        name=row.values.get("name") or None,
+        status=row.status,
+        language=row.values.get("language") or "en",
+        preferences=make_preferences(topics=_topics(row.values)),
         created_at=now,
-        confirmed_at=now if status == "active" else None,
+        confirmed_at=now if row.status == "active" else None,
+        unsubscribed_at=now if row.status in SUPPRESSED else None,
     )
 
 
-def _update_subscriber(subscriber: Subscriber, row: dict[str, str]) -> bool:
+def _update_subscriber(subscriber: Subscriber, row: _Row) -> bool:
     changed = False
-    if row.get("name") and row["name"] != subscriber.name:
-        subscriber.name, changed = row["name"], True
-    if row.get("language") and row["language"] != subscriber.language:
-        subscriber.language, changed = row["language"], True
-    topics = _topics(row)
-    preferences = dict(subscriber.preferences or {})
-    if topics and topics != preferences.get("topics"):
-        subscriber.preferences, changed = {**preferences, "topics": topics}, True
+    values = row.values
+    if values.get("name") and values["name"] != subscriber.name:
+        subscriber.name, changed = values["name"], True
+    if values.get("language") and values["language"] != subscriber.language:
+        subscriber.language, changed = values["language"], True
+    topics = _topics(values)
+    if topics and topics != topics_of(subscriber.preferences):
+        subscriber.preferences, changed = {**(subscriber.preferences or {}), "topics": topics}, True
+    if row.status in SUPPRESSED and subscriber.status in ("active", "pending"):  # lowering is always allowed
+        subscriber.status, subscriber.unsubscribed_at, changed = row.status, utcnow(), True
     return changed
 
 
-def _topics(row: dict[str, str]) -> list[str]:
-    return [topic.strip() for topic in row.get("topics", "").replace(";", ",").split(",") if topic.strip()]
+def _topics(values: dict[str, str]) -> list[str]:
+    raw = values.get("topics", "").replace(";", ",").split(",")
+    return make_preferences(topics=raw)["topics"]
 
 
 def _batches(rows: Iterable[tuple[int, dict]], size: int) -> Iterator[list[tuple[int, dict]]]:
@@ -180,16 +234,20 @@ def export_csv(session: Session, handle: IO[str]) -> int:
     writer = csv.writer(handle)
     writer.writerow(EXPORT_FIELDS)
     count = 0
-    query = select(Subscriber).order_by(Subscriber.id).execution_options(yield_per=1000)
+    query = (
+        select(Subscriber)
+        .where(Subscriber.email.not_like(f"%@{ERASED_DOMAIN}"))
+        .order_by(Subscriber.id)
+        .execution_options(yield_per=1000)
+    )
     for subscriber in session.scalars(query):
-        topics = ",".join((subscriber.preferences or {}).get("topics", []))
         writer.writerow(
             [
                 subscriber.email,
                 subscriber.name or "",
                 subscriber.status,
                 subscriber.language,
-                topics,
+                ",".join(topics_of(subscriber.preferences)),
                 subscriber.created_at.isoformat(),
                 subscriber.confirmed_at.isoformat() if subscriber.confirmed_at else "",
             ]

@@ -1,0 +1,16 @@
+"""Collectors: feeds and calendars in, pending Items out.
+
+One stage per module, in the order an entry goes through them:
+
+- ``fetcher``   HTTP with requests (conditional GET, redirects, timeouts, a streamed body cap);
+                ``sample://`` and ``file://`` through transport adapters on the same Session
+- ``feeds``     RSS/Atom bytes → Entry records (feedparser, never its own HTTP)
+- ``ical``      iCalendar bytes → Entry records, recurrences expanded within a window
+- ``normalise`` Entry → Candidate: canonical URL, plain-text title, nh3-sanitised summary, UTC dates
+- ``classify``  kind for ``auto`` sources, deadlines from a dedicated element or from the text
+- ``dedup``     keys, hashes, near-identical titles, tombstones
+- ``health``    per-source status, backoff with jitter and a cap, Retry-After
+- ``collector`` orchestration: the thread pool (and parsing processes), storing, ``collect()``
+
+``settings.CollectorSettings`` holds the tuning read from the ``collect:`` configuration section.
+"""

@@ -10,9 +10,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing
+import os
+import queue
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,11 +23,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import requests
-from sqlalchemy import or_, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from digest.db import transaction
+from digest.errors import DigestError
 from digest.models import Item, Source
 from digest.runtime import Runtime
 from sources import dedup, health
@@ -37,8 +40,11 @@ from sources.settings import CollectorSettings
 
 log = logging.getLogger(__name__)
 
+AUTO_PARSE_PROCESSES_FROM = 16  # sources in one run before `parse_processes: -1` (auto) uses processes
+MAX_AUTO_PARSE_PROCESSES = 4
 
-class UnknownSource(Exception):
+
+class UnknownSource(DigestError):
     """collect() was asked for a source name that is not in the database."""
 
 
@@ -111,10 +117,13 @@ def collect(
     context = _ParseContext(now=now, zone=runtime.config.site.timezone, settings=settings)
     index = dedup.RunIndex(now, settings.dedup_title_days)
     results: dict[str, CollectResult] = {}
+    arrived: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
     with _pools(settings, len(jobs)) as (fetchers, parsers), _SessionPool(settings) as sessions:
-        futures = [fetchers.submit(_work, job, context, sessions, parsers) for job in jobs]
-        for future in as_completed(futures):
-            result = _store(runtime, future.result(), index, context)
+        for job in jobs:
+            fetchers.submit(_work, job, context, sessions, parsers, arrived)
+        # Outcomes are stored as they arrive and then dropped, so a run holds few feeds in memory.
+        for _ in jobs:
+            result = _store(runtime, arrived.get(), index, context)
             results[result.source] = result
             if on_result is not None:
                 on_result(result)
@@ -141,17 +150,34 @@ def _select_jobs(runtime: Runtime, source_name: str | None, due_only: bool, now:
 @contextmanager
 def _pools(settings: CollectorSettings, job_count: int) -> Iterator[tuple[Executor, Executor | None]]:
     workers = max(1, min(settings.concurrency, job_count))
-    parsers = None
-    if settings.parse_processes > 0 and job_count > 1:
-        # forkserver: forking a process that already runs threads is not safe.
-        start = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-        parsers = ProcessPoolExecutor(settings.parse_processes, mp_context=multiprocessing.get_context(start))
+    processes = parse_process_count(settings, job_count)
+    parsers = ProcessPoolExecutor(processes, mp_context=_process_context()) if processes else None
+    fetchers = ThreadPoolExecutor(workers, thread_name_prefix="collect")
     try:
-        with ThreadPoolExecutor(workers, thread_name_prefix="collect") as fetchers:
-            yield fetchers, parsers
+        yield fetchers, parsers
     finally:
+        # On an interruption, sources not yet started are dropped; those under way finish.
+        fetchers.shutdown(wait=True, cancel_futures=True)
         if parsers is not None:
             parsers.shutdown(cancel_futures=True)
+
+
+def parse_process_count(settings: CollectorSettings, job_count: int) -> int:
+    """Parsing is CPU work that threads cannot share (the GIL): big runs get processes of their own."""
+    if settings.parse_processes >= 0:
+        return settings.parse_processes if job_count > 1 else 0
+    cpus = os.cpu_count() or 1
+    return min(cpus, MAX_AUTO_PARSE_PROCESSES) if cpus > 1 and job_count >= AUTO_PARSE_PROCESSES_FROM else 0
+
+
+def _process_context() -> multiprocessing.context.BaseContext:
+    # forkserver: forking a process that already runs threads is not safe; the server process
+    # imports the parsing code once and every worker starts from it ready to go.
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["sources.collector"])
+    return context
 
 
 class _SessionPool:
@@ -190,13 +216,22 @@ class _ParseContext:
 # ------------------------------------------------------------------------ worker side
 
 
-def _work(job: _Job, context: _ParseContext, sessions: _SessionPool, parsers: Executor | None) -> _Outcome:
+def _work(
+    job: _Job,
+    context: _ParseContext,
+    sessions: _SessionPool,
+    parsers: Executor | None,
+    arrived: queue.SimpleQueue[_Outcome],
+) -> None:
     """Fetch and parse one source; every failure becomes an error outcome, never an exception."""
+    outcome = _Outcome(job, "error", error="internal error: the collector stopped before this source")
     try:
-        return _fetch_and_parse(job, context, sessions, parsers)
+        outcome = _fetch_and_parse(job, context, sessions, parsers)
     except Exception as error:  # a bug must cost one source, not the run
         log.exception("collecting %s failed unexpectedly", job.name)
-        return _Outcome(job, "error", error=f"internal error: {type(error).__name__}: {error}"[:500])
+        outcome = _Outcome(job, "error", error=f"internal error: {type(error).__name__}: {error}"[:500])
+    finally:
+        arrived.put(outcome)
 
 
 def _fetch_and_parse(
@@ -218,14 +253,20 @@ def _fetch_and_parse(
         return outcome  # same bytes as the last successful parse: nothing to do
     arguments = (response.body, response.headers, response.url or job.url, job.kind, context)
     try:
-        if parsers is not None:
-            candidates, fetched, warnings = parsers.submit(parse_stage, *arguments).result()
-        else:
-            candidates, fetched, warnings = parse_stage(*arguments)
+        candidates, fetched, warnings = _parse(parsers, arguments)
     except ParseError as error:
         return _Outcome(job, "error", error=str(error))
     outcome.status, outcome.candidates, outcome.fetched, outcome.warnings = "ok", candidates, fetched, warnings
     return outcome
+
+
+def _parse(parsers: Executor | None, arguments: tuple[Any, ...]) -> tuple[list[Candidate], int, list[str]]:
+    if parsers is not None:
+        try:
+            return parsers.submit(parse_stage, *arguments).result()
+        except BrokenProcessPool:
+            log.warning("the parsing processes died; parsing in the collector's own threads")
+    return parse_stage(*arguments)
 
 
 def parse_stage(
@@ -264,7 +305,7 @@ def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: 
     result = CollectResult(job.name, outcome.status, fetched=outcome.fetched, warnings=list(outcome.warnings))
     try:
         with transaction(runtime.sessions) as session:
-            source = session.get(Source, job.source_id)
+            source = _lock_source(session, job.source_id, context.now)
             if source is None:
                 return _failed(result, "the source was removed while it was being collected")
             if outcome.status == "ok":
@@ -273,7 +314,7 @@ def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: 
                 )
             _record(source, outcome, context)
         index.commit()
-    except SQLAlchemyError as error:
+    except Exception as error:  # a database error (or a bug) costs this source, not the run
         index.discard()
         log.exception("storing items of %s failed", job.name)
         message = f"could not store the items: {type(error).__name__}: {str(error).splitlines()[0][:300]}"
@@ -284,6 +325,15 @@ def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: 
     for warning in result.warnings:
         log.warning("%s: %s", job.name, warning)
     return result
+
+
+def _lock_source(session: Session, source_id: int, now: datetime) -> Source | None:
+    """Write to the source row first: a concurrent run (scheduler and CLI) storing the same source
+    waits here (row lock on PostgreSQL, write lock on SQLite) and then sees what this one stored."""
+    touched = session.execute(update(Source).where(Source.id == source_id).values(last_fetch_at=now))
+    if not touched.rowcount:
+        return None
+    return session.get(Source, source_id, populate_existing=True)
 
 
 def _failed(result: CollectResult, message: str) -> CollectResult:
@@ -316,7 +366,7 @@ def _record_store_failure(runtime: Runtime, job: _Job, message: str, context: _P
             source = session.get(Source, job.source_id)
             if source is not None:
                 health.record_failure(source, message, context.now, context.settings)
-    except SQLAlchemyError:
+    except Exception:
         log.exception("could not record the failure of %s", job.name)
 
 
@@ -326,9 +376,10 @@ def _store_items(
     """Insert new items, update pending ones that changed; return (new, duplicates, updated)."""
     dedup.assign_dedup_keys(source.id, candidates)
     batch = dedup.BatchIdentity.of(candidates)
-    found = dedup.find_in_source(session, source.id, candidates)
+    found = dedup.find_in_source(session, source.id, candidates) if _has_items(session, source.id) else {}
     index.load_urls(session, [candidate.url for candidate in candidates if candidate.url])
-    new = duplicates = updated = 0
+    duplicates = updated = 0
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for candidate in candidates:
         if candidate.dedup_key in seen:
@@ -337,7 +388,7 @@ def _store_items(
         seen.add(candidate.dedup_key)
         existing = dedup.match_in_source(candidate, found, batch)
         if existing is not None:
-            if existing.status == "pending" and existing.content_hash != candidate.content_hash:
+            if existing.status in dedup.UPDATABLE_STATUSES and existing.content_hash != candidate.content_hash:
                 _update(existing, candidate)
                 updated += 1
             else:
@@ -346,14 +397,20 @@ def _store_items(
         if index.is_duplicate(session, candidate):
             duplicates += 1
             continue
-        session.add(_new_item(source, candidate, now))
+        rows.append(_new_item(source, candidate, now))
         index.stage(candidate)
-        new += 1
-    return new, duplicates, updated
+    if rows:
+        # One executemany: the ORM unit of work would insert row by row to fetch each new id.
+        session.execute(insert(Item.__table__), rows)
+    return len(rows), duplicates, updated
 
 
-def _new_item(source: Source, candidate: Candidate, now: datetime) -> Item:
-    return Item(
+def _has_items(session: Session, source_id: int) -> bool:
+    return session.scalar(select(Item.id).where(Item.source_id == source_id).limit(1)) is not None
+
+
+def _new_item(source: Source, candidate: Candidate, now: datetime) -> dict[str, Any]:
+    return dict(
         kind=candidate.kind,
         status="pending",
         title=candidate.title,

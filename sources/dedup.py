@@ -20,13 +20,16 @@ from digest.models import Item
 from sources.entry import Candidate
 
 TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
-TOMBSTONE_STATUSES = ("rejected", "published", "expired")
-SIMILAR_TITLE_RATIO = 0.9
-MIN_FUZZY_TITLE_LENGTH = 16
+# Only a pending item follows its source; anything an editor decided on stays as decided (a
+# rejected or published item is a tombstone: its entry never re-enters the queue).
+UPDATABLE_STATUSES = ("pending",)
+SIMILAR_TITLE_RATIO = 0.94
+MIN_FUZZY_TITLE_LENGTH = 24
 MAX_FUZZY_COMPARISONS = 64  # per bucket, so a flood of look-alike titles stays cheap
 IN_CHUNK = 400
 
 _NON_WORD = re.compile(r"[^\w]+")
+_NUMBER = re.compile(r"\d+")
 
 
 def sha256(text: str) -> str:
@@ -54,9 +57,11 @@ def _iso(value: datetime | None) -> str:
 
 def title_key(title: str) -> str:
     """Lower case, no accents, no punctuation, single spaces: "Café-Day 2026!" → "cafe day 2026"."""
-    decomposed = unicodedata.normalize("NFKD", title.casefold())
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(_NON_WORD.sub(" ", bare).split())
+    folded = title.casefold()
+    if not folded.isascii():
+        decomposed = unicodedata.normalize("NFKD", folded)
+        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
 def assign_dedup_keys(source_id: int, candidates: Sequence[Candidate]) -> None:
@@ -101,19 +106,18 @@ class BatchIdentity:
 
 def find_in_source(session: Session, source_id: int, candidates: Sequence[Candidate]) -> dict[str, Item]:
     """Stored items of this source matching the candidates, by dedup key, GUID or URL."""
-    keys = {candidate.dedup_key for candidate in candidates}
-    guids = {candidate.guid for candidate in candidates if candidate.guid}
-    urls = {candidate.url for candidate in candidates if candidate.url}
     found: dict[str, Item] = {}
-    for column, values in ((Item.dedup_key, keys), (Item.guid, guids), (Item.url, urls)):
-        for chunk in _chunks(values):
-            query = select(Item).where(Item.source_id == source_id, column.in_(chunk))
-            for item in session.scalars(query):
-                found.setdefault(f"key:{item.dedup_key}", item)
-                if item.guid:
-                    found.setdefault(f"guid:{item.guid}", item)
-                if item.url:
-                    found.setdefault(f"url:{item.url}", item)
+    for chunk in _chunks_of(candidates, IN_CHUNK // 3):
+        keys = {candidate.dedup_key for candidate in chunk}
+        guids = {candidate.guid for candidate in chunk if candidate.guid}
+        urls = {candidate.url for candidate in chunk if candidate.url}
+        matches = [Item.dedup_key.in_(keys), Item.guid.in_(guids), Item.url.in_(urls)]
+        for item in session.scalars(select(Item).where(Item.source_id == source_id, or_(*matches))):
+            found.setdefault(f"key:{item.dedup_key}", item)
+            if item.guid:
+                found.setdefault(f"guid:{item.guid}", item)
+            if item.url:
+                found.setdefault(f"url:{item.url}", item)
     return found
 
 
@@ -171,7 +175,7 @@ class RunIndex:
             url = candidate.url or ""
             if slot in self._urls.get(url, ()) or slot in self._staged_urls.get(url, ()):
                 return True
-        key, day = title_key(candidate.title), _day(candidate.kind, candidate.starts_at)
+        key, day = candidate.title_key, _day(candidate.kind, candidate.starts_at)
         if self._title_buckets(session, candidate.kind).contains(key, day):
             return True
         staged = self._staged_titles.get(candidate.kind)
@@ -182,7 +186,7 @@ class RunIndex:
         if candidate.url:
             self._staged_urls[candidate.url].add(_slot(candidate.kind, candidate.starts_at))
         day = _day(candidate.kind, candidate.starts_at)
-        self._staged_titles[candidate.kind].add(title_key(candidate.title), day)
+        self._staged_titles[candidate.kind].add(candidate.title_key, day)
 
     def commit(self) -> None:
         for candidate in self._staged:
@@ -190,7 +194,7 @@ class RunIndex:
                 self._urls[candidate.url].add(_slot(candidate.kind, candidate.starts_at))
             if candidate.kind in self._titles:
                 day = _day(candidate.kind, candidate.starts_at)
-                self._titles[candidate.kind].add(title_key(candidate.title), day)
+                self._titles[candidate.kind].add(candidate.title_key, day)
         self.discard()
 
     def discard(self) -> None:
@@ -225,18 +229,22 @@ def _day(kind: str, starts_at: datetime | None) -> date | None:
 
 
 class _TitleBuckets:
-    """Title keys grouped so a fuzzy comparison only looks at plausible look-alikes."""
+    """Title keys grouped so a fuzzy comparison only looks at plausible look-alikes: titles that
+    share their first or last three words and carry the same numbers (so "Report 2026" and
+    "Report 2027" are never compared, let alone merged)."""
 
     def __init__(self) -> None:
         self._exact: set[tuple[str, date | None]] = set()
-        self._by_edge: dict[tuple[str, date | None], list[str]] = defaultdict(list)
+        self._buckets: dict[tuple[str, date | None, tuple[str, ...]], list[str]] = defaultdict(list)
 
     def add(self, key: str, day: date | None) -> None:
         if not key:
             return
         self._exact.add((key, day))
-        for edge in _edges(key):
-            self._by_edge[(edge, day)].append(key)
+        if len(key) >= MIN_FUZZY_TITLE_LENGTH:
+            numbers = tuple(_NUMBER.findall(key))
+            for edge in _edges(key):
+                self._buckets[(edge, day, numbers)].append(key)
 
     def contains(self, key: str, day: date | None) -> bool:
         if not key:
@@ -245,8 +253,9 @@ class _TitleBuckets:
             return True
         if len(key) < MIN_FUZZY_TITLE_LENGTH:
             return False
+        numbers = tuple(_NUMBER.findall(key))
         for edge in _edges(key):
-            for other in self._by_edge.get((edge, day), [])[-MAX_FUZZY_COMPARISONS:]:
+            for other in self._buckets.get((edge, day, numbers), [])[-MAX_FUZZY_COMPARISONS:]:
                 if similar(key, other):
                     return True
         return False
@@ -258,10 +267,18 @@ def _edges(key: str) -> tuple[str, str]:
 
 
 def similar(first: str, second: str) -> bool:
+    """Near-identical title keys: a typo or a word apart, but never different numbers (editions, years)."""
     if abs(len(first) - len(second)) > max(len(first), len(second)) * (1 - SIMILAR_TITLE_RATIO):
+        return False
+    if _NUMBER.findall(first) != _NUMBER.findall(second):
         return False
     matcher = SequenceMatcher(None, first, second, autojunk=False)
     return matcher.quick_ratio() >= SIMILAR_TITLE_RATIO and matcher.ratio() >= SIMILAR_TITLE_RATIO
+
+
+def _chunks_of(values: Sequence[Candidate], size: int) -> Iterable[Sequence[Candidate]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _chunks(values: Iterable[str]) -> Iterable[list[str]]:

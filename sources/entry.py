@@ -58,6 +58,7 @@ class Candidate:
     timezone: str | None = None
     deadline: datetime | None = None
     content_hash: str = ""
+    title_key: str = ""  # sources.dedup.title_key(title), computed off the storing thread
     dedup_key: str = ""
 
 

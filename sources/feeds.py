@@ -20,6 +20,9 @@ _HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!docty
 _FEED_LINK = re.compile(
     r"<link\b[^>]*type=[\"']application/(?:rss|atom)\+xml[\"'][^>]*>", re.IGNORECASE
 )
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_CHARSET = re.compile(r"charset=[\"']?([\w.:-]+)", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*encoding=[\"']([\w.:-]+)[\"']")
 _HREF = re.compile(r"href=[\"']([^\"']+)[\"']", re.IGNORECASE)
 
 
@@ -38,16 +41,19 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     """Entries of an RSS or Atom document; ParseError when the body is not a feed at all."""
     if not body.strip():
         raise ParseError("empty response: the server sent no content")
+    body, repaired = repair_utf8(body, headers)
     response_headers = {"content-location": url, **headers}
     # A file-like object, never bytes or str: feedparser would treat those as a path or URL to open.
-    # Relative links in content are resolved later against the entry's own link (or xml:base),
-    # as a browser on the article page would, not against the feed's address.
-    parsed = feedparser.parse(io.BytesIO(body), response_headers=response_headers, resolve_relative_uris=False)
+    # Relative links in content are resolved later against the entry's own link (or xml:base), as
+    # a browser on the article page would; sanitising is nh3's job alone (sources.normalise).
+    parsed = feedparser.parse(
+        io.BytesIO(body), response_headers=response_headers, resolve_relative_uris=False, sanitize_html=False
+    )
     version = parsed.get("version") or ""
     entries = parsed.get("entries") or []
     if not version and not entries:
         raise ParseError(_not_a_feed(body, headers, parsed))
-    warnings = _warnings(parsed, len(entries))
+    warnings = _warnings(parsed, len(entries), repaired)
     is_atom = version.startswith("atom")
     base = parsed.feed.get("link") or url
     return ParsedFeed([_entry(raw, is_atom, url) for raw in entries], warnings, base)
@@ -76,13 +82,48 @@ def _advertised_feed(body: bytes) -> str | None:
     return clean_text(href.group(1))[:300] if href else None
 
 
-def _warnings(parsed: Any, count: int) -> list[str]:
+def repair_utf8(body: bytes, headers: dict[str, str]) -> tuple[bytes, int]:
+    """UTF-8 text with a few broken bytes gets U+FFFD for them, instead of being read as Latin-1.
+
+    When the document declares UTF-8 we take its word; when it declares nothing, only if most of
+    its non-ASCII bytes do form valid UTF-8 (a Windows-1252 file has next to none: feedparser's
+    fallback reads it better). Returns the body and how many invalid sequences were replaced.
+    """
+    declared = _declared_charset(body, headers)
+    if declared not in ("", "utf-8", "utf8"):
+        return body, 0
+    try:
+        body.decode("utf-8")
+        return body, 0
+    except UnicodeDecodeError:
+        pass
+    text = body.decode("utf-8", "replace")
+    invalid = text.count("\ufffd") - body.decode("utf-8", "ignore").count("\ufffd")
+    if not declared and len(_UTF8_MULTIBYTE.findall(body)) < invalid:
+        return body, 0
+    return text.encode("utf-8"), invalid
+
+
+def _declared_charset(body: bytes, headers: dict[str, str]) -> str:
+    match = _CHARSET.search(headers.get("content-type", "")) or _XML_ENCODING.match(body[:200])
+    if not match:
+        return ""
+    value = match.group(1)
+    return (value.decode("ascii", "replace") if isinstance(value, bytes) else value).lower().strip()
+
+
+def _warnings(parsed: Any, count: int, repaired: int) -> list[str]:
+    warnings = [f"{repaired} invalid UTF-8 byte sequences replaced"] if repaired else []
     problem = parsed.get("bozo_exception")
     if not parsed.get("bozo") or problem is None:
-        return []
+        return warnings
     if isinstance(problem, feedparser.CharacterEncodingOverride):
-        return [f"wrong or missing charset: read as {parsed.get('encoding') or 'a fallback encoding'}"]
-    return [f"the feed is not well-formed ({_describe_bozo(problem)}); {count} entries read anyway"]
+        warnings.append(f"wrong or missing charset: read as {parsed.get('encoding') or 'a fallback encoding'}")
+    elif isinstance(problem, feedparser.NonXMLContentType):
+        warnings.append(f"served with a non-XML content type ({_describe_bozo(problem)})")
+    else:
+        warnings.append(f"the feed is not well-formed ({_describe_bozo(problem)}); {count} entries read anyway")
+    return warnings
 
 
 def _describe_bozo(problem: BaseException) -> str:
@@ -130,12 +171,11 @@ def _plain(raw: Any, key: str) -> Any:
 
 def _summary(raw: Any) -> tuple[str, str | None]:
     """The entry's summary (or its content when there is no summary) as HTML, and its xml:base."""
-    detail = raw.get("summary_detail") or {}
-    summary = raw.get("summary") or ""
+    detail = _plain(raw, "summary_detail") or {}
     contents = raw.get("content") or []
-    if not summary.strip() and contents:
+    if not (detail.get("value") or "").strip() and contents:
         detail = contents[0]
-        summary = detail.get("value") or ""
+    summary = detail.get("value") or ""
     if detail.get("type") == "text/plain":
         summary = text_as_html(summary)
     return summary, detail.get("base") or None

@@ -11,11 +11,13 @@ import io
 import mimetypes
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
@@ -155,13 +157,36 @@ def _read_capped(response: requests.Response, settings: CollectorSettings, deadl
     if declared.isdigit() and int(declared) > cap:
         raise FetchError(f"response too large: {format_bytes(int(declared))} (the limit is {format_bytes(cap)})")
     buffer = io.BytesIO()
-    for chunk in response.iter_content(CHUNK_SIZE):
+    read = _chunk_reader(response.raw)
+    # read1 returns whatever has arrived (decompressed, at most CHUNK_SIZE), so a body trickling
+    # in byte by byte still reaches the deadline check, and a gzip bomb inflates one chunk at a time.
+    while chunk := read():
         buffer.write(chunk)
         if buffer.tell() > cap:
             raise FetchError(f"response too large: more than {format_bytes(cap)}")
         if time.monotonic() > deadline:
             raise FetchError(f"download took longer than {format_seconds(settings.total_timeout)}, stopped")
     return buffer.getvalue()
+
+
+def _chunk_reader(raw: Any) -> Callable[[], bytes]:
+    if isinstance(raw, urllib3.BaseHTTPResponse):
+        return lambda: _wire_read(raw)
+    return lambda: raw.read1(CHUNK_SIZE)
+
+
+def _wire_read(raw: urllib3.BaseHTTPResponse) -> bytes:
+    # Reading urllib3 directly skips requests' exception wrapping; do it here.
+    try:
+        return raw.read1(CHUNK_SIZE, decode_content=True)
+    except urllib3.exceptions.ReadTimeoutError as error:
+        raise requests.ReadTimeout(error) from None
+    except urllib3.exceptions.DecodeError as error:
+        raise requests.exceptions.ContentDecodingError(error) from None
+    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.IncompleteRead) as error:
+        raise requests.exceptions.ChunkedEncodingError(error) from None
+    except urllib3.exceptions.SSLError as error:
+        raise requests.exceptions.SSLError(error) from None
 
 
 def _status_error(response: requests.Response) -> FetchError:

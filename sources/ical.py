@@ -14,6 +14,8 @@ from sources.entry import Entry, ParsedFeed, ParseError
 from sources.normalise import clean_text, text_as_html, to_utc
 
 HIDDEN_CLASSES = ("PRIVATE", "CONFIDENTIAL")
+MAX_OCCURRENCES = 366  # per recurring series and collection: a daily event for a year
+SUB_DAILY = {"SECONDLY", "MINUTELY", "HOURLY"}
 
 
 def looks_like_calendar(body: bytes, headers: dict[str, str]) -> bool:
@@ -59,19 +61,55 @@ def _is_recurring(event: Any) -> bool:
 def _occurrences(
     calendar: Any, series: set[str], zone: tzinfo, start: datetime, end: datetime, warnings: list[str]
 ) -> list[Entry]:
-    try:
-        query = recurring_ical_events.of(calendar, keep_recurrence_attributes=True, skip_bad_series=True)
-        occurrences = query.between(start, end)
-    except Exception as error:  # the library raises many kinds on broken rules; the rest is still usable
-        warnings.append(f"recurring events could not be expanded: {clean_text(str(error))[:200]}")
-        return []
+    """Each series is expanded on its own and lazily, so one rule firing every second cannot
+    flood the run (it stops at MAX_OCCURRENCES) nor hide the other series."""
     entries = []
-    for occurrence in occurrences:
-        if str(occurrence.get("UID")) in series:
-            entry = _entry(occurrence, zone, recurring=True)
-            if entry is not None:
-                entries.append(entry)
+    for uid, sub_calendar in _series_calendars(calendar, series).items():
+        try:
+            if _too_frequent(sub_calendar):
+                warnings.append(f"recurring event {uid[:100]} repeats more often than daily: left out")
+                continue
+            occurrences = recurring_ical_events.of(sub_calendar, keep_recurrence_attributes=True).after(start)
+            for taken, occurrence in enumerate(occurrences):
+                occurrence_start = _instant(occurrence["DTSTART"].dt, zone)[0]
+                if occurrence_start is None or occurrence_start > end:
+                    break
+                if taken == MAX_OCCURRENCES:
+                    warnings.append(f"recurring event {uid[:100]}: only its first {MAX_OCCURRENCES} occurrences kept")
+                    break
+                entry = _entry(occurrence, zone, recurring=True)
+                if entry is not None:
+                    entries.append(entry)
+        except Exception as error:  # the library raises many kinds on broken rules; the rest is still usable
+            warnings.append(f"recurring event {uid[:100]} could not be expanded: {clean_text(str(error))[:200]}")
     return entries
+
+
+def _too_frequent(calendar: Any) -> bool:
+    # Expanding a rule that fires every second or minute costs minutes of CPU before it yields
+    # anything; no digest announces such events.
+    for event in calendar.walk("VEVENT"):
+        rules = event.get("RRULE")
+        for rule in rules if isinstance(rules, list) else [rules] if rules is not None else []:
+            if set(rule.get("FREQ", [])) & SUB_DAILY:
+                return True
+    return False
+
+
+def _series_calendars(calendar: Any, series: set[str]) -> dict[str, Any]:
+    """A small calendar per recurring series: its components plus the calendar's time zones."""
+    timezones = list(calendar.walk("VTIMEZONE"))
+    calendars: dict[str, Any] = {}
+    for event in calendar.walk("VEVENT"):
+        uid = str(event.get("UID"))
+        if uid not in series:
+            continue
+        if uid not in calendars:
+            calendars[uid] = icalendar.Calendar()
+            for timezone in timezones:
+                calendars[uid].add_component(timezone)
+        calendars[uid].add_component(event)
+    return calendars
 
 
 def _entry(event: Any, zone: tzinfo, *, recurring: bool) -> Entry | None:
@@ -95,7 +133,8 @@ def _entry(event: Any, zone: tzinfo, *, recurring: bool) -> Entry | None:
         link=str(event.get("URL")) if event.get("URL") else None,
         title=str(event.get("SUMMARY", "")),
         summary_html=text_as_html(str(event.get("DESCRIPTION", ""))),
-        published=_optional_instant(event.get("CREATED")) or _optional_instant(event.get("DTSTAMP")),
+        # DTSTAMP is when the file was written out (often: on every request), not a publication date.
+        published=_optional_instant(event.get("CREATED")) or _optional_instant(event.get("LAST-MODIFIED")),
         updated=_optional_instant(event.get("LAST-MODIFIED")),
         categories=[(term, None) for term in _categories(event)],
         organisation=_organiser(event),

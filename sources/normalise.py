@@ -6,8 +6,8 @@ import hashlib
 import html
 import re
 import time
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from functools import lru_cache
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
@@ -58,6 +58,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 _IMG_SRC = re.compile(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", re.IGNORECASE)
 
 
@@ -133,29 +134,34 @@ def truncate(value: str | None, limit: int) -> str | None:
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
-@lru_cache(maxsize=256)
-def _cleaner(base: str | None) -> nh3.Cleaner:
-    def rewrite(element: str, attribute: str, value: str) -> str | None:
-        if attribute not in ("href", "src", "cite"):
-            return value
-        if value.lower().startswith("mailto:") and element == "a":
-            return value
-        absolute = canonical_url(value, base) if attribute != "href" else _absolute_link(value, base)
-        return absolute
+_LINK_BASE: ContextVar[str | None] = ContextVar("link_base", default=None)
 
-    return nh3.Cleaner(
-        tags=SUMMARY_TAGS,
-        clean_content_tags=DROPPED_WITH_CONTENT,
-        attributes=SUMMARY_ATTRIBUTES,
-        attribute_filter=rewrite,
-        url_schemes=URL_SCHEMES,
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    )
+
+def _rewrite_url(element: str, attribute: str, value: str) -> str | None:
+    """nh3 attribute filter: make href/src absolute against the current base, drop tracking."""
+    if attribute not in ("href", "src", "cite"):
+        return value
+    if element == "a" and value.lower().startswith("mailto:"):
+        return value
+    base = _LINK_BASE.get()
+    return _absolute_link(value, base) if attribute == "href" else canonical_url(value, base)
+
+
+_CLEANER = nh3.Cleaner(
+    tags=SUMMARY_TAGS,
+    clean_content_tags=DROPPED_WITH_CONTENT,
+    attributes=SUMMARY_ATTRIBUTES,
+    attribute_filter=_rewrite_url,
+    url_schemes=URL_SCHEMES,
+    link_rel="noopener noreferrer nofollow",
+    strip_comments=True,
+)
 
 
 def _absolute_link(value: str, base: str | None) -> str | None:
     """Links keep their fragment (anchors matter inside an article); tracking is dropped."""
+    if not value.strip():
+        return None
     fragment = ""
     if "#" in value:
         value, fragment = value.split("#", 1)
@@ -169,17 +175,26 @@ def sanitise_html(fragment: str | None, base: str | None = None, max_chars: int 
     """Summary HTML reduced to a small allowlist, links and images absolute."""
     if not fragment:
         return ""
-    cleaner = _cleaner(base if base and urlsplit(base).scheme in WEB_SCHEMES else None)
-    cleaned = cleaner.clean(_CONTROL.sub("", fragment)).strip()
-    if len(cleaned) > max_chars:
-        cleaned = cleaner.clean(cleaned[:max_chars] + "…").strip()  # re-parse to close cut tags
-    return cleaned
+    token = _LINK_BASE.set(base if base and urlsplit(base).scheme in WEB_SCHEMES else None)
+    try:
+        cleaned = _CLEANER.clean(_CONTROL.sub("", fragment))
+        if len(cleaned) > max_chars:
+            cleaned = _CLEANER.clean(cleaned[:max_chars] + "…")  # re-parse to close the tags cut off
+    finally:
+        _LINK_BASE.reset(token)
+    if "<pre" not in cleaned:
+        cleaned = _SPACES.sub(" ", cleaned)
+    return _EMPTY_PARAGRAPH.sub("", cleaned).strip()
 
 
 def text_as_html(text: str | None) -> str:
-    """Plain text (iCalendar descriptions) as paragraphs."""
-    paragraphs = [clean_text(part) for part in re.split(r"\n\s*\n", text or "")]
-    return "".join(f"<p>{html.escape(part).replace(chr(10), '<br>')}</p>" for part in paragraphs if part)
+    """Plain text (iCalendar descriptions, text/plain summaries) as paragraphs with line breaks."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", (text or "").replace("\r\n", "\n")):
+        lines = [html.escape(clean_text(line), quote=False) for line in block.split("\n")]
+        if any(lines):
+            paragraphs.append("<p>" + "<br>".join(line for line in lines if line) + "</p>")
+    return "".join(paragraphs)
 
 
 def html_to_text(fragment: str) -> str:
@@ -236,7 +251,7 @@ def build_candidate(
     kind = source_kind
     if kind == "auto":
         kind = detect_kind(topics, title, has_deadline=deadline is not None, is_event=entry.is_event)
-    if deadline is None and kind in ("call", "news"):
+    if deadline is None and (kind == "call" or (source_kind == "auto" and kind == "news")):
         deadline = extract_deadline(title + " \n " + html_to_text(summary), zone)
         if deadline is not None and source_kind == "auto" and kind == "news":
             kind = "call"
@@ -259,6 +274,7 @@ def build_candidate(
         deadline=deadline if kind == "call" or entry.deadline_text else None,
     )
     candidate.content_hash = dedup.content_hash(candidate)
+    candidate.title_key = dedup.title_key(candidate.title)
     return candidate
 
 

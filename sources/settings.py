@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from digest.runtime import Runtime
 
 MIB = 1024 * 1024
-DEFAULT_USER_AGENT = "ClusterDigest/0.1 (feed collector; +https://clusterdigest.eu/bot)"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("cluster-digest")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def user_agent_for(site_url: str) -> str:
+    """Who is fetching, and where to find out more: the site that publishes the digest."""
+    return f"ClusterDigest/{_version()} (feed collector; +{site_url})"
+
+
+DEFAULT_USER_AGENT = user_agent_for("https://clusterdigest.eu/")
 
 
 @dataclass(frozen=True)
 class CollectorSettings:
-    concurrency: int = 16  # sources fetched at once
-    parse_processes: int = 0  # 0: parse in the fetching threads; N: a pool of N processes
+    concurrency: int = 32  # sources fetched at once (threads; they mostly wait on the network)
+    parse_processes: int = -1  # -1: auto (processes for big runs); 0: parse in the fetching threads; N: N processes
     connect_timeout: float = 15.0
     read_timeout: float = 15.0
     total_timeout: float = 120.0  # a whole download, so a trickling body cannot hold a worker for ever
@@ -49,7 +64,12 @@ class CollectorSettings:
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> CollectorSettings:
-        return cls.from_mapping(getattr(runtime.config.settings, "collect", None))
+        """The `collect:` section, with a User-Agent naming this site unless one is configured."""
+        section = getattr(runtime.config.settings, "collect", None)
+        settings = cls.from_mapping(section)
+        if settings.user_agent == DEFAULT_USER_AGENT:
+            settings = settings.replace(user_agent=user_agent_for(runtime.config.site.base_url))
+        return settings
 
     def replace(self, **changes: Any) -> CollectorSettings:
         return dataclasses.replace(self, **changes)

@@ -22,6 +22,7 @@ CONTENT_TYPES = {
     ".xml": "application/xml",
     ".ics": "text/calendar",
     ".html": "text/html; charset=utf-8",
+    ".rdf": "application/rdf+xml",
 }
 
 Behaviour = Callable[["Handler"], None]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -69,7 +70,12 @@ def test_feed_to_outbox(write_config: Callable[..., Path], tmp_path: Path, feed_
     assert next(i for i in news if i["title"].startswith("Silicon"))["url"] == (
         "https://clusters.example.eu/news/silicon-saxony-members"
     )
-    events = [item for item in pending if item["kind"] == "event" and item["starts_at"]][:4]
+    # The weekly digest takes events starting within the next 60 days (issue 5): choose from those.
+    soon = (datetime.now(UTC) + timedelta(days=1), datetime.now(UTC) + timedelta(days=59))
+    starting_soon = [
+        item for item in pending if item["starts_at"] and soon[0] < datetime.fromisoformat(item["starts_at"]) < soon[1]
+    ]
+    events = [item for item in starting_soon if item["kind"] == "event"][:4]
     chosen = news + events
     digest("queue", "approve", *[str(item["id"]) for item in chosen], config=config)
 

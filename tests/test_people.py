@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import pty
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
 from digest.editors import authenticate
-from digest.models import Editor
+from digest.models import Editor, Subscriber
 from digest.runtime import Runtime
-from digest.subscribers import import_csv
-from tests.cli import digest, digest_json
+from digest.subscribers import find_subscriber, import_csv
+from tests.cli import DIGEST, digest, digest_json
 
 
 def test_subscribers_add_normalises_and_refuses_duplicates(write_config: Callable[..., Path]) -> None:
@@ -41,9 +44,8 @@ def test_import_reports_bad_rows_and_never_reactivates_an_unsubscribed_address(
 ) -> None:
     config = write_config()
     digest("subscribers", "add", "gone@example.org", "--confirmed", config=config)
+    digest("subscribers", "add", "leaving@example.org", "--confirmed", config=config)
     with runtime.sessions() as session, session.begin():
-        from digest.subscribers import find_subscriber
-
         find_subscriber(session, "gone@example.org").status = "unsubscribed"
     source = tmp_path / "people.csv"
     source.write_text(
@@ -53,19 +55,69 @@ def test_import_reports_bad_rows_and_never_reactivates_an_unsubscribed_address(
         "gone@example.org,Gone,,,\n"
         "lukas@example.org,Lukas,,de,pending\n"
         "eva@example.org,Eva,,,bounced\n"
-        "ANA@example.org,Ana F.,,,\n",
+        "ANA@example.org,Ana F.,,,\n"
+        "leaving@example.org,,,,unsubscribed\n"
+        "odd@example.org,Odd,,not a language,\n"
+        "who@example.org,Who,,,vip\n",
         encoding="utf-8",
     )
     result = digest("subscribers", "import", str(source), config=config)
-    assert "2 added, 1 updated, 0 unchanged, 3 rejected" in result.stdout
+    assert "3 added, 2 updated, 0 unchanged, 4 rejected" in result.stdout
     assert "line 3: 'broken-address' is not a valid email address" in result.stdout
     assert "line 4: gone@example.org is unsubscribed; it is never re-activated" in result.stdout
-    assert "line 6: status 'bounced' cannot be imported" in result.stdout
+    assert "line 9: language 'not a language' is not a language code" in result.stdout
+    assert "line 10: status 'vip' is not one of pending, active, unsubscribed" in result.stdout
     people = {r["email"]: r for r in digest_json("subscribers", "list", config=config)}
     assert people["gone@example.org"]["status"] == "unsubscribed"
     assert people["ana@example.org"]["name"] == "Ana F."
     assert people["ana@example.org"]["preferences"]["topics"] == ["Health", "Digital"]
     assert people["lukas@example.org"]["status"] == "pending"
+    assert people["eva@example.org"]["status"] == "bounced"  # recorded, so never mailed
+    assert people["leaving@example.org"]["status"] == "unsubscribed"  # an import may lower a status, never raise it
+    assert "odd@example.org" not in people and "who@example.org" not in people
+
+
+def test_an_import_matches_topics_for_delivery(runtime: Runtime) -> None:
+    rows = "email,topics\nsea@example.org,Blue economy; Maritime\nall@example.org,\n"
+    import_csv(runtime.sessions, io.StringIO(rows))
+    with runtime.sessions() as session:
+        stored = {s.email: (s.wanted_editions, s.wanted_topics) for s in session.scalars(select(Subscriber))}
+    assert stored == {
+        "sea@example.org": ("|digest|newsletter|", "|blue economy|maritime|"),
+        "all@example.org": ("|digest|newsletter|", ""),
+    }
+
+
+def test_the_import_shows_a_progress_bar_on_a_terminal(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    config = write_config()
+    digest("init", config=config)
+    source = tmp_path / "many.csv"
+    source.write_text("email\n" + "".join(f"p{n}@example.org\n" for n in range(25_000)), encoding="utf-8")
+    main, terminal = pty.openpty()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    child = subprocess.Popen(
+        [*DIGEST, "subscribers", "import", str(source), "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+        env=environment | {"COLUMNS": "100", "TERM": "xterm"},
+    )
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    stdout, _ = child.communicate(timeout=120)
+    os.close(main)
+    assert b"25,000 added" in stdout.replace(b"25000", b"25,000")
+    screen = drawn.decode("utf-8", "replace")
+    assert "importing" in screen and "rows" in screen and "10,000" in screen
+    piped = digest("subscribers", "import", str(source), config=config)  # not a terminal: no bar
+    assert piped.stderr == "" and "25000 unchanged" in piped.stdout
 
 
 def test_import_commits_in_batches_and_reports_progress(runtime: Runtime) -> None:
@@ -90,8 +142,16 @@ def test_export_writes_every_subscriber_as_csv(write_config: Callable[..., Path]
 
 def test_editors_add_reads_the_password_from_stdin(write_config: Callable[..., Path], runtime: Runtime) -> None:
     config = write_config()
-    result = digest("editors", "add", "Chief@Example.org", "--role", "admin", "--password-stdin",
-                    config=config, stdin="a long enough password\n")
+    result = digest(
+        "editors",
+        "add",
+        "Chief@Example.org",
+        "--role",
+        "admin",
+        "--password-stdin",
+        config=config,
+        stdin="a long enough password\n",
+    )
     assert "added admin chief@example.org" in result.stdout
     with runtime.sessions() as session:
         editor = session.scalar(select(Editor))

@@ -458,12 +458,76 @@ def test_text_template_errors_too(template_copy: Path, edition: EditionView) -> 
         render_edition(edition, SITE, TODAY, templates_dir=template_copy)
 
 
-def test_mjml_error_becomes_render_error() -> None:
-    bad = build_edition(sections=(SectionView("News", (item("news", "Broken", summary_html="<p>a <b>x"),)),))
-    with pytest.raises(RenderError, match=r"^MJML: .*Broken"):
-        render_edition(bad, SITE, TODAY)
+def test_broken_summary_markup_is_repaired_not_fatal() -> None:
+    odd = build_edition(sections=(SectionView("News", (item("news", "Broken", summary_html="<p>a <b>x"),)),))
+    out = render_edition(odd, SITE, TODAY)
+    assert re.search(r"<p\b[^>]*>a <b>x</b></p>", out.html)
+
+
+def test_mjml_error_names_the_template_line(template_copy: Path, edition: EditionView) -> None:
+    block = template_copy / "email" / "items" / "call.mjml.j2"
+    source = block.read_text(encoding="utf-8")
+    broken = source.replace('<span class="dg-left', '<b><span class="dg-left', 1)  # a <b> never closed
+    assert broken != source
+    block.write_text(broken, encoding="utf-8")
+    line = next(n for n, text in enumerate(broken.splitlines(), 1) if "<b><span" in text)
+    with pytest.raises(RenderError) as caught:
+        render_edition(edition, SITE, TODAY, templates_dir=template_copy)
+    message = str(caught.value)
+    assert message.startswith(f"templates/email/items/call.mjml.j2 line {line}: MJML: "), message
+    assert "<b> is not closed" in message
 
 
 def test_missing_templates_dir(tmp_path: Path, edition: EditionView) -> None:
     with pytest.raises(RenderError, match="templates"):
         render_edition(edition, SITE, TODAY, templates_dir=tmp_path / "nope")
+
+
+def one_news(summary_html: str, **fields: object) -> EditionView:
+    news = item("news", "A story", summary_html=summary_html, url="https://news.example.org/story", **fields)
+    return build_edition(sections=(SectionView("News", (news,)),))
+
+
+def test_a_long_summary_becomes_the_same_teaser_in_both_parts() -> None:
+    long = "<p>" + " ".join(["Clusters cooperate across borders."] * 30) + "</p><p>Second paragraph.</p>"
+    out = render_edition(one_news(long), SITE, TODAY)
+    teaser = re.search(r'<div class="dg-summary"><p[^>]*>([^<]*)</p></div>', out.html)
+    assert teaser and teaser.group(1).endswith("…") and len(teaser.group(1)) <= 241
+    assert "Second paragraph" not in out.html and "Second paragraph" not in out.text
+    assert teaser.group(1).split()[-2] in out.text
+
+
+def test_a_short_summary_keeps_its_markup_and_the_text_spells_its_links() -> None:
+    summary = (
+        '<h3>Results</h3><p>Read <a href="/reports/1">the report</a> or '
+        '<a href="https://example.org/x?a=1&amp;b=2">https://example.org/x?a=1&amp;b=2</a>.</p>'
+        '<p><img src="https://example.org/chart.png"> <a href="javascript:alert(1)">bad</a></p>'
+    )
+    out = render_edition(one_news(summary), SITE, TODAY)
+    assert re.search(r"<p\b[^>]*><strong>Results</strong></p>", out.html)  # headings become bold lines
+    assert 'href="http://127.0.0.1:8000/reports/1"' in out.html  # relative links joined to the site
+    assert "chart.png" not in out.html and "javascript:" not in out.html  # no images, no unsafe links
+    text = " ".join(out.text.split())
+    assert "Read the report (http://127.0.0.1:8000/reports/1) or https://example.org/x?a=1&b=2." in text
+
+
+def test_the_date_is_not_repeated_under_a_title_that_has_it() -> None:
+    dated = render_edition(build_edition(title="Weekly digest — 3 December 2026"), SITE, TODAY)
+    assert "Thursday 3 December 2026" not in dated.html and 'class="dg-date"' not in dated.html
+    assert dated.text.startswith("European Cluster Collaboration Platform\nWeekly digest — 3 December 2026\n====")
+
+
+def test_a_trimmed_edition_points_to_the_archive() -> None:
+    out = render_edition(build_edition(more_count=7), SITE, TODAY)
+    assert "7 more items are in this edition than fit in an email." in out.html
+    assert re.search(
+        r'href="http://127\.0\.0\.1:8000/archive/2026-12-03-weekly-digest"[^>]*>See the full edition', out.html
+    )
+    assert "See the full edition in the archive: http://127.0.0.1:8000/archive/2026-12-03-weekly-digest" in out.text
+    assert "more items are in this edition" not in render_edition(build_edition(), SITE, TODAY).html
+
+
+def test_calls_closing_within_a_week_get_the_warm_badge(rendered: RenderedEdition) -> None:
+    assert re.search(r'<span class="dg-left dg-urgent"[^>]*>1 day left</span>', rendered.html)
+    assert re.search(r'<span class="dg-left"[^>]*>12 days left</span>', rendered.html)
+    assert re.search(r'<span class="dg-left dg-closed"[^>]*>Closed</span>', rendered.html)

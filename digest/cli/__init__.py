@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.cli import content, editions, people, services
+from digest.cli import archive, content, editions, people, services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +33,7 @@ for command in (
     services.scheduler,
     services.serve,
     services.run,
-    services.archive,
+    archive.archive,
 ):
     main.add_command(command)
+editions.edition.add_command(services.edition_resume)  # `digest edition resume ID`: delivery's own subcommand

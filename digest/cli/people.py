@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
 
@@ -12,7 +16,16 @@ from digest.editors import add_editor
 from digest.models import SUBSCRIBER_STATUSES
 from digest.runtime import Runtime
 from digest.serialize import subscriber_json
-from digest.subscribers import add_subscriber, export_csv, import_csv, list_subscribers
+from digest.subscribers import (
+    SubscriberError,
+    add_subscriber,
+    export_csv,
+    find_subscriber,
+    import_csv,
+    list_subscribers,
+    normalise_email,
+)
+from digest.subscriptions import forget
 
 
 @click.group()
@@ -37,17 +50,66 @@ def subscribers_add(runtime: Runtime, email: str, name: str | None, confirmed: b
 @with_runtime()
 def subscribers_import(runtime: Runtime, csv_file: Path) -> None:
     """Import a CSV with columns email, name, topics, language, status."""
-    show = sys.stderr.isatty()
-    with csv_file.open(encoding="utf-8-sig", newline="") as handle:
-        report = import_csv(
-            runtime.sessions, handle, on_progress=lambda rows: click.echo(f"  {rows} rows…", err=True) if show else None
-        )
+    with csv_file.open("rb") as raw, import_progress(csv_file.stat().st_size) as progress:
+        counted = CountingReader(raw)
+        text = io.TextIOWrapper(io.BufferedReader(counted), encoding="utf-8-sig", newline="")
+        report = import_csv(runtime.sessions, text, on_progress=lambda rows: progress(counted.count, rows))
     click.echo(
         f"imported {csv_file}: {report.added} added, {report.updated} updated, "
         f"{report.unchanged} unchanged, {len(report.rejected)} rejected"
     )
     for line, reason in report.rejected:
         click.echo(f"  line {line}: {reason}")
+
+
+class CountingReader(io.RawIOBase):
+    """Counts the bytes read through it, for the progress bar."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        read = self.raw.readinto(buffer) or 0
+        self.count += read
+        return read
+
+
+@contextmanager
+def import_progress(total_bytes: int) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on a terminal (stderr); nothing when stderr is a file or a pipe."""
+    if not sys.stderr.isatty():
+        yield lambda done, rows: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]} rows"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("import", total=total_bytes, rows=0)
+        yield lambda done, rows: bar.update(task, completed=done, rows=f"{rows:,}")
+
+
+@subscribers.command("forget")
+@click.argument("email")
+@with_runtime()
+def subscribers_forget(runtime: Runtime, email: str) -> None:
+    """Erase a person's data at their request; the address is never added again."""
+    with runtime.sessions() as session, session.begin():
+        subscriber = find_subscriber(session, normalise_email(email))
+        if subscriber is None:
+            raise SubscriberError(f"no subscriber {email.strip()} (see `digest subscribers list`)")
+        forget(session, subscriber, actor="cli")
+    click.echo(f"forgot {email.strip()}: personal data erased, address suppressed")
 
 
 @subscribers.command("list")

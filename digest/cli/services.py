@@ -1,4 +1,4 @@
-"""Commands that set up or run the product: init, worker, scheduler, serve, run, archive."""
+"""Commands that set up or run the product: init, worker, scheduler, serve, run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 
 from digest.cli.common import NotBuiltYet, with_runtime
 from digest.db import upgrade
-from digest.delivery import Worker
+from digest.delivery import Worker, resume_edition
 from digest.demo import load_demo
 from digest.errors import DigestError
 from digest.runtime import Runtime
@@ -58,12 +58,24 @@ def worker(runtime: Runtime, drain: bool) -> None:
         if drain:
             stats = delivery_worker.drain()
             click.echo(f"worker: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed")
+            for edition_id in stats.paused_editions:
+                click.echo(f"worker: edition {edition_id} paused after failures in a row (see `digest edition show`)")
             return
         with _stop_on_signals() as stop:
-            click.echo("worker: waiting for deliveries (Ctrl+C to stop)")
+            click.echo(f"worker: waiting for deliveries (outgoing mail: {_transport_label(runtime)}; Ctrl+C to stop)")
             delivery_worker.serve(stop)
     finally:
         delivery_worker.close()
+
+
+@click.command("resume")
+@click.argument("edition_id", type=int)
+@with_runtime()
+def edition_resume(runtime: Runtime, edition_id: int) -> None:
+    """Resume sending an edition paused after failures (fix the cause first)."""
+    with runtime.sessions() as session, session.begin():
+        resume_edition(session, edition_id)
+    click.echo(f"edition {edition_id}: sending resumed — a running worker picks it up")
 
 
 @click.command()
@@ -151,16 +163,3 @@ def _stop_on_signals() -> Iterator[threading.Event]:
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
-
-
-@click.group()
-def archive() -> None:
-    """The public archive of sent editions."""
-
-
-@archive.command("build")
-@click.option("--out", required=True, type=click.Path(file_okay=False))
-@with_runtime()
-def archive_build(runtime: Runtime, out: str) -> None:
-    """Write the archive as static files."""
-    raise NotBuiltYet("the static archive export is not built yet (the archive pages are served by `digest serve`)")

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Flask, Response
 from flask_wtf import CSRFProtect
 
+from archive import web as archive_web
 from digest.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import editor, public
+from digest.web import editor, public, subscription
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -25,7 +26,9 @@ def create_app(runtime: Runtime) -> Flask:
     app.extensions["digest.runtime"] = runtime
     CSRFProtect(app)
     app.register_blueprint(public.blueprint)
+    app.register_blueprint(archive_web.blueprint)  # home page, archive, feeds, search, calendars
     app.register_blueprint(editor.blueprint, url_prefix="/editor")
+    app.register_blueprint(subscription.blueprint)  # /subscribe, /confirm, /preferences, /unsubscribe
     app.jinja_env.globals["site"] = runtime.config.site
     app.jinja_env.filters["local_time"] = public.local_time_filter(runtime.config.site.timezone)
 

@@ -1,0 +1,84 @@
+"""Calendar files of the archive's events (icalendar): one event, or every upcoming one.
+
+Times are written in UTC (valid everywhere, no VTIMEZONE needed); an event that starts and ends at
+midnight in its own time zone is an all-day event and gets plain dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import Calendar, Event
+
+from archive.plain import paragraphs
+from digest.models import Item
+
+PRODUCT_ID = "-//Cluster Digest//Archive//EN"
+
+
+def calendar_file(events: Iterable[Item], base_url: str, site_name: str, site_timezone: str, title: str) -> bytes:
+    """A VCALENDAR with one VEVENT per event (events without a start are left out)."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODUCT_ID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", title)
+    calendar.add("x-wr-caldesc", f"Events published by {site_name}")
+    for item in events:
+        if item.starts_at is not None:
+            calendar.add_component(event_component(item, base_url, site_timezone))
+    return calendar.to_ical()
+
+
+def event_component(item: Item, base_url: str, site_timezone: str) -> Event:
+    event = Event()
+    event.add("uid", f"event-{item.id}@{urlsplit(base_url).hostname or 'cluster-digest'}")
+    event.add("dtstamp", item.updated_at)
+    event.add("last-modified", item.updated_at)
+    start, end = _span(item, _zone(item.timezone, site_timezone))
+    event.add("dtstart", start)
+    if end is not None:
+        event.add("dtend", end)
+    event.add("summary", item.title)
+    if item.location:
+        event.add("location", item.location)
+    event.add("url", item.url or f"{base_url}/events/{item.id}.ics")
+    event.add("description", _description(item))
+    event.add("status", "CONFIRMED")
+    event.add("transp", "OPAQUE")
+    return event
+
+
+def _span(item: Item, zone: ZoneInfo) -> tuple[datetime | date, datetime | date | None]:
+    assert item.starts_at is not None
+    start = item.starts_at.astimezone(zone)
+    end = item.ends_at.astimezone(zone) if item.ends_at is not None and item.ends_at >= item.starts_at else None
+    if _is_midnight(start) and (end is None or _is_midnight(end)):
+        last = end.date() if end is not None and end.date() > start.date() else start.date() + timedelta(days=1)
+        return start.date(), last  # DTEND of a date is exclusive
+    return item.starts_at, item.ends_at if end is not None else None
+
+
+def _is_midnight(moment: datetime) -> bool:
+    return moment.hour == 0 and moment.minute == 0 and moment.second == 0
+
+
+def _zone(name: str | None, fallback: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or fallback)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(fallback)
+
+
+def _description(item: Item) -> str:
+    parts = paragraphs(item.summary or "")
+    origin = " · ".join(part for part in (item.organisation, item.country) if part)
+    if origin:
+        parts.append(f"Organiser: {origin}")
+    if item.url:
+        parts.append(f"Details: {item.url}")
+    return "\n\n".join(parts)

@@ -1,0 +1,88 @@
+"""Email benchmark (not a test): prints figures, asserts nothing.
+
+Builds the 40-item week the tests use (12 news items, 10 events, 10 open calls, 8 achievements,
+long titles, summaries cut to teasers, images on some) in a fresh SQLite database, assembles the
+weekly digest and measures:
+
+  (a) one render (Jinja2 → MJML → mjml-python → premailer, plus the text part): time, median of 5;
+  (b) the size of what a subscriber gets: the HTML personalised with full-length links, and the text;
+  (c) the same week with EXTRA more news items, trimmed to fit under the 100 KB limit: kept, time.
+
+    .venv/bin/python bench/email_bench.py [--extra 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from digest.assembly import assemble_digest
+from digest.compose import SIZE_LIMIT, Composition, compose, email_size
+from digest.config import load_config
+from digest.db import upgrade
+from digest.runtime import Runtime
+from tests.edition_helpers import DAY, MONDAY, forty_item_week, item_at, long_summary
+
+
+def runtime_in(folder: Path) -> Runtime:
+    config = folder / "config.yaml"
+    settings = {
+        "site": {"base_url": "https://digest.clustercollaboration.eu"},
+        "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
+        "secret_key": "bench-secret-key-0123456789abcdef",
+    }
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    runtime = Runtime(load_config(config, environ={}))
+    upgrade(runtime.engine)
+    return runtime
+
+
+def timed_compose(runtime: Runtime, extra: int) -> tuple[float, Composition]:
+    with runtime.sessions() as session:
+        forty_item_week(session)
+        for n in range(extra):
+            item_at(session, f"Extra news {n}: clusters report on a year of cooperation", MONDAY - DAY,
+                    summary=long_summary(f"extra {n}"), url=f"https://clusters.example.eu/extra/{n}")  # fmt: skip
+        edition = assemble_digest(session, "Europe/Brussels", now=MONDAY).require()
+        runs = []
+        for _ in range(5 if not extra else 1):
+            started = time.perf_counter()
+            result = compose(runtime.config, edition, MONDAY)
+            runs.append(time.perf_counter() - started)
+        session.rollback()
+    return statistics.median(runs), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--extra", type=int, default=60)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        runtime = runtime_in(Path(folder))
+        seconds, forty = timed_compose(runtime, 0)
+        print(f"40-item digest: one render {seconds * 1000:.0f} ms (median of 5)")
+        print(
+            f"  HTML {email_size(forty.html) / 1024:.1f} KB personalised "
+            f"(limit {SIZE_LIMIT // 1024} KB), text {len(forty.text.encode()) / 1024:.1f} KB"
+        )
+        runtime.close()
+    with tempfile.TemporaryDirectory() as folder:
+        runtime = runtime_in(Path(folder))
+        seconds, big = timed_compose(runtime, args.extra)
+        print(
+            f"{40 + args.extra}-item digest: whole {big.size / 1024:.1f} KB, trimmed to {big.kept} items, "
+            f"{email_size(big.html) / 1024:.1f} KB, in {seconds * 1000:.0f} ms"
+        )
+        runtime.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,396 @@
+"""Subscription pages: subscribe (form and JSON), confirm, preferences, unsubscribe (with RFC 8058 one-click).
+
+The token in the path is the only credential. Pages reached by a token are never cached and never
+send it on as a Referer. Forms carry a CSRF token, except the two posts that must work without a
+browser session: the JSON subscribe API and the one-click unsubscribe that mail providers send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import Counter, deque
+from typing import Any
+
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError, validate_csrf
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, ValidationError, widgets
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length
+from wtforms.validators import Email as EmailFormat
+
+from digest.errors import DigestError
+from digest.message import site_links
+from digest.models import Item, Subscriber
+from digest.notices import Mailer, Notice
+from digest.preferences import EDITION_CHOICES, editions_of, topic_key, topics_of
+from digest.subscriptions import (
+    CONFIRM_HOURS,
+    LANGUAGES,
+    Choices,
+    Links,
+    SubscriptionError,
+    confirm,
+    export_data,
+    forget,
+    request_email_change,
+    request_subscription,
+    subscriber_for,
+    unsubscribe,
+    update_preferences,
+)
+from digest.tokens import TokenError
+from digest.web.context import runtime
+
+blueprint = Blueprint("subscription", __name__)
+EDITION_LABELS = {"digest": "The weekly digest", "newsletter": "Newsletters"}
+NOTICES_PER_ADDRESS_PER_HOUR = 3
+TOPIC_CHOICES = 24
+
+
+def options(labels: dict[str, str]) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in labels.items()]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class SubscribeForm(FlaskForm):
+    email = EmailField("Email address", validators=[DataRequired(), EmailFormat(), Length(max=320)])
+    name = StringField("Name (optional)", validators=[Length(max=200)])
+    editions = MultiCheckboxField("What to receive", choices=options(EDITION_LABELS), default=list(EDITION_CHOICES))
+    topics = MultiCheckboxField("Topics (none ticked: all of them)", choices=[], validate_choice=False)
+    language = SelectField("Language", choices=options(LANGUAGES))
+
+
+class PreferencesForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=200)])
+    editions = MultiCheckboxField("What to receive", choices=options(EDITION_LABELS))
+    topics = MultiCheckboxField("Topics (none ticked: all of them)", choices=[], validate_choice=False)
+    language = SelectField("Language", choices=options(LANGUAGES))
+
+
+class ChangeEmailForm(FlaskForm):
+    new_email = EmailField("New address", validators=[DataRequired(), EmailFormat(), Length(max=320)])
+
+
+class ForgetForm(FlaskForm):
+    confirm = BooleanField("Yes, erase my data", validators=[DataRequired("Tick the box to confirm")])
+
+
+class ActionForm(FlaskForm):
+    """A bare button: only the CSRF token."""
+
+
+@blueprint.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    app = state.app
+    csrf = app.extensions["csrf"]
+    csrf.exempt(subscribe)  # JSON clients have no session; the HTML form checks its own token
+    csrf.exempt(unsubscribe_post)  # RFC 8058: mail providers post without cookies or token
+    app.extensions["digest.mailer"] = Mailer(app.extensions["digest.runtime"].config)
+    app.extensions["digest.notice_throttle"] = NoticeThrottle(NOTICES_PER_ADDRESS_PER_HOUR, 3600)
+
+
+@blueprint.after_request
+def _private(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token must not leave in a Referer
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --------------------------------------------------------------------------- subscribe
+
+
+@blueprint.route("/subscribe", methods=["GET", "POST"])
+def subscribe() -> ResponseReturnValue:
+    if request.method == "POST" and request.is_json:
+        return _subscribe_json()
+    form = SubscribeForm(language=runtime().config.site.language)
+    if request.method == "GET" and request.args.get("email"):
+        form.email.data = request.args["email"][:320]
+    with runtime().sessions() as session:
+        form.topics.choices = topic_choices(session)
+    if form.validate_on_submit():
+        try:
+            _request(form.email.data or "", form.name.data, _choices(form))
+        except DigestError as error:
+            form.email.errors = [*form.email.errors, str(error)]
+        else:
+            return render_template("subscribe_sent.html", hours=CONFIRM_HOURS)
+    status = 400 if request.method == "POST" else 200
+    return render_template("subscribe.html", form=form), status
+
+
+def _subscribe_json() -> ResponseReturnValue:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("email"), str):
+        return {"error": 'send a JSON object with at least "email"'}, 400
+    try:
+        choices = Choices(
+            editions=tuple(_strings(body.get("editions", list(EDITION_CHOICES)), "editions")),
+            topics=tuple(_strings(body.get("topics", []), "topics")),
+            language=body.get("language") if isinstance(body.get("language"), str) else None,
+        )
+        name = body.get("name") if isinstance(body.get("name"), str) else None
+        _request(body["email"], name, choices)
+    except DigestError as error:
+        return {"error": str(error)}, 400
+    message = f"If the address can receive it, a confirmation link is on its way (valid for {CONFIRM_HOURS} hours)."
+    return {"status": "confirmation_sent", "message": message}, 202
+
+
+def _request(email: str, name: str | None, choices: Choices) -> None:
+    """The same for every valid address: record the request, mail whatever the state calls for."""
+    with runtime().sessions() as session, session.begin():
+        notice = request_subscription(session, runtime().config, _links(), email, name, choices)
+    _send(notice)
+
+
+# --------------------------------------------------------------------------- confirm
+
+
+@blueprint.get("/confirm/<token>")
+def confirm_link(token: str) -> ResponseReturnValue:
+    try:
+        with runtime().sessions() as session, session.begin():
+            what, subscriber = confirm(session, runtime().secret_key, token)
+            preferences_url = _links().site.preferences_url(subscriber.uid)
+            email = subscriber.email
+    except TokenError as error:
+        return render_template("confirm_invalid.html", reason=str(error)), 400
+    except SubscriptionError as error:
+        return render_template("confirm_invalid.html", reason=str(error)), 409
+    return render_template("confirm.html", what=what, email=email, preferences_url=preferences_url)
+
+
+# --------------------------------------------------------------------------- preferences
+
+
+@blueprint.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str) -> ResponseReturnValue:
+    action = request.form.get("action", "save") if request.method == "POST" else None
+    with runtime().sessions() as session, session.begin():
+        try:
+            subscriber = subscriber_for(session, runtime().secret_key, "preferences", token)
+        except TokenError as error:
+            return render_template("confirm_invalid.html", reason=str(error)), 404
+        handler = PREFERENCE_ACTIONS.get(action or "", _show_preferences)
+        return handler(session, subscriber, token)
+
+
+def _show_preferences(session: Session, subscriber: Subscriber, token: str, status: int = 200, **forms: Any) -> Any:
+    form = forms.get("form") or PreferencesForm(
+        formdata=None,
+        name=subscriber.name,
+        editions=editions_of(subscriber.preferences),
+        topics=topics_of(subscriber.preferences),
+        language=subscriber.language,
+    )
+    form.topics.choices = topic_choices(session, topics_of(subscriber.preferences))
+    if subscriber.language not in LANGUAGES:
+        form.language.choices = options(LANGUAGES | {subscriber.language: subscriber.language})
+    page = render_template(
+        "preferences.html",
+        subscriber=subscriber,
+        form=form,
+        email_form=forms.get("email_form") or ChangeEmailForm(formdata=None),
+        forget_form=forms.get("forget_form") or ForgetForm(formdata=None),
+        action_form=ActionForm(formdata=None),
+        token=token,
+    )
+    return page, status
+
+
+def _save(session: Session, subscriber: Subscriber, token: str) -> Any:
+    form = PreferencesForm()
+    form.topics.choices = topic_choices(session, topics_of(subscriber.preferences))
+    if not form.validate_on_submit():
+        return _show_preferences(session, subscriber, token, 400, form=form)
+    try:
+        update_preferences(runtime().config, subscriber, form.name.data, _choices(form))
+    except DigestError as error:
+        form.editions.errors = [*form.editions.errors, str(error)]
+        return _show_preferences(session, subscriber, token, 400, form=form)
+    flash("Your preferences are saved.", "ok")
+    return redirect(url_for(".preferences", token=token), 303)
+
+
+def _change_email(session: Session, subscriber: Subscriber, token: str) -> Any:
+    form = ChangeEmailForm()
+    if not form.validate_on_submit():
+        return _show_preferences(session, subscriber, token, 400, email_form=form)
+    try:
+        notice = request_email_change(session, runtime().config, _links(), subscriber, form.new_email.data or "")
+    except DigestError as error:
+        form.new_email.errors = [*form.new_email.errors, str(error)]
+        return _show_preferences(session, subscriber, token, 400, email_form=form)
+    session.flush()
+    _send(notice, after_commit=session)
+    flash(
+        f"If {form.new_email.data} can be used, a link to confirm it is on its way; until then nothing changes.", "ok"
+    )
+    return redirect(url_for(".preferences", token=token), 303)
+
+
+def _unsubscribe_from_preferences(session: Session, subscriber: Subscriber, token: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        raise CSRFError("The form has expired; reload the page and try again.")
+    unsubscribe(subscriber)
+    return render_template("unsubscribe_done.html", preferences_url=_links().site.preferences_url(subscriber.uid))
+
+
+def _resubscribe(session: Session, subscriber: Subscriber, token: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        raise CSRFError("The form has expired; reload the page and try again.")
+    choices = Choices(tuple(editions_of(subscriber.preferences)), tuple(topics_of(subscriber.preferences)), None)
+    notice = request_subscription(session, runtime().config, _links(), subscriber.email, subscriber.name, choices)
+    _send(notice, after_commit=session)
+    flash("A link to confirm your subscription is on its way to your inbox.", "ok")
+    return redirect(url_for(".preferences", token=token), 303)
+
+
+def _export(session: Session, subscriber: Subscriber, token: str) -> Any:
+    if not ActionForm().validate_on_submit():
+        raise CSRFError("The form has expired; reload the page and try again.")
+    body = json.dumps(export_data(session, subscriber), ensure_ascii=False, indent=2)
+    return Response(
+        body,
+        mimetype="application/json",
+        headers={"Content-Disposition": 'attachment; filename="my-subscription-data.json"'},
+    )
+
+
+def _forget(session: Session, subscriber: Subscriber, token: str) -> Any:
+    form = ForgetForm()
+    if not form.validate_on_submit():
+        return _show_preferences(session, subscriber, token, 400, forget_form=form)
+    forget(session, subscriber)
+    return render_template("preferences_forgotten.html")
+
+
+PREFERENCE_ACTIONS = {
+    "save": _save,
+    "email": _change_email,
+    "unsubscribe": _unsubscribe_from_preferences,
+    "resubscribe": _resubscribe,
+    "export": _export,
+    "forget": _forget,
+}
+
+
+# --------------------------------------------------------------------------- unsubscribe
+
+
+@blueprint.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str) -> ResponseReturnValue:
+    with runtime().sessions() as session:
+        try:
+            subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
+        except TokenError as error:
+            return render_template("confirm_invalid.html", reason=str(error)), 404
+        done = subscriber.status != "active" and subscriber.status != "pending"
+        preferences_url = _links().site.preferences_url(subscriber.uid)
+    if done:
+        return render_template("unsubscribe_done.html", preferences_url=preferences_url)
+    return render_template("unsubscribe.html", form=ActionForm(), email=subscriber.email)
+
+
+@blueprint.post("/unsubscribe/<token>")
+def unsubscribe_post(token: str) -> ResponseReturnValue:
+    """RFC 8058 one-click (body `List-Unsubscribe=One-Click`, no cookie, no CSRF token), or the page's button."""
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    if not one_click:  # the page's button: a form like any other
+        try:
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as error:
+            raise CSRFError(str(error)) from None
+    with runtime().sessions() as session, session.begin():
+        try:
+            subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
+        except TokenError as error:
+            return render_template("confirm_invalid.html", reason=str(error)), 404
+        unsubscribe(subscriber)
+        preferences_url = _links().site.preferences_url(subscriber.uid)
+    return render_template("unsubscribe_done.html", preferences_url=preferences_url), 200
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def topic_choices(session: Session, own: list[str] | None = None) -> list[SelectChoice]:
+    """The topics most carried by recent items, plus the person's own."""
+    counts: Counter[str] = Counter()
+    labels: dict[str, str] = {}
+    recent = select(Item.topics).where(Item.status.in_(("approved", "published"))).order_by(Item.id.desc()).limit(500)
+    for topics in session.scalars(recent):
+        for label in topics or []:
+            key = topic_key(label)
+            if key:
+                counts[key] += 1
+                labels.setdefault(key, label)
+    chosen = [labels[key] for key, _ in counts.most_common(TOPIC_CHOICES)]
+    for label in own or []:
+        if topic_key(label) not in {topic_key(c) for c in chosen}:
+            chosen.append(label)
+    return [SelectChoice(label, label) for label in sorted(chosen, key=str.casefold)]
+
+
+def _choices(form: SubscribeForm | PreferencesForm) -> Choices:
+    return Choices(tuple(form.editions.data or ()), tuple(form.topics.data or ()), form.language.data)
+
+
+def _strings(value: object, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SubscriptionError(f'"{field}" must be a list of strings')
+    return value
+
+
+def _links() -> Links:
+    return Links(site_links(runtime().config.site.base_url, runtime().secret_key))
+
+
+def _send(notice: Notice | None, after_commit: Session | None = None) -> None:
+    """Hand the notice to the background mailer (after the transaction commits, when one is open)."""
+    if notice is None or not current_app.extensions["digest.notice_throttle"].allow(notice.to):
+        return
+    mailer: Mailer = current_app.extensions["digest.mailer"]
+    if after_commit is None:
+        mailer.submit(notice)
+        return
+    event.listen(after_commit, "after_commit", lambda _session: mailer.submit(notice), once=True)
+
+
+class NoticeThrottle:
+    """At most `limit` notices to one address per `window` seconds, whatever the requests say: a
+    subscribe form must not become a way to flood someone's inbox. Kept in memory, per process."""
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._sent: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def allow(self, address: str) -> bool:
+        key = hashlib.sha256(address.lower().encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            if len(self._sent) > 10_000:
+                self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - self.window}
+            times = self._sent.setdefault(key, deque())
+            while times and times[0] <= now - self.window:
+                times.popleft()
+            if len(times) >= self.limit:
+                return False
+            times.append(now)
+            return True

@@ -1,0 +1,101 @@
+"""Helpers for the delivery tests: a queued edition, the ledger, keys and certificates made on the spot."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import ipaddress
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from sqlalchemy import select
+
+from digest.config import load_config
+from digest.db import upgrade
+from digest.delivery import start_sending
+from digest.editions import create_edition
+from digest.models import Delivery, Subscriber
+from digest.runtime import Runtime
+from tests.factories import make_item, make_subscribers
+
+
+def smtp_runtime_for(write_config: Callable[..., Path], port: int, **sections: Any) -> Runtime:
+    smtp = {"host": "127.0.0.1", "port": port, "timeout_seconds": 5} | sections.pop("smtp", {})
+    delivery = {"batch_size": 7, "lease_seconds": 60, "max_attempts": 3, "retry_seconds": 0.05}
+    mail = {"transport": "smtp", "smtp": smtp} | sections.pop("mail", {})
+    path = write_config(mail=mail, delivery=delivery | sections.pop("delivery", {}), **sections)
+    runtime = Runtime(load_config(path, environ={}))
+    upgrade(runtime.engine)
+    return runtime
+
+
+def queue_edition(runtime: Runtime, subscribers: int, edition_type: str = "digest") -> tuple[int, list[str]]:
+    """An edition of two items queued for `subscribers` active readers (plus a few who must not get it)."""
+    with runtime.sessions() as session, session.begin():
+        make_item(session, "Cluster news for delivery")
+        make_item(session, "An event for delivery", kind="event")
+        readers = make_subscribers(session, subscribers)
+        make_subscribers(session, 2, status="unsubscribed", prefix="gone")
+        make_subscribers(session, 1, status="pending", prefix="unconfirmed")
+        edition = create_edition(session, edition_type, "Europe/Brussels")
+        start_sending(session, runtime.config, edition.id)
+        return edition.id, [reader.email for reader in readers]
+
+
+def statuses(runtime: Runtime, edition_id: int) -> dict[str, str]:
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Subscriber.email, Delivery.status).join(Delivery.subscriber).where(Delivery.edition_id == edition_id)
+        )
+        return dict(rows.all())
+
+
+def rsa_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def dkim_key_pair(folder: Path) -> tuple[Path, bytes]:
+    """A private key file (PKCS#1 PEM, as dkimpy reads it) and the DNS TXT record that publishes it."""
+    key = rsa_private_key()
+    path = folder / "dkim.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        )
+    )
+    public = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return path, b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
+
+
+def tls_server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context with a self-signed certificate for 127.0.0.1, and the certificate file a client
+    can trust (point SSL_CERT_FILE at it)."""
+    key = rsa_private_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_path, key_path)
+    return context, cert_path

@@ -1,0 +1,116 @@
+"""Subscribing as a person does it, in a real browser (Debian's chromium through Playwright): the
+home page's form, the subscribe page, the link in the email, preferences, and the unsubscribe
+button — on a desktop and a phone width. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, sync_playwright
+from sqlalchemy import select
+from waitress import create_server
+
+from digest.config import load_config
+from digest.db import upgrade
+from digest.models import Subscriber
+from digest.runtime import Runtime
+from digest.web import create_app
+from tests.factories import make_item
+from tests.smtpserver import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture
+def served(write_config: Callable[..., Path]) -> Iterator[tuple[str, Flask, Runtime]]:
+    port = free_port()
+    site = f"http://127.0.0.1:{port}"  # the links in emails lead back to this server
+    runtime = Runtime(load_config(write_config(site={"name": "Test Cluster Platform", "base_url": site}), environ={}))
+    upgrade(runtime.engine)
+    with runtime.sessions() as session, session.begin():
+        make_item(session, "Hydrogen valleys", topics=["Energy", "Hydrogen"])
+    app = create_app(runtime)
+    server = create_server(app, host="127.0.0.1", port=port, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield site, app, runtime
+    finally:
+        server.close()
+        thread.join(timeout=5)
+        app.extensions["digest.mailer"].close()
+        runtime.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def confirmation_link(app: Flask, outbox: Path, address: str) -> str:
+    app.extensions["digest.mailer"].flush()
+    [mail] = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in outbox.glob(f"{address}-*.eml")]
+    return re.search(r"(http://\S+/confirm/\S+)", mail.get_content()).group(1)
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_person_subscribes_confirms_chooses_and_unsubscribes(
+    served: tuple[str, Flask, Runtime], browser: Browser, width: int
+) -> None:
+    site, app, runtime = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    address = f"browser{width}@example.org"
+    page = browser.new_page(viewport={"width": width, "height": 900})
+
+    page.goto(site + "/")
+    page.get_by_label("Get the next edition by email").fill(address)
+    page.get_by_role("button", name="Subscribe").first.click()
+    page.wait_for_url(re.compile(r".*/subscribe\?email="))
+    assert page.get_by_label("Email address").input_value() == address
+    page.get_by_label("Newsletters").uncheck()
+    page.get_by_label("Hydrogen").check()
+    page.screenshot(path=str(ARTIFACTS / f"subscribe-{width}.png"), full_page=True)
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+
+    page.goto(confirmation_link(app, runtime.config.outbox_dir, address))
+    page.get_by_role("heading", name="You are subscribed").wait_for()
+    page.get_by_role("link", name="Choose what you receive").click()
+    page.get_by_role("heading", name="Your subscription").wait_for()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert page.get_by_label("Hydrogen").is_checked() and not page.get_by_label("Newsletters").is_checked()
+    page.get_by_label("Language").select_option("fr")
+    page.get_by_role("button", name="Save preferences").click()
+    page.get_by_text("Your preferences are saved.").wait_for()
+    page.screenshot(path=str(ARTIFACTS / f"preferences-{width}.png"), full_page=True)
+
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    with runtime.sessions() as session:
+        subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
+    assert (subscriber.status, subscriber.language) == ("unsubscribed", "fr")
+    assert subscriber.preferences == {"editions": ["digest"], "topics": ["Hydrogen"]}
+    page.close()
