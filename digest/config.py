@@ -133,6 +133,15 @@ class SchedulesConfig(_Section):
         return value
 
 
+class SubmissionsConfig(_Section):
+    """The public submission form and API (/submit, POST /api/submissions)."""
+
+    rate_limit_per_hour: int = Field(30, ge=1, description="submission attempts per client address and hour")
+    max_body_bytes: int = Field(64 * 1024, ge=4096, le=1024 * 1024, description="a bigger request gets 413")
+    trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For is trusted")
+    confirmations_per_address_per_hour: int = Field(10, ge=1, description="so the form cannot flood an inbox")
+
+
 class Settings(_Section):
     site: SiteConfig = SiteConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -141,6 +150,7 @@ class Settings(_Section):
     delivery: DeliveryConfig = DeliveryConfig()
     sources: list[SourceConfig] = []
     schedules: SchedulesConfig = SchedulesConfig()
+    submissions: SubmissionsConfig = SubmissionsConfig()
 
 
 class Config:
@@ -170,6 +180,10 @@ class Config:
     @property
     def sources(self) -> list[SourceConfig]:
         return self.settings.sources
+
+    @property
+    def submissions(self) -> SubmissionsConfig:
+        return self.settings.submissions
 
     @property
     def database_url(self) -> str:

@@ -41,6 +41,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Tables the application builds for itself (the archive's SQLite full-text index) are not
+# part of the models: migrations must neither create nor drop them.
+UNMANAGED_TABLE_PREFIXES = ("archive_search",)
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's filter: leave the unmanaged tables out of every comparison."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMANAGED_TABLE_PREFIXES))
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 

@@ -30,6 +30,7 @@ from digest.models import AuditEntry, Delivery, Edition, Editor, Item, Subscribe
 from digest.notices import edition_paused_notice, send_notice
 from digest.preferences import topic_key
 from digest.runtime import Runtime
+from digest.submission_notices import tell_submitters_after_commit
 from digest.transport import PermanentError, TransientError, Transport, make_transport
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ def start_sending(session: Session, config: Config, edition_id: int, now: dateti
     edition.recipient_count = session.scalar(select(func.count()).where(Delivery.edition_id == edition.id)) or 0
     item_ids = [entry.item_id for entry in edition.entries]
     session.execute(update(Item).where(Item.id.in_(item_ids)).values(status="published"))
+    tell_submitters_after_commit(session, config)  # submitted items: "published" emails once this commits
     if edition.recipient_count == 0:
         edition.status, edition.sent_at = "sent", now
     return edition.recipient_count
@@ -213,7 +215,6 @@ class Outcome:
     job: Job
     result: str  # sent | retry | failed | bounced | skipped | released
     error: str | None = None
-    message_id: str | None = None
 
 
 @dataclass
@@ -265,9 +266,7 @@ class Worker:
 
     def run_once(self) -> int:
         """Claim and send one batch; return how many deliveries it handled."""
-        settings = self.config.delivery
-        with self.runtime.sessions() as session, session.begin():
-            release_due_editions(session, self.config, self.clock())
+        settings = self.config.delivery  # scheduled editions are released by the scheduler (scheduler/jobs.py)
         with self.runtime.sessions() as session, session.begin():
             jobs = load_jobs(session, claim_batch(session, self.claim_size, settings.lease_seconds, self.clock()))
             messages = self._messages_for(session, {job.edition_id for job in jobs})
@@ -367,7 +366,7 @@ class Worker:
         except Exception as error:  # a bug must not kill the thread; it counts as a failure and may pause
             log.exception("delivery %s: unexpected error", job.delivery_id)
             return Outcome(job, "retry", f"unexpected error: {type(error).__name__}: {error}")
-        return Outcome(job, "sent", message_id=message.message_id(job.delivery_id))
+        return Outcome(job, "sent")
 
     def _record(self, outcomes: list[Outcome]) -> None:
         """Write a group of outcomes in one transaction; pause editions that keep failing."""
@@ -401,7 +400,7 @@ class Worker:
                     .where(Subscriber.id.in_(bounced), Subscriber.status == "active")
                     .values(status="bounced")
                 )
-            paused = self._update_streaks(session, outcomes, rows)
+            paused = self._update_streaks(session, outcomes)
         for row in rows:
             self.stats.sent += row["b_status"] == "sent"
             self.stats.retried += row["b_status"] == "queued" and row["b_next"] is not None
@@ -429,6 +428,7 @@ class Worker:
             )
 
     def _ledger_row(self, outcome: Outcome, now: datetime) -> dict:
+        """The ledger's new values for one outcome (sent rows are written by _record_sent)."""
         job, result = outcome.job, outcome.result
         row = {
             "b_id": job.delivery_id,
@@ -440,9 +440,7 @@ class Worker:
             "b_sent_at": None,
             "b_message_id": None,
         }
-        if result == "sent":
-            row |= {"b_sent_at": now, "b_message_id": outcome.message_id}
-        elif result == "released":  # never tried: back to the queue as it was
+        if result == "released":  # never tried: back to the queue as it was
             row |= {"b_status": "queued", "b_attempts": job.attempts - 1}
         elif result == "skipped":
             row["b_status"] = "failed"
@@ -453,7 +451,7 @@ class Worker:
             row |= {"b_status": "queued", "b_next": now + min(delay, MAX_RETRY_DELAY)}
         return row
 
-    def _update_streaks(self, session: Session, outcomes: list[Outcome], rows: list[dict]) -> list[tuple[int, str]]:
+    def _update_streaks(self, session: Session, outcomes: list[Outcome]) -> list[tuple[int, str]]:
         """Track failures in a row per edition; pause (once, whoever gets there) at the threshold."""
         threshold = self.config.delivery.pause_after_failures
         by_edition: dict[int, list[Outcome]] = {}

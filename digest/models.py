@@ -9,14 +9,19 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
+    Unicode,
     UniqueConstraint,
     event,
 )
@@ -96,6 +101,8 @@ class Item(Base):
     __table_args__ = (
         Index("ix_items_status_kind", "status", "kind"),
         Index("ix_items_source_guid", "source_id", "guid"),
+        Index("ix_items_status_collected_at", "status", "collected_at"),  # the editors' queue, newest first
+        Index("ix_items_country", "country"),  # the queue's country filter and its list of countries
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -148,6 +155,8 @@ class Submission(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
+    # The item's status the submitter was last told about (digest/submission_notices.py sends the rest).
+    notified_status: Mapped[str | None] = mapped_column(String(16))
 
     item: Mapped[Item | None] = relationship()
 
@@ -298,11 +307,27 @@ class JobRun(Base):
     """The outcome of each scheduled job run, shown to the editors."""
 
     __tablename__ = "job_runs"
-    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+    __table_args__ = (
+        Index("ix_job_runs_job_started", "job", "started_at"),
+        Index("ix_job_runs_job_scheduled", "job", "scheduled_for"),  # the trigger time a job last answered
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     job: Mapped[str] = mapped_column(String(64))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running | ok | skipped | error
+    outcome: Mapped[str] = mapped_column(String(16), default="running")  # running | ok | skipped | error | interrupted
     detail: Mapped[str | None] = mapped_column(Text)
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the trigger time this run answers
+    owner: Mapped[str | None] = mapped_column(String(200))  # the scheduler (host:pid:…) that ran it
+
+
+# APScheduler's job store (scheduler/service.py), part of the schema so `digest init` creates it; the
+# columns are those apscheduler.jobstores.sqlalchemy.SQLAlchemyJobStore defines.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -14,11 +14,13 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from digest.config import SmtpConfig
 from digest.rate_limit import RateLimiter
 from digest.transport import PermanentError, TransientError
 
+T = TypeVar("T")
 IDLE_CHECK_SECONDS = 20.0  # a connection idle longer than this is checked with NOOP before use
 _ENHANCED_CODE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\b")
 DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
@@ -72,7 +74,10 @@ class SmtpConnection:
 
     def _transaction(self, sender: str, recipient: str, message: bytes) -> None:
         smtp = self._open()
-        mail, rcpt, data = self._envelope(smtp, sender, recipient)
+        utf8 = not (sender + recipient).isascii()  # an internationalised address (RFC 6531)
+        if utf8 and not smtp.has_extn("smtputf8"):
+            raise PermanentError(f"{self.where} cannot take {recipient}: it does not offer SMTPUTF8", 553, "5.6.7")
+        mail, rcpt, data = self._envelope(smtp, sender, recipient, utf8)
         for (code, reply), accepted in ((mail, (250,)), (rcpt, (250, 251)), (data, (354,))):
             if code not in accepted:
                 if data[0] == 354:  # a server that invited the content after refusing the envelope: end it
@@ -82,9 +87,11 @@ class SmtpConnection:
         if code != 250:
             self._refused(code, reply)
 
-    def _envelope(self, smtp: smtplib.SMTP, sender: str, recipient: str) -> list[tuple[int, bytes]]:
+    def _envelope(self, smtp: smtplib.SMTP, sender: str, recipient: str, utf8: bool) -> list[tuple[int, bytes]]:
         """MAIL, RCPT and DATA: in one write when the server offers PIPELINING (RFC 2920), else one by one."""
-        commands = [("MAIL", f"MAIL FROM:<{sender}>"), ("RCPT", f"RCPT TO:<{recipient}>"), ("DATA", "DATA")]
+        mail = f"MAIL FROM:<{sender}>" + (" SMTPUTF8" if utf8 else "")
+        commands = [("MAIL", mail), ("RCPT", f"RCPT TO:<{recipient}>"), ("DATA", "DATA")]
+        smtp.command_encoding = "utf-8" if utf8 else "ascii"
         if not smtp.has_extn("pipelining"):
             replies = []
             for stage, command in commands:
@@ -106,7 +113,7 @@ class SmtpConnection:
         smtp.send(message + b".\r\n")
         return smtp.getreply()
 
-    def _step(self, stage: str, command: Callable[..., tuple[int, bytes]], *args: object) -> tuple[int, bytes]:
+    def _step(self, stage: str, command: Callable[..., T], *args: object) -> T:
         try:
             return command(*args)
         except (smtplib.SMTPServerDisconnected, OSError) as error:

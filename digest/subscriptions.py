@@ -79,6 +79,8 @@ def request_subscription(
 ) -> Notice | None:
     """Record a subscribe request; return the notice to send (None when the address is never mailed)."""
     address = normalise_email(email)
+    if not choices.editions:
+        raise SubscriptionError("choose at least one kind of edition")
     preferences = _preferences(choices)
     language = _language(choices.language, config)
     if is_suppressed(session, address):

@@ -305,14 +305,19 @@ def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: 
     result = CollectResult(job.name, outcome.status, fetched=outcome.fetched, warnings=list(outcome.warnings))
     try:
         with transaction(runtime.sessions) as session:
-            source = _lock_source(session, job.source_id, context.now)
-            if source is None:
+            # The source row is written first: a concurrent run (scheduler and CLI) storing the
+            # same source waits here (row lock on PostgreSQL, write lock on SQLite) and then sees
+            # what this one stored.
+            if outcome.status == "error":
+                stored = _record_failure(session, outcome, context)
+            else:
+                stored = _record_success(session, outcome, context)
+            if not stored:
                 return _failed(result, "the source was removed while it was being collected")
             if outcome.status == "ok":
                 result.new, result.duplicates, result.updated = _store_items(
-                    session, source, outcome.candidates, index, context.now
+                    session, job.source_id, outcome.candidates, index, context.now
                 )
-            _record(source, outcome, context)
         index.commit()
     except Exception as error:  # a database error (or a bug) costs this source, not the run
         index.discard()
@@ -327,37 +332,39 @@ def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: 
     return result
 
 
-def _lock_source(session: Session, source_id: int, now: datetime) -> Source | None:
-    """Write to the source row first: a concurrent run (scheduler and CLI) storing the same source
-    waits here (row lock on PostgreSQL, write lock on SQLite) and then sees what this one stored."""
-    touched = session.execute(update(Source).where(Source.id == source_id).values(last_fetch_at=now))
-    if not touched.rowcount:
-        return None
-    return session.get(Source, source_id, populate_existing=True)
-
-
 def _failed(result: CollectResult, message: str) -> CollectResult:
     result.status, result.error = "error", message
     result.new = result.duplicates = result.updated = 0
     return result
 
 
-def _record(source: Source, outcome: _Outcome, context: _ParseContext) -> None:
-    if outcome.status == "error":
-        health.record_failure(source, outcome.error or "error", context.now, context.settings, outcome.retry_after)
-        return
-    health.record_success(source, outcome.status, context.now, context.settings)
-    health.record_warnings(source, outcome.warnings)
-    # Validators are kept only after a successful parse, so a bad body is fetched in full again.
-    source.etag = outcome.etag or (source.etag if outcome.status == "not_modified" else None)
-    source.last_modified = outcome.last_modified or (
-        source.last_modified if outcome.status == "not_modified" else None
-    )
+def _record_success(session: Session, outcome: _Outcome, context: _ParseContext) -> bool:
+    """One UPDATE: health, and validators (kept only after a successful parse, so a bad body is
+    fetched in full next time; a 304 without validators keeps the ones we have)."""
+    values = health.success_values(outcome.status, context.now, context.settings)
+    values |= health.warning_values(outcome.warnings)
+    if outcome.status == "ok" or outcome.etag:
+        values["etag"] = outcome.etag
+    if outcome.status == "ok" or outcome.last_modified:
+        values["last_modified"] = outcome.last_modified
     if outcome.body_hash:
-        source.content_hash = outcome.body_hash
-    if outcome.new_url and outcome.new_url != source.url:
-        log.info("%s moved permanently to %s", source.name, outcome.new_url)
-        source.url = outcome.new_url
+        values["content_hash"] = outcome.body_hash
+    if outcome.new_url:
+        log.info("%s moved permanently to %s", outcome.job.name, outcome.new_url)
+        values["url"] = outcome.new_url
+    touched = session.execute(update(Source).where(Source.id == outcome.job.source_id).values(**values))
+    return bool(touched.rowcount)
+
+
+def _record_failure(session: Session, outcome: _Outcome, context: _ParseContext) -> bool:
+    touched = session.execute(
+        update(Source).where(Source.id == outcome.job.source_id).values(last_fetch_at=context.now)
+    )
+    source = session.get(Source, outcome.job.source_id, populate_existing=True) if touched.rowcount else None
+    if source is None:
+        return False
+    health.record_failure(source, outcome.error or "error", context.now, context.settings, outcome.retry_after)
+    return True
 
 
 def _record_store_failure(runtime: Runtime, job: _Job, message: str, context: _ParseContext) -> None:
@@ -371,12 +378,12 @@ def _record_store_failure(runtime: Runtime, job: _Job, message: str, context: _P
 
 
 def _store_items(
-    session: Session, source: Source, candidates: list[Candidate], index: dedup.RunIndex, now: datetime
+    session: Session, source_id: int, candidates: list[Candidate], index: dedup.RunIndex, now: datetime
 ) -> tuple[int, int, int]:
     """Insert new items, update pending ones that changed; return (new, duplicates, updated)."""
-    dedup.assign_dedup_keys(source.id, candidates)
-    batch = dedup.BatchIdentity.of(candidates)
-    found = dedup.find_in_source(session, source.id, candidates) if _has_items(session, source.id) else {}
+    dedup.assign_dedup_keys(source_id, candidates)
+    unique_urls = dedup.unique_urls(candidates)
+    found = dedup.find_in_source(session, source_id, candidates) if _has_items(session, source_id) else {}
     index.load_urls(session, [candidate.url for candidate in candidates if candidate.url])
     duplicates = updated = 0
     rows: list[dict[str, Any]] = []
@@ -386,7 +393,7 @@ def _store_items(
             duplicates += 1
             continue
         seen.add(candidate.dedup_key)
-        existing = dedup.match_in_source(candidate, found, batch)
+        existing = dedup.match_in_source(candidate, found, unique_urls)
         if existing is not None:
             if existing.status in dedup.UPDATABLE_STATUSES and existing.content_hash != candidate.content_hash:
                 _update(existing, candidate)
@@ -397,7 +404,7 @@ def _store_items(
         if index.is_duplicate(session, candidate):
             duplicates += 1
             continue
-        rows.append(_new_item(source, candidate, now))
+        rows.append(_new_item(source_id, candidate, now))
         index.stage(candidate)
     if rows:
         # One executemany: the ORM unit of work would insert row by row to fetch each new id.
@@ -409,7 +416,7 @@ def _has_items(session: Session, source_id: int) -> bool:
     return session.scalar(select(Item.id).where(Item.source_id == source_id).limit(1)) is not None
 
 
-def _new_item(source: Source, candidate: Candidate, now: datetime) -> dict[str, Any]:
+def _new_item(source_id: int, candidate: Candidate, now: datetime) -> dict[str, Any]:
     return dict(
         kind=candidate.kind,
         status="pending",
@@ -428,7 +435,7 @@ def _new_item(source: Source, candidate: Candidate, now: datetime) -> dict[str, 
         timezone=candidate.timezone,
         deadline=candidate.deadline,
         origin="feed",
-        source_id=source.id,
+        source_id=source_id,
         guid=candidate.guid,
         dedup_key=candidate.dedup_key,
         content_hash=candidate.content_hash,
@@ -451,5 +458,6 @@ def _update(item: Item, candidate: Candidate) -> None:
     item.deadline = candidate.deadline or item.deadline
     item.location = candidate.location or item.location
     item.timezone = candidate.timezone or item.timezone
+    item.guid = candidate.guid or item.guid
     item.dedup_key = candidate.dedup_key
     item.content_hash = candidate.content_hash

@@ -8,9 +8,9 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from difflib import SequenceMatcher
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
@@ -87,52 +87,35 @@ def assign_dedup_keys(source_id: int, candidates: Sequence[Candidate]) -> None:
         candidate.dedup_key = sha256(f"{source_id}\x1f{identity}")
 
 
-@dataclass
-class BatchIdentity:
-    """Which GUIDs and links name exactly one entry in this fetch of the feed."""
-
-    guids: set[str]
-    urls: set[str]
-
-    @classmethod
-    def of(cls, candidates: Sequence[Candidate]) -> BatchIdentity:
-        guids = Counter(candidate.guid for candidate in candidates if candidate.guid)
-        urls = Counter(candidate.url for candidate in candidates if is_specific_url(candidate.url))
-        return cls(
-            {guid for guid, count in guids.items() if count == 1},
-            {url for url, count in urls.items() if count == 1},
-        )
+def unique_urls(candidates: Sequence[Candidate]) -> set[str]:
+    """The specific links that name exactly one entry in this fetch of the feed."""
+    counts = Counter(candidate.url for candidate in candidates if is_specific_url(candidate.url))
+    return {url for url, count in counts.items() if count == 1 and url}
 
 
 def find_in_source(session: Session, source_id: int, candidates: Sequence[Candidate]) -> dict[str, Item]:
-    """Stored items of this source matching the candidates, by dedup key, GUID or URL."""
+    """Stored items of this source matching the candidates, by dedup key or URL."""
     found: dict[str, Item] = {}
-    for chunk in _chunks_of(candidates, IN_CHUNK // 3):
+    for chunk in _chunks_of(candidates, IN_CHUNK // 2):
         keys = {candidate.dedup_key for candidate in chunk}
-        guids = {candidate.guid for candidate in chunk if candidate.guid}
         urls = {candidate.url for candidate in chunk if candidate.url}
-        matches = [Item.dedup_key.in_(keys), Item.guid.in_(guids), Item.url.in_(urls)]
-        for item in session.scalars(select(Item).where(Item.source_id == source_id, or_(*matches))):
+        query = select(Item).where(Item.source_id == source_id, or_(Item.dedup_key.in_(keys), Item.url.in_(urls)))
+        for item in session.scalars(query):
             found.setdefault(f"key:{item.dedup_key}", item)
-            if item.guid:
-                found.setdefault(f"guid:{item.guid}", item)
             if item.url:
                 found.setdefault(f"url:{item.url}", item)
     return found
 
 
-def match_in_source(candidate: Candidate, found: dict[str, Item], batch: BatchIdentity) -> Item | None:
-    """GUID first and link second (each only when it names one entry of the feed), then the dedup key."""
-    if candidate.guid and candidate.guid in batch.guids:
-        item = found.get(f"guid:{candidate.guid}")
-        if item is not None:
-            return item
+def match_in_source(candidate: Candidate, found: dict[str, Item], urls: set[str]) -> Item | None:
+    """The stored item with the same key (GUID, else link, else content: see assign_dedup_keys),
+    else the one with the same link when the link names one entry only, as when a site moves to a
+    new CMS and every GUID changes. A GUID is never looked up on its own: an item stored while its
+    feed repeated one GUID for everything must not be taken for a later entry with that GUID."""
     item = found.get(f"key:{candidate.dedup_key}")
-    if item is not None:
-        return item
-    if candidate.url and candidate.url in batch.urls:
-        return found.get(f"url:{candidate.url}")
-    return None
+    if item is None and candidate.url in urls:
+        item = found.get(f"url:{candidate.url}")
+    return item
 
 
 def is_specific_url(url: str | None) -> bool:
@@ -141,6 +124,27 @@ def is_specific_url(url: str | None) -> bool:
         return False
     parts = urlsplit(url)
     return parts.path not in ("", "/") or bool(parts.query)
+
+
+def find_duplicate(session: Session, candidate: Candidate, since: datetime) -> Item | None:
+    """The stored item one new entry (a submission) duplicates, by RunIndex.is_duplicate's rules:
+    the same specific URL (same day for an event), else a near-identical title of the same kind."""
+    slot = _slot(candidate.kind, candidate.starts_at)
+    if is_specific_url(candidate.url):
+        for item in session.scalars(select(Item).where(Item.url == candidate.url).order_by(Item.id)):
+            if _slot(item.kind, item.starts_at) == slot:
+                return item
+    probe = _TitleBuckets()
+    probe.add(candidate.title_key, _day(candidate.kind, candidate.starts_at))
+    query = select(Item.id, Item.title, Item.starts_at).where(
+        Item.kind == candidate.kind,
+        Item.status.in_(TITLE_CANDIDATE_STATUSES),
+        or_(Item.collected_at >= since, Item.starts_at >= since),
+    )
+    for item_id, title, starts_at in session.execute(query.order_by(Item.id)):
+        if probe.contains(title_key(title), _day(candidate.kind, starts_at)):
+            return session.get(Item, item_id)
+    return None
 
 
 class RunIndex:
@@ -242,8 +246,8 @@ class _TitleBuckets:
             return
         self._exact.add((key, day))
         if len(key) >= MIN_FUZZY_TITLE_LENGTH:
-            numbers = tuple(_NUMBER.findall(key))
-            for edge in _edges(key):
+            numbers, edges = _signature(key)
+            for edge in edges:
                 self._buckets[(edge, day, numbers)].append(key)
 
     def contains(self, key: str, day: date | None) -> bool:
@@ -253,17 +257,19 @@ class _TitleBuckets:
             return True
         if len(key) < MIN_FUZZY_TITLE_LENGTH:
             return False
-        numbers = tuple(_NUMBER.findall(key))
-        for edge in _edges(key):
+        numbers, edges = _signature(key)
+        for edge in edges:
             for other in self._buckets.get((edge, day, numbers), [])[-MAX_FUZZY_COMPARISONS:]:
                 if similar(key, other):
                     return True
         return False
 
 
-def _edges(key: str) -> tuple[str, str]:
+@lru_cache(maxsize=16384)
+def _signature(key: str) -> tuple[tuple[str, ...], tuple[str, str]]:
+    """The numbers in a title key, and its first and last three words."""
     words = key.split()
-    return "^" + " ".join(words[:3]), "$" + " ".join(words[-3:])
+    return tuple(_NUMBER.findall(key)), ("^" + " ".join(words[:3]), "$" + " ".join(words[-3:]))
 
 
 def similar(first: str, second: str) -> bool:

@@ -6,6 +6,7 @@ import io
 import re
 from datetime import datetime
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from dateutil import parser as date_parser
@@ -42,7 +43,9 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
     if not body.strip():
         raise ParseError("empty response: the server sent no content")
     body, repaired = repair_utf8(body, headers)
-    response_headers = {"content-location": url, **headers}
+    # No Content-Location: feedparser would resolve GUIDs against it, so a feed moving to a new
+    # address would change every GUID. Relative links are resolved in sources.normalise instead.
+    response_headers = {name: value for name, value in headers.items() if name != "content-location"}
     # A file-like object, never bytes or str: feedparser would treat those as a path or URL to open.
     # Relative links in content are resolved later against the entry's own link (or xml:base), as
     # a browser on the article page would; sanitising is nh3's job alone (sources.normalise).
@@ -55,8 +58,20 @@ def parse_feed(body: bytes, headers: dict[str, str], url: str) -> ParsedFeed:
         raise ParseError(_not_a_feed(body, headers, parsed))
     warnings = _warnings(parsed, len(entries), repaired)
     is_atom = version.startswith("atom")
-    base = parsed.feed.get("link") or url
-    return ParsedFeed([_entry(raw, is_atom, url) for raw in entries], warnings, base)
+    return ParsedFeed([_entry(raw, is_atom, url) for raw in entries], warnings, _site_url(parsed.feed, url))
+
+
+def _site_url(feed: Any, url: str) -> str:
+    """Relative entry links are taken relative to the site the feed describes (its <link>), as
+    feed readers do: a feed served from a feed proxy still links into its own site."""
+    link = feed.get("link")
+    if not link:
+        return url
+    try:
+        site = urljoin(url, link)
+    except ValueError:
+        return url
+    return site if urlsplit(site).scheme in ("http", "https") else url
 
 
 def looks_like_html(body: bytes, headers: dict[str, str]) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Any
 
 from digest.models import Source
 from sources.settings import CollectorSettings
@@ -40,16 +41,20 @@ def record_failure(
     source.next_fetch_at = now + timedelta(seconds=delay)
 
 
-def record_success(source: Source, status: str, now: datetime, settings: CollectorSettings) -> None:
-    source.last_fetch_at = now
-    source.last_status = status
-    source.last_error = None
-    source.consecutive_errors = 0
+def success_values(status: str, now: datetime, settings: CollectorSettings) -> dict[str, Any]:
+    """The Source columns after a fetch that worked ("ok" or "not_modified")."""
     interval = settings.refresh_interval_seconds
-    source.next_fetch_at = now + timedelta(seconds=interval) if interval > 0 else None
+    return {
+        "last_fetch_at": now,
+        "last_status": status,
+        "last_error": None,
+        "consecutive_errors": 0,
+        "next_fetch_at": now + timedelta(seconds=interval) if interval > 0 else None,
+    }
 
 
-def record_warnings(source: Source, warnings: list[str]) -> None:
+def warning_values(warnings: list[str]) -> dict[str, Any]:
     """Kept on the source when the model has a place for them (a `last_warning` column)."""
-    if hasattr(Source, "last_warning"):
-        source.last_warning = "; ".join(warnings)[:2000] or None
+    if not hasattr(Source, "last_warning"):
+        return {}
+    return {"last_warning": "; ".join(warnings)[:2000] or None}

@@ -29,6 +29,9 @@ DEFAULT_USER_AGENT = user_agent_for("https://clusterdigest.eu/")
 
 @dataclass(frozen=True)
 class CollectorSettings:
+    """Every field is a key of the `collect:` configuration section, with the same name and default;
+    absent keys keep their default, so this works before (and without) the section."""
+
     concurrency: int = 32  # sources fetched at once (threads; they mostly wait on the network)
     parse_processes: int = -1  # -1: auto (processes for big runs); 0: parse in the fetching threads; N: N processes
     connect_timeout: float = 15.0

@@ -160,12 +160,13 @@ def smtp_server(
     tls: ssl.SSLContext | None = None,
     implicit_tls: bool = False,
     users: dict[str, str] | None = None,
+    smtputf8: bool = False,
 ) -> Iterator[tuple[RecordingHandler, int]]:
     """The server in a thread. With `tls`: STARTTLS required (or TLS from the start with
     `implicit_tls`); with `users`: AUTH LOGIN/PLAIN required."""
     handler = RecordingHandler()
     port = free_port()
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"enable_SMTPUTF8": smtputf8}
     if tls is not None and implicit_tls:
         options["ssl_context"] = tls
     elif tls is not None:

@@ -85,15 +85,6 @@ def test_the_config_option_is_accepted_before_the_command_too(write_config: Call
     assert "database ready" in result.stdout
 
 
-def test_commands_not_built_yet_say_so_and_exit_1(write_config: Callable[..., Path], tmp_path: Path) -> None:
-    config = write_config()
-    digest("init", config=config)
-    for args in (("scheduler",),):
-        result = digest(*args, config=config, check=False)
-        assert result.returncode == 1, args
-        assert "not built yet" in result.stderr
-
-
 def test_a_wrong_item_id_changes_nothing_and_says_which(write_config: Callable[..., Path]) -> None:
     config = write_config()
     digest("init", config=config)

@@ -204,3 +204,34 @@ def test_two_runs_storing_the_same_source_at_once_store_it_once(runtime, feed_se
 
     assert sorted(result.new for result in outcomes) == [0, 3]
     assert len(items_of(runtime)) == 3
+
+
+def test_a_guid_once_repeated_for_everything_is_not_taken_for_a_later_entry(runtime, feed_server) -> None:
+    feed = Changing(rss(*(item("same", f"Story {n} of the careless feed", f"https://s.example.org/{n}")
+                          for n in ("one", "two", "three"))))  # fmt: skip
+    add_source(runtime, "careless", feed_server.route("/careless", feed), "news")
+    collect(runtime, now=NOW, settings=FAST)
+
+    feed.data = rss(item("same", "A fourth and different story", "https://s.example.org/four"))
+    [result] = collect(runtime, now=NOW, settings=FAST)
+
+    assert (result.new, result.updated) == (1, 0)
+    assert sorted(stored.title for stored in items_of(runtime)) == [
+        "A fourth and different story",
+        "Story one of the careless feed",
+        "Story three of the careless feed",
+        "Story two of the careless feed",
+    ]
+
+
+def test_new_guids_for_the_same_links_update_instead_of_duplicating(runtime, feed_server) -> None:
+    feed = Changing(rss(item("old-cms-1", "Cluster opens a test lab", "https://site.example.org/lab")))
+    add_source(runtime, "moved", feed_server.route("/moved", feed), "news")
+    collect(runtime, now=NOW, settings=FAST)
+
+    feed.data = rss(item("new-cms-77", "Cluster opens a test lab in Ghent", "https://site.example.org/lab"))
+    [result] = collect(runtime, now=NOW, settings=FAST)
+
+    assert (result.new, result.updated) == (0, 1)
+    [stored] = items_of(runtime)
+    assert stored.title == "Cluster opens a test lab in Ghent" and stored.guid == "new-cms-77"

@@ -47,6 +47,7 @@ def run_with_good_neighbour(runtime, server: FeedServer, name: str, path: str, b
     add_source(runtime, name, server.route(path, behaviour), "auto")
     results = by_name(collect(runtime, now=NOW, settings=FAST.replace(**settings)))
     assert results["good"].status == "ok" and results["good"].new == 3, results["good"]
+    assert_nothing_dangerous(runtime)
     return results
 
 

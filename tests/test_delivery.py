@@ -15,8 +15,8 @@ import dkim
 import pytest
 from sqlalchemy import select
 
-from digest.delivery import Worker, claim_batch, start_sending
-from digest.editions import create_edition
+from digest.delivery import Worker, claim_batch, resume_edition, start_sending
+from digest.editions import EditionError, create_edition, delivery_counts
 from digest.editors import add_editor
 from digest.message import EditionMessage, Recipient, qp_slot, site_links
 from digest.models import Delivery, Edition, Subscriber, utcnow
@@ -193,10 +193,11 @@ def test_failures_in_a_row_pause_the_edition_tell_the_editors_and_resume_sends_t
     assert "sending resumed" in resumed.stdout
     drain(runtime)
     assert sorted(a for r in handler.received[1:] for a in r.recipients) == sorted(readers)
-    shown = digest_json("edition", "show", str(edition_id), config=runtime.config.path)
-    assert shown["status"] == "sent" and shown["counts"]["sent"] == 30 and shown["counts"]["queued"] == 0
-    again = digest("edition", "resume", str(edition_id), config=runtime.config.path, check=False)
-    assert again.returncode == 1 and "only a paused edition can be resumed" in again.stderr
+    with runtime.sessions() as session, session.begin():
+        assert session.get(Edition, edition_id).status == "sent"
+        assert delivery_counts(session, [edition_id])[edition_id]["sent"] == 30
+        with pytest.raises(EditionError, match="only a paused edition can be resumed"):
+            resume_edition(session, edition_id)
     runtime.close()
 
 
@@ -253,6 +254,28 @@ def test_tls_and_login(
         assert delivered(handler) == sorted(readers)
         assert set(statuses(runtime, edition_id).values()) == {"sent"}
         runtime.close()
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_an_internationalised_address_needs_a_server_that_takes_it(
+    write_config: Callable[..., Path], smtputf8: bool
+) -> None:
+    with smtp_server(smtputf8=smtputf8) as (handler, port):
+        runtime = smtp_runtime_for(write_config, port)
+        with runtime.sessions() as session, session.begin():
+            session.add(Subscriber(email="zoë@exemple.fr", name="Zoë", status="active", preferences={}))
+        edition_id, readers = queue_edition(runtime, 2)
+        drain(runtime)
+        result = statuses(runtime, edition_id)
+        runtime.close()
+    assert [result[reader] for reader in readers] == ["sent", "sent"]
+    if smtputf8:
+        assert (
+            result["zoë@exemple.fr"] == "sent"
+            and handler.to("zoë@exemple.fr")[0].message["To"].addresses[0].display_name == "Zoë"
+        )
+    else:  # refused for good, without upsetting anyone else's delivery
+        assert result["zoë@exemple.fr"] == "failed" and handler.to("zoë@exemple.fr") == []
 
 
 def test_the_rate_limit_spaces_sends_evenly() -> None:

@@ -92,7 +92,7 @@ def test_the_import_shows_a_progress_bar_on_a_terminal(write_config: Callable[..
     config = write_config()
     digest("init", config=config)
     source = tmp_path / "many.csv"
-    source.write_text("email\n" + "".join(f"p{n}@example.org\n" for n in range(25_000)), encoding="utf-8")
+    source.write_text("email\n" + "".join(f"p{n}@example.org\n" for n in range(12_000)), encoding="utf-8")
     main, terminal = pty.openpty()
     environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     child = subprocess.Popen(
@@ -113,11 +113,13 @@ def test_the_import_shows_a_progress_bar_on_a_terminal(write_config: Callable[..
         drawn += chunk
     stdout, _ = child.communicate(timeout=120)
     os.close(main)
-    assert b"25,000 added" in stdout.replace(b"25000", b"25,000")
+    assert b"12000 added" in stdout
     screen = drawn.decode("utf-8", "replace")
     assert "importing" in screen and "rows" in screen and "10,000" in screen
-    piped = digest("subscribers", "import", str(source), config=config)  # not a terminal: no bar
-    assert piped.stderr == "" and "25000 unchanged" in piped.stdout
+    small = tmp_path / "few.csv"
+    small.write_text("email\nsomeone@example.org\n", encoding="utf-8")
+    piped = digest("subscribers", "import", str(small), config=config)  # not a terminal: no bar
+    assert piped.stderr == "" and "1 added" in piped.stdout
 
 
 def test_import_commits_in_batches_and_reports_progress(runtime: Runtime) -> None:

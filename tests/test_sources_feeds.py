@@ -115,3 +115,17 @@ def test_repair_utf8() -> None:
     assert repair_utf8(latin, {}) == (latin, 0)  # undeclared and no valid UTF-8: feedparser's fallback reads it
     assert repair_utf8(latin, {"content-type": "text/xml; charset=windows-1252"}) == (latin, 0)
     assert repair_utf8(b"<t>plain</t>", {}) == (b"<t>plain</t>", 0)
+
+
+def test_guids_are_kept_as_written_and_relative_links_point_into_the_site() -> None:
+    body = (
+        b'<rss version="2.0"><channel><title>t</title><link>https://site.example/news/</link>'
+        b"<item><title>x</title><guid>abc-1</guid><link>/news/x</link></item></channel></rss>"
+    )
+
+    parsed = parse_feed(body, RSS_TYPE, "https://proxy.example/feeds/site.rss")
+
+    [entry] = parsed.entries
+    assert entry.guid == "abc-1"  # not resolved against the address the feed was fetched from
+    assert parsed.base_url == "https://site.example/news/"
+    assert entry.link == "/news/x"  # sources.normalise makes it absolute against base_url

@@ -164,6 +164,10 @@ def test_the_answer_never_tells_whether_an_address_is_subscribed(site: Site) -> 
     assert unchanged.name == "Kept Name" and unchanged.preferences["editions"] == ["digest", "newsletter"]
     bad = site.client().post("/subscribe", json={"email": "not an address"})
     assert bad.status_code == 400 and "not a valid email address" in bad.get_json()["error"]
+    nothing = site.client().post("/subscribe", json={"email": "picky@example.org", "editions": []})
+    assert nothing.status_code == 400 and "choose at least one kind of edition" in nothing.get_json()["error"]
+    forged = site.client().post("/subscribe", data={"email": "victim@example.org", "editions": ["digest"]})
+    assert forged.status_code == 400 and site.subscriber("victim@example.org") is None  # a form needs its CSRF token
 
 
 def test_resubscribing_after_unsubscribing_asks_for_a_new_confirmation(site: Site) -> None:

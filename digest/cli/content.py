@@ -12,6 +12,7 @@ from digest.queue import decide, feature, list_items
 from digest.runtime import Runtime
 from digest.serialize import item_json, source_json
 from digest.source_list import add_source, list_sources, remove_source
+from digest.submission_notices import tell_submitters_after_commit
 
 SOURCE_KIND_CHOICES = click.Choice(["news", "event", "call", "achievement", "auto"])
 
@@ -135,6 +136,7 @@ def _decide(runtime: Runtime, ids: tuple[str, ...], status: str, note: str | Non
     item_ids = parse_ids(ids)
     with runtime.sessions() as session, session.begin():
         decide(session, item_ids, status, note)
+        tell_submitters_after_commit(session, runtime.config)  # submitters hear the decision once it commits
     click.echo(f"{status} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")
 
 

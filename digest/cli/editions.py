@@ -213,7 +213,7 @@ def edition_preview(runtime: Runtime, edition_id: int, html_out: Path, text_out:
 @click.option("--at", "at", required=True, help="ISO 8601 time with its offset, e.g. 2026-11-30T09:00:00+01:00")
 @with_runtime()
 def edition_schedule(runtime: Runtime, edition_id: int, at: str) -> None:
-    """Send the edition at a given time (the worker in `digest run`/`digest worker` releases it)."""
+    """Send the edition at a given time (the scheduler, `digest scheduler` or `digest run`, releases it)."""
     try:
         when = datetime.fromisoformat(at)
     except ValueError:

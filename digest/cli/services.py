@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import click
 
-from digest.cli.common import NotBuiltYet, with_runtime
+from digest.cli.common import with_runtime
 from digest.db import upgrade
 from digest.delivery import Worker, resume_edition
 from digest.demo import load_demo
@@ -81,11 +81,19 @@ def edition_resume(runtime: Runtime, edition_id: int) -> None:
 @click.command()
 @with_runtime()
 def scheduler(runtime: Runtime) -> None:
-    """The scheduler service (collection, weekly digest, scheduled sends)."""
-    raise NotBuiltYet(
-        "the scheduler service is not built yet; run `digest collect` by hand, and scheduled editions "
-        "are released by `digest worker` / `digest run`"
-    )
+    """The scheduler service in the foreground: collection, the weekly digest, scheduled sends, housekeeping.
+
+    One scheduler runs at a time (a lock in the database); another started beside it waits on standby
+    and takes over if the first dies. SIGTERM or Ctrl+C stops it cleanly.
+    """
+    from scheduler.service import SchedulerService, show_progress_on_stderr
+
+    show_progress_on_stderr()
+    service = SchedulerService(runtime)
+    with _stop_on_signals() as stop:
+        click.echo(f"scheduler: {service.owner}, times in {runtime.config.site.timezone} (Ctrl+C to stop)")
+        service.serve(stop)
+    click.echo("scheduler: stopped")
 
 
 @click.command()
@@ -102,18 +110,23 @@ def serve(runtime: Runtime, host: str, port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @with_runtime()
 def run(runtime: Runtime, host: str, port: int) -> None:
-    """Web app and delivery worker in one process: the embedded default."""
+    """Web app, delivery worker and scheduler in one process: the embedded default."""
+    from scheduler.service import show_progress_on_stderr, start_in_thread
+
     delivery_worker = Worker(runtime)
     stop = threading.Event()
     thread = threading.Thread(target=delivery_worker.serve, args=(stop,), name="delivery-worker", daemon=True)
     thread.start()
     click.echo("delivery worker: running (outgoing mail: " + _transport_label(runtime) + ")")
-    click.echo("scheduler: not built yet — collect with `digest collect`")
+    show_progress_on_stderr()
+    _, scheduler_thread = start_in_thread(runtime, stop)
+    click.echo("scheduler: running (jobs and their last results: /editor/schedule)")
     try:
         _serve_web(runtime, host, port)
     finally:
         stop.set()
         thread.join(timeout=10)
+        scheduler_thread.join(timeout=300)  # the running job finishes, then the lock is released
         delivery_worker.close()
 
 

@@ -20,6 +20,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from wtforms import BooleanField, EmailField, SelectField, SelectMultipleField, StringField, ValidationError, widgets
 from wtforms.fields.choices import SelectChoice
@@ -152,8 +153,14 @@ def _subscribe_json() -> ResponseReturnValue:
 
 def _request(email: str, name: str | None, choices: Choices) -> None:
     """The same for every valid address: record the request, mail whatever the state calls for."""
-    with runtime().sessions() as session, session.begin():
-        notice = request_subscription(session, runtime().config, _links(), email, name, choices)
+    for attempt in (1, 2):
+        try:
+            with runtime().sessions() as session, session.begin():
+                notice = request_subscription(session, runtime().config, _links(), email, name, choices)
+            break
+        except IntegrityError:  # the same new address sent twice at once: the second finds the first
+            if attempt == 2:
+                raise
     _send(notice)
 
 

@@ -18,6 +18,16 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "apscheduler_jobs",
+        sa.Column("id", sa.Unicode(length=191), nullable=False),
+        sa.Column("next_run_time", sa.Float(precision=25), nullable=True),
+        sa.Column("job_state", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_apscheduler_jobs")),
+    )
+    with op.batch_alter_table("apscheduler_jobs", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_apscheduler_jobs_next_run_time"), ["next_run_time"], unique=False)
+
+    op.create_table(
         "editions",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("type", sa.String(length=16), nullable=False),
@@ -64,9 +74,12 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("detail", sa.Text(), nullable=True),
+        sa.Column("scheduled_for", sa.DateTime(), nullable=True),
+        sa.Column("owner", sa.String(length=200), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
     )
     with op.batch_alter_table("job_runs", schema=None) as batch_op:
+        batch_op.create_index("ix_job_runs_job_scheduled", ["job", "scheduled_for"], unique=False)
         batch_op.create_index("ix_job_runs_job_started", ["job", "started_at"], unique=False)
 
     op.create_table(
@@ -209,8 +222,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
     )
     with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.create_index("ix_items_country", ["country"], unique=False)
         batch_op.create_index(batch_op.f("ix_items_dedup_key"), ["dedup_key"], unique=False)
         batch_op.create_index("ix_items_source_guid", ["source_id", "guid"], unique=False)
+        batch_op.create_index("ix_items_status_collected_at", ["status", "collected_at"], unique=False)
         batch_op.create_index("ix_items_status_kind", ["status", "kind"], unique=False)
         batch_op.create_index(batch_op.f("ix_items_title_key"), ["title_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_items_url"), ["url"], unique=False)
@@ -246,6 +261,7 @@ def upgrade() -> None:
         sa.Column("client_address", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("item_id", sa.Integer(), nullable=True),
+        sa.Column("notified_status", sa.String(length=16), nullable=True),
         sa.ForeignKeyConstraint(
             ["item_id"], ["items.id"], name=op.f("fk_submissions_item_id_items"), ondelete="SET NULL"
         ),
@@ -268,8 +284,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_items_url"))
         batch_op.drop_index(batch_op.f("ix_items_title_key"))
         batch_op.drop_index("ix_items_status_kind")
+        batch_op.drop_index("ix_items_status_collected_at")
         batch_op.drop_index("ix_items_source_guid")
         batch_op.drop_index(batch_op.f("ix_items_dedup_key"))
+        batch_op.drop_index("ix_items_country")
 
     op.drop_table("items")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
@@ -290,7 +308,12 @@ def downgrade() -> None:
     op.drop_table("scheduler_lock")
     with op.batch_alter_table("job_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_job_runs_job_started")
+        batch_op.drop_index("ix_job_runs_job_scheduled")
 
     op.drop_table("job_runs")
     op.drop_table("editors")
     op.drop_table("editions")
+    with op.batch_alter_table("apscheduler_jobs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_apscheduler_jobs_next_run_time"))
+
+    op.drop_table("apscheduler_jobs")

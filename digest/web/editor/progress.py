@@ -1,0 +1,74 @@
+"""How far an edition's delivery has come (the live progress bar), its failures, and, before sending,
+how many subscribers it would go to."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from digest.delivery import _topic_match, edition_topic_keys  # the very rule sending applies
+from digest.editions import delivery_counts
+from digest.models import Delivery, Edition, Subscriber
+
+FAILURES_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Failure:
+    email: str
+    status: str
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: str
+    queued: int  # waiting, or being sent right now
+    sent: int
+    failed: int  # failed or bounced
+    total: int
+    failures: list[Failure]
+
+    @property
+    def done_percent(self) -> int:
+        return round(100 * (self.sent + self.failed) / self.total) if self.total else 100
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self) | {"done_percent": self.done_percent}
+
+
+def progress(session: Session, edition: Edition) -> Progress:
+    counts = delivery_counts(session, [edition.id])[edition.id]
+    return Progress(
+        status=edition.status,
+        queued=counts["queued"] + counts["sending"],
+        sent=counts["sent"],
+        failed=counts["failed"] + counts["bounced"],
+        total=sum(counts.values()),
+        failures=failures(session, edition.id),
+    )
+
+
+def failures(session: Session, edition_id: int, limit: int = FAILURES_SHOWN) -> list[Failure]:
+    rows = session.execute(
+        select(Subscriber.email, Delivery.status, Delivery.attempts, Delivery.last_error)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.edition_id == edition_id, Delivery.status.in_(("failed", "bounced")))
+        .order_by(Delivery.id)
+        .limit(limit)
+    )
+    return [Failure(*row) for row in rows]
+
+
+def recipient_count(session: Session, edition: Edition) -> int:
+    """How many deliveries sending now would queue: active subscribers who want this type and topics."""
+    query = select(func.count(Subscriber.id)).where(
+        Subscriber.status == "active",
+        Subscriber.wanted_editions.contains(f"|{edition.type}|", autoescape=True),
+        _topic_match(edition_topic_keys(edition)),
+    )
+    return session.scalar(query) or 0

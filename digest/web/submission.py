@@ -1,0 +1,225 @@
+"""Submissions from cluster organisations: the form (/submit), the JSON API (POST /api/submissions) and
+the status page a submitter's link opens (/submit/status/<token>).
+
+Both ways in share the fields and rules of `submission_form`, the per-address rate limit and the
+body size limit, and store through `sources.submissions`. The form carries a CSRF token (checked by
+the form itself, after the limits); the API has no browser session to protect, so it has none.
+A form with the hidden honeypot field filled is answered like any other and stored nowhere.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from digest.config import SubmissionsConfig
+from digest.models import Submission
+from digest.notices import Mailer
+from digest.submission_notices import confirmation_notice
+from digest.submission_status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
+from digest.tokens import TokenError
+from digest.web.context import runtime
+from digest.web.submission_form import HONEYPOT, SubmissionForm, formdata_from_json
+from digest.web.submission_limit import SubmissionLimiter
+from digest.web.subscription import NoticeThrottle
+from sources.submissions import submit as store
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("submission", __name__)
+LIMITER_KEY = "digest.submission_limiter"
+THROTTLE_KEY = "digest.submission_confirmations"
+
+
+@blueprint.record_once
+def _set_up(state: BlueprintSetupState) -> None:
+    app = state.app
+    settings: SubmissionsConfig = app.extensions["digest.runtime"].config.submissions
+    app.extensions["csrf"].exempt(submit_form)  # the form checks its own token, after the limits
+    app.extensions["csrf"].exempt(submit_json)  # no browser session: rate-limited instead
+    app.extensions.setdefault("digest.mailer", Mailer(app.extensions["digest.runtime"].config))
+    app.extensions[LIMITER_KEY] = SubmissionLimiter(settings.rate_limit_per_hour)
+    app.extensions[THROTTLE_KEY] = NoticeThrottle(settings.confirmations_per_address_per_hour, 3600)
+
+
+def _settings() -> SubmissionsConfig:
+    return runtime().config.submissions
+
+
+def _api() -> bool:
+    return request.path.startswith("/api/")
+
+
+@blueprint.before_request
+def _limits() -> ResponseReturnValue | None:
+    """Before anything reads the body: the rate limit, then the size limit."""
+    if request.method != "POST":
+        return None
+    retry_after = current_app.extensions[LIMITER_KEY].attempt(client_address())
+    if retry_after is not None:
+        return _too_many(retry_after)
+    limit = _settings().max_body_bytes
+    request.max_content_length = limit
+    if request.content_length is None and not _buffer_unsized_body(limit):
+        return _too_large()
+    if request.content_length is not None and request.content_length > limit:
+        return _too_large()
+    return None
+
+
+def _buffer_unsized_body(limit: int) -> bool:
+    """A body sent without its length (chunked, from a server that streams it): read up to the limit and
+    hand it on as a sized body; False when there is more. (Werkzeug would silently cut it at the limit.)"""
+    environ = request.environ
+    if "wsgi.input_terminated" not in environ:
+        return True  # no body can be read without a length
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        return False
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    for chunked in ("wsgi.input_terminated", "HTTP_TRANSFER_ENCODING"):
+        environ.pop(chunked, None)
+    return True
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def _body_too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
+    return _too_large()
+
+
+@blueprint.after_request
+def _private(response: Response) -> Response:
+    if request.endpoint == "submission.status":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"  # the token must not leave in a Referer
+        response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+# --------------------------------------------------------------------------- the form
+
+
+@blueprint.route("/submit", methods=["GET", "POST"])
+def submit_form() -> ResponseReturnValue:
+    form = _form()
+    if request.method == "GET":
+        return render_template("submit.html", form=form)
+    if form.honeypot_filled():
+        log.info("a submission from %s filled the honeypot; not stored", client_address())
+        return render_template("submit_done.html", submission=None)
+    if not form.validate_on_submit():
+        return render_template("submit.html", form=form, expired=bool(form.csrf_token.errors)), 400
+    submission = _store(form)
+    return render_template(
+        "submit_done.html",
+        submission=submission,
+        title=submitted_title(submission),
+        status_path=status_path(runtime().secret_key, submission.id),
+    )
+
+
+def _form(**kwargs: Any) -> SubmissionForm:
+    return SubmissionForm(default_timezone=runtime().config.site.timezone, **kwargs)
+
+
+# --------------------------------------------------------------------------- the API
+
+
+@blueprint.post("/api/submissions")
+def submit_json() -> ResponseReturnValue:
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        message = "Send one JSON object (Content-Type: application/json) with the submission's fields."
+        return _json_errors([{"field": None, "message": message}], 400)
+    formdata, problems = formdata_from_json(body)
+    form = _form(formdata=formdata, meta={"csrf": False})
+    form.validate()
+    if form.honeypot_filled():
+        problems.append({"field": HONEYPOT, "message": "Leave this field out: it is a trap for robots."})
+    shaped = {problem["field"] for problem in problems}
+    errors = problems + [error for error in form.field_errors() if error["field"] not in shaped]
+    if errors:
+        return _json_errors(errors, 422)
+    submission = _store(form)
+    url = runtime().config.site.base_url + status_path(runtime().secret_key, submission.id)
+    answer = jsonify(id=submission.id, status=submission.status, item_id=submission.item_id, status_url=url)
+    answer.status_code = 201
+    answer.headers["Location"] = url
+    return answer
+
+
+def _json_errors(errors: list[dict[str, Any]], status: int) -> ResponseReturnValue:
+    return jsonify(errors=errors), status
+
+
+# --------------------------------------------------------------------------- storing, confirming
+
+
+def _store(form: SubmissionForm) -> Submission:
+    submission = store(runtime(), form.submitted_item(), client_address())
+    config = runtime().config
+    notice = confirmation_notice(config.site.name, config.site.base_url, runtime().secret_key, submission)
+    if current_app.extensions[THROTTLE_KEY].allow(notice.to):
+        current_app.extensions["digest.mailer"].submit(notice)
+    return submission
+
+
+# --------------------------------------------------------------------------- the status page
+
+
+@blueprint.get("/submit/status/<token>")
+def status(token: str) -> ResponseReturnValue:
+    try:
+        submission_id = submission_id_from(runtime().secret_key, token)
+    except (TokenError, ValueError):
+        return render_template("submit_status.html", submission=None), 404
+    with runtime().sessions() as session:
+        submission = session.get(Submission, submission_id, options=[selectinload(Submission.item)])
+        if submission is None:
+            return render_template("submit_status.html", submission=None), 404
+        now = standing(session, submission)
+    return render_template(
+        "submit_status.html", submission=submission, title=submitted_title(submission), now=now, kinds=KIND_LABELS
+    )
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def client_address() -> str:
+    """The client's address; behind `trusted_proxies` reverse proxies, the one they forwarded."""
+    proxies = _settings().trusted_proxies
+    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
+    if proxies and len(forwarded) >= proxies:
+        return forwarded[-proxies][:64]
+    return (request.remote_addr or "unknown")[:64]
+
+
+def _too_many(retry_after: int) -> ResponseReturnValue:
+    minutes = max(1, math.ceil(retry_after / 60))
+    message = (
+        f"Too many submissions from your address: at most {_settings().rate_limit_per_hour} an hour. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    headers = {"Retry-After": str(retry_after)}
+    if _api():
+        return jsonify(errors=[{"field": None, "message": message}]), 429, headers
+    return render_template("submit_refused.html", heading="Please wait a little", message=message), 429, headers
+
+
+def _too_large() -> ResponseReturnValue:
+    limit_kb = _settings().max_body_bytes // 1024
+    message = (
+        f"This submission is too large: at most {limit_kb} KB may be sent. "
+        "Shorten the summary (3,000 characters at most) and send it again."
+    )
+    if _api():
+        return jsonify(errors=[{"field": None, "message": message}]), 413
+    return render_template("submit_refused.html", heading="Too large to send", message=message), 413
