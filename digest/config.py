@@ -142,6 +142,28 @@ class SubmissionsConfig(_Section):
     confirmations_per_address_per_hour: int = Field(10, ge=1, description="so the form cannot flood an inbox")
 
 
+class CollectConfig(_Section):
+    """Tuning of the collectors (sources/settings.py reads it); the defaults suit most sites."""
+
+    concurrency: int = Field(32, ge=1, le=256)
+    parse_processes: int = Field(-1, ge=-1, le=64, description="-1 automatic, 0 parse in the fetching threads")
+    connect_timeout: float = Field(15, gt=0)
+    read_timeout: float = Field(15, gt=0)
+    total_timeout: float = Field(120, gt=0)
+    max_body_bytes: int = Field(15 * 1024 * 1024, ge=1024)
+    max_redirects: int = Field(5, ge=0, le=20)
+    user_agent: str | None = None
+    backoff_base_seconds: float = Field(300, gt=0)
+    backoff_cap_seconds: float = Field(6 * 3600, gt=0)
+    retry_after_cap_seconds: float = Field(7 * 86400, gt=0)
+    jitter: float = Field(0.2, ge=0, le=1)
+    refresh_interval_seconds: float = Field(0, ge=0)
+    recurrence_days: int = Field(180, ge=1)
+    past_event_days: int = Field(30, ge=0)
+    dedup_title_days: int = Field(60, ge=1)
+    max_summary_chars: int = Field(20_000, ge=100)
+
+
 class Settings(_Section):
     site: SiteConfig = SiteConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -150,6 +172,7 @@ class Settings(_Section):
     delivery: DeliveryConfig = DeliveryConfig()
     sources: list[SourceConfig] = []
     schedules: SchedulesConfig = SchedulesConfig()
+    collect: CollectConfig = CollectConfig()
     submissions: SubmissionsConfig = SubmissionsConfig()
 
 

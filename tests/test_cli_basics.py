@@ -91,3 +91,19 @@ def test_a_wrong_item_id_changes_nothing_and_says_which(write_config: Callable[.
     result = digest("queue", "approve", "999", config=config, check=False)
     assert result.returncode == 1
     assert "no item with id 999" in result.stderr
+
+
+def test_collect_shows_each_source_and_the_warnings_of_a_feed_it_could_still_read(
+    write_config: Callable[..., Path],
+) -> None:
+    malformed = Path(__file__).parent / "fixtures" / "feeds" / "malformed.rss"
+    config = write_config(
+        sources=[
+            {"name": "Shaky feed", "url": malformed.as_uri(), "kind": "news"},
+            {"name": "Gone feed", "url": "http://127.0.0.1:9/feed.rss", "kind": "news"},
+        ]
+    )
+    digest("init", config=config)
+    result = digest("collect", config=config)
+    assert "warning: Shaky feed:" in result.stdout and "not well-formed" in result.stdout
+    assert "2 new items from 2 sources, 1 failed" in result.stdout

@@ -77,6 +77,9 @@ def collect(runtime: Runtime, source_name: str | None, as_json: bool) -> None:
         [[r.source, r.status, r.fetched, r.new, r.duplicates, r.updated, r.error] for r in results],
         ["SOURCE", "STATUS", "FETCHED", "NEW", "DUPLICATES", "UPDATED", "ERROR"],
     )
+    for result in results:
+        for warning in result.warnings:
+            click.echo(f"warning: {result.source}: {warning}")
     failed = sum(1 for r in results if r.status == "error")
     click.echo(f"{sum(r.new for r in results)} new items from {len(results)} sources, {failed} failed")
 
