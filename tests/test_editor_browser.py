@@ -21,25 +21,15 @@ from digest.editions import get_edition
 from digest.models import Edition, Item
 from digest.runtime import Runtime
 from digest.web import create_app
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.delivery_helpers import smtp_runtime_for
 from tests.editor_helpers import ADMIN, PASSWORD, add_accounts
 from tests.factories import make_item, make_subscribers
 from tests.smtpserver import RecordingHandler, free_port, smtp_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 DESKTOP = {"width": 1440, "height": 960}
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
 
 @dataclass

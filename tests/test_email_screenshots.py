@@ -13,18 +13,9 @@ from digest.assembly import assemble_digest
 from digest.compose import freeze
 from digest.render import personalise
 from digest.runtime import Runtime
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.edition_helpers import MONDAY, forty_item_week
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 # The item images, served locally: a gradient the size of a typical 1200×630 social image.
 PICTURE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="630"><defs><linearGradient id="g" x2="1" y2="1">'
@@ -37,7 +28,6 @@ OVERFLOWING = """() => [...document.querySelectorAll('body *')]
     .filter(([el, box]) => box.width > 0 && box.height > 0 && box.right > innerWidth + 0.5)
     .map(([el, box]) => `${el.tagName.toLowerCase()}.${el.className} ends at ${Math.round(box.right)}`)"""
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import threading
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -21,20 +20,11 @@ from digest.runtime import Runtime
 from digest.web import create_app
 from scheduler.lock import Lease
 from scheduler.runner import Runner
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.factories import make_item
 from tests.smtpserver import free_port
 
 PASSWORD = "correct horse battery"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
 @pytest.fixture
@@ -91,7 +81,6 @@ def test_the_page_names_the_running_scheduler(scheduled_runtime: Runtime) -> Non
     assert "Scheduler running: <code>host:42:abcdef</code>" in page and "No scheduler is running" not in page
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_page_reads_on_a_desktop_and_a_phone(scheduled_runtime: Runtime, width: int) -> None:
     port = free_port()

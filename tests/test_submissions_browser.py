@@ -17,22 +17,10 @@ from digest.config import load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
 from digest.web import create_app
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 from tests.cli import digest_json
 from tests.smtpserver import free_port
 from tests.submission_helpers import local
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
 
 @pytest.fixture
