@@ -31,7 +31,7 @@ from digest.errors import DigestError
 from digest.models import Item, Source
 from digest.runtime import Runtime
 from sources import dedup, health
-from sources.entry import Candidate, ParseError
+from sources.entry import Candidate, ParseError, item_fields
 from sources.feeds import parse_feed
 from sources.fetcher import FetchError, build_session, fetch
 from sources.ical import looks_like_calendar, parse_calendar
@@ -404,7 +404,7 @@ def _store_items(
         if index.is_duplicate(session, candidate):
             duplicates += 1
             continue
-        rows.append(_new_item(source_id, candidate, now))
+        rows.append(item_fields(candidate, origin="feed", source_id=source_id, collected_at=now))
         index.stage(candidate)
     if rows:
         # One executemany: the ORM unit of work would insert row by row to fetch each new id.
@@ -414,33 +414,6 @@ def _store_items(
 
 def _has_items(session: Session, source_id: int) -> bool:
     return session.scalar(select(Item.id).where(Item.source_id == source_id).limit(1)) is not None
-
-
-def _new_item(source_id: int, candidate: Candidate, now: datetime) -> dict[str, Any]:
-    return dict(
-        kind=candidate.kind,
-        status="pending",
-        title=candidate.title,
-        summary=candidate.summary,
-        url=candidate.url,
-        image_url=candidate.image_url,
-        organisation=candidate.organisation,
-        country=candidate.country,
-        topics=candidate.topics,
-        published_at=candidate.published_at,
-        collected_at=now,
-        starts_at=candidate.starts_at,
-        ends_at=candidate.ends_at,
-        location=candidate.location,
-        timezone=candidate.timezone,
-        deadline=candidate.deadline,
-        origin="feed",
-        source_id=source_id,
-        guid=candidate.guid,
-        dedup_key=candidate.dedup_key,
-        content_hash=candidate.content_hash,
-        featured=False,
-    )
 
 
 def _update(item: Item, candidate: Candidate) -> None:

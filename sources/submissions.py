@@ -20,7 +20,7 @@ from digest.db import transaction
 from digest.models import Item, Submission, utcnow
 from digest.runtime import Runtime
 from sources import dedup
-from sources.entry import Candidate
+from sources.entry import Candidate, item_fields
 from sources.settings import CollectorSettings
 
 NEW, DUPLICATE = "pending", "duplicate"  # Submission.status: a new item in the queue, or linked to a known one
@@ -126,31 +126,10 @@ def as_candidate(submitted: SubmittedItem, now: datetime) -> Candidate:
 
 def _new_item(submitted: SubmittedItem, candidate: Candidate, now: datetime) -> Item:
     """The item as sources/collector.py stores a collected entry, marked as submitted."""
-    return Item(
-        kind=candidate.kind,
-        status="pending",
-        title=candidate.title,
-        title_key=candidate.title_key,
-        summary=candidate.summary,
-        url=candidate.url,
-        image_url=candidate.image_url,
-        organisation=candidate.organisation,
-        country=candidate.country,
-        topics=[],
-        published_at=now,
-        collected_at=now,
-        starts_at=candidate.starts_at,
-        ends_at=candidate.ends_at,
-        location=candidate.location,
-        timezone=candidate.timezone if submitted.kind == "event" else None,
-        deadline=candidate.deadline,
-        origin="submission",
-        source_id=None,
-        guid=None,
-        dedup_key=candidate.dedup_key,
-        content_hash=candidate.content_hash,
-        featured=False,
-    )
+    fields = item_fields(candidate, origin="submission", source_id=None, collected_at=now)
+    fields["title_key"] = candidate.title_key
+    fields["timezone"] = candidate.timezone if submitted.kind == "event" else None
+    return Item(**fields)
 
 
 def _serialise(session: Session) -> None:
