@@ -5,19 +5,17 @@ marked as submitted, with their organisation. Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from waitress import create_server
+from playwright.sync_api import Browser, Page, expect
 
 from digest.config import load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
 from digest.web import create_app
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import ARTIFACTS, chromium, serving
 from tests.cli import digest_json
 from tests.smtpserver import free_port
 from tests.submission_helpers import local
@@ -30,26 +28,18 @@ def served(write_config: Callable[..., Path]) -> Iterator[tuple[str, Runtime]]:
     runtime = Runtime(load_config(write_config(site={"name": "Test Cluster Platform", "base_url": site}), environ={}))
     upgrade(runtime.engine)
     app = create_app(runtime)
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield site, runtime
+        with serving(app, port):
+            yield site, runtime
     finally:
-        server.close()
-        thread.join(timeout=5)
         app.extensions["digest.mailer"].close()
         runtime.close()
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def fill_sender(page: Page, organisation: str, email: str) -> None:

@@ -5,7 +5,6 @@ button — on a desktop and a phone width. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Iterator
 from email import policy
 from email.parser import BytesParser
@@ -13,16 +12,15 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from sqlalchemy import select
-from waitress import create_server
 
 from digest.config import load_config
 from digest.db import upgrade
 from digest.models import Subscriber
 from digest.runtime import Runtime
 from digest.web import create_app
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import ARTIFACTS, chromium, serving
 from tests.factories import make_item
 from tests.smtpserver import free_port
 
@@ -36,26 +34,18 @@ def served(write_config: Callable[..., Path]) -> Iterator[tuple[str, Flask, Runt
     with runtime.sessions() as session, session.begin():
         make_item(session, "Hydrogen valleys", topics=["Energy", "Hydrogen"])
     app = create_app(runtime)
-    server = create_server(app, host="127.0.0.1", port=port, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     try:
-        yield site, app, runtime
+        with serving(app, port):
+            yield site, app, runtime
     finally:
-        server.close()
-        thread.join(timeout=5)
         app.extensions["digest.mailer"].close()
         runtime.close()
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def confirmation_link(app: Flask, outbox: Path, address: str) -> str:
