@@ -1,6 +1,6 @@
 """The public copy of a frozen edition: the email as subscribers saw it, minus anything personal.
 
-The frozen HTML carries per-recipient markers (``digest.render.PLACEHOLDERS``). Here the
+The frozen HTML carries per-recipient markers (``digest.rendering.render.PLACEHOLDERS``). Here the
 unsubscribe link goes (with the separator before it), the preferences link becomes a plain
 "Subscribe" link, and every other marker gets a neutral value ("Dear reader").
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-from digest.render import PLACEHOLDERS, personalise
+from digest.rendering.render import PLACEHOLDERS, personalise
 
 NEUTRAL_NAME = "reader"
 _SEPARATOR = r"(?:\s|&nbsp;|&#160;|\u00a0)*(?:·|&middot;|&#183;|\|)(?:\s|&nbsp;|&#160;|\u00a0)*"

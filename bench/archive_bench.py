@@ -29,7 +29,7 @@ from archive.search import best_method, search
 from digest.config import load_config
 from digest.db import transaction, upgrade
 from digest.models import Edition, EditionItem, Item
-from digest.render import PLACEHOLDERS
+from digest.rendering.render import PLACEHOLDERS
 from digest.runtime import Runtime
 from digest.web import create_app
 

@@ -24,10 +24,10 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digest.assembly import assemble_digest
-from digest.compose import SIZE_LIMIT, Composition, compose, email_size
 from digest.config import load_config
 from digest.db import upgrade
+from digest.editions.assembly import assemble_digest
+from digest.editions.compose import SIZE_LIMIT, Composition, compose, email_size
 from digest.runtime import Runtime
 from tests.edition_helpers import DAY, MONDAY, forty_item_week, item_at, long_summary
 

@@ -25,10 +25,10 @@ import yaml
 from sqlalchemy import insert
 
 from digest.config import load_config
-from digest.cron import cron_trigger
 from digest.db import upgrade
 from digest.models import JobRun
 from digest.runtime import Runtime
+from scheduler.cron import cron_trigger
 from scheduler.plan import job_specs
 from scheduler.policy import latest_fire
 from scheduler.runner import Runner

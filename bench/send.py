@@ -45,12 +45,12 @@ sys.path.insert(0, str(ROOT))
 
 from digest.config import load_config  # noqa: E402
 from digest.db import transaction, upgrade  # noqa: E402
-from digest.delivery import Worker, start_sending  # noqa: E402
-from digest.editions import create_edition  # noqa: E402
+from digest.delivery.worker import Worker, start_sending  # noqa: E402
+from digest.editions.core import create_edition  # noqa: E402
 from digest.models import Edition, Item, Subscriber, new_uid  # noqa: E402
-from digest.preferences import make_preferences, preference_keys  # noqa: E402
-from digest.render import personalise  # noqa: E402
+from digest.rendering.render import personalise  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
+from digest.subscribers.preferences import make_preferences, preference_keys  # noqa: E402
 
 SENDER = "ECCP Digest <digest@clusters.example.eu>"
 KINDS = ("news", "news", "event", "call", "achievement")
@@ -195,7 +195,7 @@ def sample_message(runtime: Runtime, edition_id: int) -> tuple[bytes, int, int]:
         edition = session.get(Edition, edition_id)
         message = worker._message(edition)
         sizes = len(edition.html.encode()), len(edition.text.encode())
-    from digest.message import Recipient
+    from digest.delivery.message import Recipient
 
     sample = message.build(Recipient("reader1@subscribers.example.org", "Reader 1", new_uid()), 1)
     worker.close()

@@ -34,11 +34,11 @@ from digest.config import load_config
 from digest.db import upgrade
 from digest.models import Item
 from digest.runtime import Runtime
-from digest.submission_notices import tell_submitters
+from digest.submissions.notices import tell_submitters
 from digest.web import create_app
 from sources import dedup
 from sources.submissions import SubmittedItem, as_candidate
-from tests.submission_helpers import valid
+from tests.submissions.helpers import valid
 
 UNKNOWN_STORY = SubmittedItem(
     kind="news",

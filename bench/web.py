@@ -36,9 +36,9 @@ from waitress import create_server
 
 from digest.config import load_config
 from digest.db import transaction, upgrade
-from digest.editors import add_editor
+from digest.editions.newsletter import create_newsletter
+from digest.editors.accounts import add_editor
 from digest.models import Edition, Item, Source, Submission, Subscriber
-from digest.newsletter import create_newsletter
 from digest.runtime import Runtime
 from digest.web import create_app
 

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from digest.cron import cron_trigger
 from digest.errors import DigestError
+from scheduler.cron import cron_trigger
 
 SOURCE_KINDS = ("news", "event", "call", "achievement", "auto")
 ENV_CONFIG = "DIGEST_CONFIG"
@@ -110,7 +110,7 @@ class SourceConfig(_Section):
 
 
 class SchedulesConfig(_Section):
-    """Cron expressions in site.timezone (5 fields, or 6 with seconds first: see digest/cron.py)."""
+    """Cron expressions in site.timezone (5 fields, or 6 with seconds first: see scheduler/cron.py)."""
 
     collect: str = "*/30 * * * *"
     digest_assemble: str = "0 7 * * mon"

@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import SourceConfig
-from digest.editors import add_editor, find_editor
+from digest.editors.accounts import add_editor, find_editor
+from digest.items.sources import sync_from_config
 from digest.models import Editor
-from digest.source_list import sync_from_config
-from digest.subscribers import add_subscriber, find_subscriber
+from digest.subscribers.roster import add_subscriber, find_subscriber
 
 DEMO_SOURCES = (
     SourceConfig(name="ECCP News", url="sample://news.rss", kind="news"),

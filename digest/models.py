@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from digest.preferences import preference_keys
+from digest.subscribers.preferences import preference_keys
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
 ITEM_STATUSES = ("pending", "approved", "rejected", "published", "expired")
@@ -155,7 +155,7 @@ class Submission(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
-    # The item's status the submitter was last told about (digest/submission_notices.py sends the rest).
+    # The item's status the submitter was last told about (digest/submissions/notices.py sends the rest).
     notified_status: Mapped[str | None] = mapped_column(String(16))
 
     item: Mapped[Item | None] = relationship()
@@ -222,7 +222,7 @@ class Subscriber(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     pending_email: Mapped[str | None] = mapped_column(String(320))  # a new address awaiting confirmation
-    # Written from `preferences` on every flush (listener below): see digest/preferences.py.
+    # Written from `preferences` on every flush (listener below): see digest/subscribers/preferences.py.
     wanted_editions: Mapped[str] = mapped_column(String(100), default="|digest|newsletter|")
     wanted_topics: Mapped[str] = mapped_column(Text, default="")
 

@@ -21,10 +21,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from digest.assembly import assemble_digest
 from digest.config import Config
-from digest.delivery import start_sending
-from digest.editions import add_warnings, get_edition, item_titles
+from digest.delivery.worker import start_sending
+from digest.editions.assembly import assemble_digest
+from digest.editions.core import add_warnings, get_edition, item_titles
 from digest.models import AuditEntry, Delivery, Edition, Item
 from digest.runtime import Runtime
 from scheduler import notices, runs

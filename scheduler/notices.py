@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.config import Config
-from digest.dkim_signing import make_signer
+from digest.delivery.dkim import make_signer
+from digest.delivery.notices import Notice, send_notice
+from digest.delivery.transport import make_transport
 from digest.models import AuditEntry, Edition, Editor
-from digest.notices import Notice, send_notice
 from digest.runtime import Runtime
-from digest.transport import make_transport
 
 log = logging.getLogger(__name__)
 ACTION = "scheduler.notice"

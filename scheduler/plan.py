@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from digest.config import Config
-from digest.cron import SiteCronTrigger, cron_trigger
 from scheduler import jobs
+from scheduler.cron import SiteCronTrigger, cron_trigger
 from scheduler.policy import Misfire
 
 ASSEMBLY_ADVICE = "Once the cause is fixed, assemble it by hand with `digest edition create --type digest`."

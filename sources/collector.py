@@ -239,7 +239,9 @@ def _fetch_and_parse(
 ) -> _Outcome:
     settings = context.settings
     try:
-        response = fetch(sessions.get(), job.url, settings, etag=job.etag, last_modified=job.last_modified)
+        response = fetch(
+            sessions.get(), job.url, settings, etag=job.etag, last_modified=job.last_modified, now=context.now
+        )
     except FetchError as error:
         return _Outcome(job, "error", error=str(error), retry_after=error.retry_after)
     outcome = _Outcome(

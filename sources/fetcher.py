@@ -88,8 +88,12 @@ def fetch(
     *,
     etag: str | None = None,
     last_modified: str | None = None,
+    now: datetime | None = None,
 ) -> FetchResult:
-    """GET `url` (following at most settings.max_redirects redirects); raise FetchError on failure."""
+    """GET `url` (following at most settings.max_redirects redirects); raise FetchError on failure.
+
+    `now` is the collection's clock: a Retry-After date is measured against it, like the backoff.
+    """
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -99,7 +103,7 @@ def fetch(
     try:
         response, permanent_url = _follow_redirects(session, url, headers, settings)
         try:
-            return _read_response(response, permanent_url, settings, deadline)
+            return _read_response(response, permanent_url, settings, deadline, now)
         finally:
             response.close()
     except FetchError:
@@ -136,7 +140,11 @@ def _follow_redirects(
 
 
 def _read_response(
-    response: requests.Response, permanent_url: str | None, settings: CollectorSettings, deadline: float
+    response: requests.Response,
+    permanent_url: str | None,
+    settings: CollectorSettings,
+    deadline: float,
+    now: datetime | None,
 ) -> FetchResult:
     status = response.status_code
     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
@@ -144,7 +152,7 @@ def _read_response(
     if status == 304:
         return result
     if status >= 400:
-        raise _status_error(response)
+        raise _status_error(response, now)
     if status != 200 and status not in (203, 206):
         raise FetchError(f"unexpected answer: HTTP {status} {_reason(response)}", status=status)
     result.body = _read_capped(response, settings, deadline)
@@ -189,11 +197,11 @@ def _wire_read(raw: urllib3.BaseHTTPResponse) -> bytes:
         raise requests.exceptions.SSLError(error) from None
 
 
-def _status_error(response: requests.Response) -> FetchError:
+def _status_error(response: requests.Response, now: datetime | None) -> FetchError:
     status = response.status_code
     retry_after = None
     if status in (429, 503):
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(response.headers.get("retry-after"), now)
     message = f"HTTP {status} {_reason(response)}"
     if retry_after is not None:
         message += f" (retry after {format_seconds(retry_after)})"

@@ -18,8 +18,8 @@ from sqlalchemy import select
 
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery import start_sending
-from digest.editions import create_edition
+from digest.delivery.worker import start_sending
+from digest.editions.lifecycle import create_edition
 from digest.models import Delivery, Subscriber
 from digest.runtime import Runtime
 from tests.factories import make_item, make_subscribers

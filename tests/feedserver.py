@@ -1,4 +1,4 @@
-"""A real HTTP server in a thread for the collector tests: files from tests/fixtures/feeds/ plus
+"""A real HTTP server in a thread for the collector tests: files from tests/sources/testdata/ plus
 scripted behaviours (status codes, never answering, redirect loops, endless bodies, gzip bombs,
 ETag/304, 429 with Retry-After, charset headers)."""
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "feeds"
+FIXTURES = Path(__file__).resolve().parent / "sources" / "testdata"
 CONTENT_TYPES = {
     ".rss": "application/rss+xml",
     ".atom": "application/atom+xml",

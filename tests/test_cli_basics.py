@@ -96,7 +96,7 @@ def test_a_wrong_item_id_changes_nothing_and_says_which(write_config: Callable[.
 def test_collect_shows_each_source_and_the_warnings_of_a_feed_it_could_still_read(
     write_config: Callable[..., Path],
 ) -> None:
-    malformed = Path(__file__).parent / "fixtures" / "feeds" / "malformed.rss"
+    malformed = Path(__file__).parent / "sources" / "testdata" / "malformed.rss"
     config = write_config(
         sources=[
             {"name": "Shaky feed", "url": malformed.as_uri(), "kind": "news"},

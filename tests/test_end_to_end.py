@@ -18,7 +18,7 @@ import pytest
 
 from tests.cli import digest, digest_json
 
-FIXTURES = Path(__file__).parent / "fixtures" / "e2e"
+FIXTURES = Path(__file__).parent / "testdata"
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
@@ -28,7 +28,7 @@ class QuietHandler(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def feed_server() -> Iterator[str]:
-    """A real HTTP server serving tests/fixtures/e2e/."""
+    """A real HTTP server serving tests/testdata/."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(FIXTURES)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -7,12 +7,12 @@ import sys
 import click
 
 from digest.cli.common import json_option, parse_ids, print_json, print_table, with_runtime
+from digest.items.queue import decide, feature, list_items
+from digest.items.sources import add_source, list_sources, remove_source
 from digest.models import ITEM_KINDS, ITEM_STATUSES
-from digest.queue import decide, feature, list_items
 from digest.runtime import Runtime
 from digest.serialize import item_json, source_json
-from digest.source_list import add_source, list_sources, remove_source
-from digest.submission_notices import tell_submitters_after_commit
+from digest.submissions.notices import tell_submitters_after_commit
 
 SOURCE_KIND_CHOICES = click.Choice(["news", "event", "call", "achievement", "auto"])
 

@@ -11,16 +11,17 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
-from digest.assembly import assemble_digest
 from digest.cli.common import fail, json_option, parse_ids, print_json, print_table, with_runtime
-from digest.compose import EditionRenderError, check_rendering, freeze, record_failure
-from digest.delivery import send_test, start_sending
-from digest.editions import cancel, default_sections, delivery_counts, get_edition, list_editions, schedule
-from digest.message import site_links
+from digest.delivery.message import site_links
+from digest.delivery.worker import send_test, start_sending
+from digest.editions.assembly import assemble_digest
+from digest.editions.compose import EditionRenderError, check_rendering, freeze, record_failure
+from digest.editions.core import default_sections, delivery_counts, get_edition, list_editions
+from digest.editions.lifecycle import cancel, schedule
+from digest.editions.newsletter import create_newsletter
+from digest.items.queue import get_items
 from digest.models import Edition, utcnow
-from digest.newsletter import create_newsletter
-from digest.queue import get_items
-from digest.render import personalise
+from digest.rendering.render import personalise
 from digest.runtime import Runtime
 from digest.serialize import edition_json, iso
 

@@ -12,11 +12,11 @@ from typing import Any, BinaryIO
 import click
 
 from digest.cli.common import json_option, print_json, print_table, with_runtime
-from digest.editors import add_editor
+from digest.editors.accounts import add_editor
 from digest.models import SUBSCRIBER_STATUSES
 from digest.runtime import Runtime
 from digest.serialize import subscriber_json
-from digest.subscribers import (
+from digest.subscribers.roster import (
     SubscriberError,
     add_subscriber,
     export_csv,
@@ -25,7 +25,7 @@ from digest.subscribers import (
     list_subscribers,
     normalise_email,
 )
-from digest.subscriptions import forget
+from digest.subscribers.subscriptions import forget
 
 
 @click.group()

@@ -11,11 +11,11 @@ import click
 
 from digest.cli.common import with_runtime
 from digest.db import upgrade
-from digest.delivery import Worker, resume_edition
+from digest.delivery.worker import Worker, resume_edition
 from digest.demo import load_demo
 from digest.errors import DigestError
+from digest.items.sources import sync_from_config
 from digest.runtime import Runtime
-from digest.source_list import sync_from_config
 
 
 @click.command()

@@ -6,7 +6,7 @@ from flask import Flask, Response
 from flask_wtf import CSRFProtect
 
 from archive import web as archive_web
-from digest.render import DEFAULT_TEMPLATES_DIR
+from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
 from digest.web import editor, public, submission, subscription
 from scheduler import web as schedule_web

@@ -21,11 +21,11 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from digest.config import SubmissionsConfig
+from digest.delivery.notices import Mailer
 from digest.models import Submission
-from digest.notices import Mailer
-from digest.submission_notices import confirmation_notice
-from digest.submission_status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
-from digest.tokens import TokenError
+from digest.submissions.notices import confirmation_notice
+from digest.submissions.status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
+from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
 from digest.web.submission_form import HONEYPOT, SubmissionForm, formdata_from_json
 from digest.web.submission_limit import SubmissionLimiter

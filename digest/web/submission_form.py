@@ -24,7 +24,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from digest.models import utcnow
-from digest.submission_status import KIND_LABELS
+from digest.submissions.status import KIND_LABELS
 from sources.normalise import LIMITS, canonical_url, plain_text
 from sources.submissions import SubmittedItem
 from sources.summary_markdown import summary_html, summary_source

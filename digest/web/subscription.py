@@ -27,12 +27,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 from wtforms.validators import Email as EmailFormat
 
+from digest.delivery.message import site_links
+from digest.delivery.notices import Mailer, Notice
 from digest.errors import DigestError
-from digest.message import site_links
 from digest.models import Item, Subscriber
-from digest.notices import Mailer, Notice
-from digest.preferences import EDITION_CHOICES, editions_of, topic_key, topics_of
-from digest.subscriptions import (
+from digest.subscribers.preferences import EDITION_CHOICES, editions_of, topic_key, topics_of
+from digest.subscribers.subscriptions import (
     CONFIRM_HOURS,
     LANGUAGES,
     Choices,
@@ -47,7 +47,7 @@ from digest.subscriptions import (
     unsubscribe,
     update_preferences,
 )
-from digest.tokens import TokenError
+from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
 
 blueprint = Blueprint("subscription", __name__)

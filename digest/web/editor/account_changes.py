@@ -1,5 +1,5 @@
 """Admins managing editors' accounts: change a role, set a new password, remove an account.
-(Creating one is digest.editors.add_editor.) There is always at least one admin left."""
+(Creating one is digest.editors.accounts.add_editor.) There is always at least one admin left."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from digest.editors import MIN_PASSWORD_LENGTH, EditorError
+from digest.editors.accounts import MIN_PASSWORD_LENGTH, EditorError
 from digest.models import EDITOR_ROLES, Editor
 
 

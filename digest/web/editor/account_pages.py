@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest import audit
-from digest.editors import MIN_PASSWORD_LENGTH, add_editor
+from digest.editors.accounts import MIN_PASSWORD_LENGTH, add_editor
 from digest.models import EDITOR_ROLES
 from digest.web.context import runtime
 from digest.web.editor.account_changes import list_accounts, remove_account, set_password, set_role

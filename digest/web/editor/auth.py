@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
 from digest import audit
-from digest.editors import authenticate
+from digest.editors.accounts import authenticate
 from digest.models import Editor, utcnow
 from digest.web.context import runtime
 from digest.web.editor.blueprint import blueprint

@@ -1,5 +1,5 @@
 """Composing an edition (/editor/editions/<id>): its texts, its sections and their order, adding and
-removing items. Every change goes through digest.arrange, which refuses an edition that has gone out."""
+removing items. Every change goes through digest.editions.arrange, which refuses an edition that has gone out."""
 
 from __future__ import annotations
 
@@ -10,8 +10,16 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest import audit
-from digest.arrange import add_items, layout, move_item, order_sections, remove_items, rename_section, set_texts
-from digest.editions import (
+from digest.editions.arrange import (
+    add_items,
+    layout,
+    move_item,
+    order_sections,
+    remove_items,
+    rename_section,
+    set_texts,
+)
+from digest.editions.core import (
     EDITABLE_STATUSES,
     SECTIONS,
     EditionError,

@@ -8,13 +8,13 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest import audit
-from digest.assembly import assemble_digest
-from digest.compose import check_rendering
-from digest.editions import default_sections, delivery_counts, list_editions, unsent_approved_items
+from digest.editions.assembly import assemble_digest
+from digest.editions.compose import check_rendering
+from digest.editions.core import default_sections, delivery_counts, list_editions, unsent_approved_items
+from digest.editions.newsletter import create_newsletter
 from digest.errors import DigestError
+from digest.items.queue import get_items
 from digest.models import Edition, utcnow
-from digest.newsletter import create_newsletter
-from digest.queue import get_items
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, form_ids, plural
 from digest.web.editor.auth import current_editor, login_required

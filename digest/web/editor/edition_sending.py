@@ -15,13 +15,14 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest import audit
-from digest.compose import EditionRenderError, record_failure
-from digest.delivery import resume_edition, send_test, start_sending
-from digest.editions import EditionError, cancel, get_edition, schedule
+from digest.delivery.errors import PermanentError, TransientError
+from digest.delivery.worker import resume_edition, send_test, start_sending
+from digest.editions.compose import EditionRenderError, record_failure
+from digest.editions.core import EditionError, get_edition
+from digest.editions.lifecycle import cancel, schedule
 from digest.errors import DigestError
 from digest.models import Edition
-from digest.subscribers import normalise_email
-from digest.transport import PermanentError, TransientError
+from digest.subscribers.roster import normalise_email
 from digest.web.context import runtime
 from digest.web.editor.actions import perform, plural
 from digest.web.editor.auth import admin_required, current_editor, is_admin, login_required

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from digest.items.queue import QueueError, get_items
 from digest.models import ITEM_KINDS, Item
-from digest.queue import QueueError, get_items
 from digest.web.editor.actions import FormError
 from digest.web.editor.local_time import parse_optional
 from sources.normalise import LIMITS, canonical_url, plain_text, sanitise_html

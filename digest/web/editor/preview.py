@@ -20,11 +20,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from digest.compose import freeze
-from digest.editions import get_edition, lapsed, sent_item_ids
-from digest.message import site_links
+from digest.delivery.message import site_links
+from digest.editions.compose import freeze
+from digest.editions.core import get_edition, lapsed, sent_item_ids
 from digest.models import Edition, EditionItem, utcnow
-from digest.render import personalise
+from digest.rendering.render import personalise
 from digest.runtime import Runtime
 
 PREVIEW_UID = "preview"  # the preview's links are signed for nobody

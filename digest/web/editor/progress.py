@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from digest.delivery import _topic_match, edition_topic_keys  # the very rule sending applies
-from digest.editions import delivery_counts
+from digest.delivery.worker import _topic_match, edition_topic_keys  # the very rule sending applies
+from digest.editions.core import delivery_counts
 from digest.models import Delivery, Edition, Subscriber
 
 FAILURES_SHOWN = 50

@@ -7,9 +7,9 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest import audit
+from digest.items.queue import decide, feature
 from digest.models import ITEM_KINDS, ITEM_STATUSES, utcnow
-from digest.queue import decide, feature
-from digest.submission_notices import tell_submitters_after_commit
+from digest.submissions.notices import tell_submitters_after_commit
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, back_to, form_ids, perform, plural
 from digest.web.editor.auth import current_editor, login_required

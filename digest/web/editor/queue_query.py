@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from digest.editions import CLOSING_SOON_WITHIN
+from digest.editions.core import CLOSING_SOON_WITHIN
 from digest.models import ITEM_KINDS, ITEM_STATUSES, Item, Source, Submission
 
 PER_PAGE = 50

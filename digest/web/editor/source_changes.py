@@ -1,5 +1,5 @@
 """Changing a source from the editors' app: its name, address and kind, and switching it off or on.
-(Adding and removing are digest.source_list's; the same rules apply.)"""
+(Adding and removing are digest.items.sources's; the same rules apply.)"""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from digest.config import SOURCE_KINDS
+from digest.items.sources import SourceError, find_source
 from digest.models import Source
-from digest.source_list import SourceError, find_source
 
 FEED_SCHEMES = ("http://", "https://", "file://", "sample://")
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.config import SOURCE_KINDS
 from digest.errors import DigestError
+from digest.items.sources import add_source, list_sources
 from digest.models import Item, Source, utcnow
-from digest.source_list import add_source, list_sources
 from digest.web.context import runtime
 from digest.web.editor.actions import perform, plural
 from digest.web.editor.auth import admin_required, current_editor

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.errors import DigestError
 from digest.models import Subscriber, utcnow
-from digest.preferences import editions_of, topics_of
-from digest.subscribers import add_subscriber, export_csv, import_csv
-from digest.subscriptions import unsubscribe
+from digest.subscribers.preferences import editions_of, topics_of
+from digest.subscribers.roster import add_subscriber, export_csv, import_csv
+from digest.subscribers.subscriptions import unsubscribe
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, perform
 from digest.web.editor.auth import admin_required, current_editor

@@ -1,0 +1,143 @@
+"""Transactional messages: confirmation links, "already subscribed", email changes, and alerts to
+the editors. Short plain-text emails through the configured transport (and DKIM signer)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import format_datetime, getaddresses
+
+from digest.config import Config
+from digest.delivery.dkim import make_signer
+from digest.delivery.errors import TransientError
+from digest.delivery.transport import Transport, make_transport
+from digest.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notice:
+    to: str
+    subject: str
+    text: str
+
+
+def confirm_subscription_notice(site_name: str, to: str, confirm_url: str, hours: int) -> Notice:
+    return Notice(
+        to=to,
+        subject=f"Confirm your subscription to {site_name}",
+        text=(
+            f"Someone, hopefully you, asked to receive {site_name} at this address.\n\n"
+            f"To confirm, open this link within {hours} hours:\n\n  {confirm_url}\n\n"
+            "If it was not you, ignore this message: nothing will be sent to you.\n"
+        ),
+    )
+
+
+def already_subscribed_notice(site_name: str, to: str, preferences_url: str) -> Notice:
+    return Notice(
+        to=to,
+        subject=f"You are already subscribed to {site_name}",
+        text=(
+            f"Someone, hopefully you, asked to subscribe this address to {site_name}.\n"
+            "It already receives it, so nothing has changed.\n\n"
+            f"To choose what you receive, or to unsubscribe:\n\n  {preferences_url}\n"
+        ),
+    )
+
+
+def confirm_new_address_notice(site_name: str, to: str, confirm_url: str, hours: int) -> Notice:
+    return Notice(
+        to=to,
+        subject=f"Confirm your new address for {site_name}",
+        text=(
+            f"Someone, hopefully you, asked to receive {site_name} at this address instead of their old one.\n\n"
+            f"To confirm, open this link within {hours} hours:\n\n  {confirm_url}\n\n"
+            "If it was not you, ignore this message: nothing will change.\n"
+        ),
+    )
+
+
+def edition_paused_notice(site_name: str, to: str, edition_title: str, edition_id: int, reason: str) -> Notice:
+    return Notice(
+        to=to,
+        subject=f"[{site_name}] Sending paused: {edition_title}",
+        text=(
+            f"Sending edition {edition_id} (“{edition_title}”) has been paused: {reason}\n\n"
+            "Nothing more is sent until you resume it, once the cause is fixed:\n\n"
+            f"  digest edition resume {edition_id}\n\n"
+            "Messages already accepted by the server stay sent; the rest wait in the queue.\n"
+        ),
+    )
+
+
+def compose(notice: Notice, sender: str, sign: Callable[[bytes], bytes] | None = None) -> bytes:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = notice.to
+    message["Subject"] = notice.subject
+    message["Date"] = format_datetime(utcnow())
+    message["Message-ID"] = f"<notice-{secrets.token_hex(12)}@{_domain(sender)}>"
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(notice.text)
+    payload = message.as_bytes(policy=SMTP_POLICY)
+    return sign(payload) if sign else payload
+
+
+def send_notice(transport: Transport, config: Config, notice: Notice, sign: Callable[[bytes], bytes] | None) -> None:
+    sender = getaddresses([config.mail.from_address])[0][1]
+    transport.send(sender, notice.to, compose(notice, config.mail.from_address, sign))
+
+
+class Mailer:
+    """Sends notices from a background thread, so a web request never waits for (or reveals by its
+    timing) whether an email went out. One retry after a temporary failure; failures are logged."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notices")
+        self._transport: Transport | None = None
+        self._sign: Callable[[bytes], bytes] | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, notice: Notice) -> Future[None]:
+        return self._executor.submit(self._send, notice)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every notice submitted so far has been sent (or given up)."""
+        self._executor.submit(lambda: None).result(timeout)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+        if self._transport is not None:
+            self._transport.close()
+
+    def _send(self, notice: Notice) -> None:
+        with self._lock:
+            if self._transport is None:
+                self._transport = make_transport(self.config)
+                self._sign = make_signer(self.config)
+        for attempt in (1, 2):
+            try:
+                send_notice(self._transport, self.config, notice, self._sign)
+                return
+            except TransientError as error:
+                if attempt == 2:
+                    log.error("notice %r to %s not sent: %s", notice.subject, notice.to, error)
+                else:
+                    time.sleep(1.0)
+            except Exception:
+                log.exception("notice %r to %s not sent", notice.subject, notice.to)
+                return
+
+
+def _domain(sender: str) -> str:
+    return getaddresses([sender])[0][1].rpartition("@")[2] or "localhost"

@@ -1,0 +1,31 @@
+"""The outbox transport: each message an .eml file in a folder, for a first run and for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+class OutboxTransport:
+    """Writes each message to its own .eml file, atomically (temp file, then rename)."""
+
+    parallelism = 1
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None:
+        digest = hashlib.sha256(message).hexdigest()[:16]
+        safe_recipient = "".join(c if c.isalnum() or c in "@._-" else "_" for c in recipient)
+        final = self.folder / f"{safe_recipient}-{digest}.eml"
+        temporary = final.with_suffix(".tmp")
+        with open(temporary, "wb") as handle:
+            handle.write(message)
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(final)
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,28 @@
+"""Where messages go: an outbox folder (one .eml per message) or an SMTP server.
+
+Both sit behind one small interface, so delivery never knows which one it talks to. `send` may
+be called from `parallelism` threads at once; it raises digest.delivery.errors' TransientError or
+PermanentError.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from digest.config import Config
+from digest.delivery.outbox import OutboxTransport
+from digest.delivery.smtp_pool import SmtpPool
+
+
+class Transport(Protocol):
+    parallelism: int  # how many threads may call send at once
+
+    def send(self, sender: str, recipient: str, message: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def make_transport(config: Config) -> Transport:
+    if config.mail.transport == "smtp":
+        return SmtpPool(config.mail.smtp)
+    return OutboxTransport(config.outbox_dir)

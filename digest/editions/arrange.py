@@ -1,0 +1,195 @@
+"""Arrange an edition that has not gone out yet: its sections, the items in them, their order, and its
+texts. This is the small interface the editors' app calls (the weekly assembly uses it too).
+
+Every function refuses an edition that is sending or sent (its order is frozen then) and leaves the
+positions numbered 0…n-1 in reading order. A section is a title; it exists while it holds items.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from digest.editions.core import (
+    ITEM_STATUSES_FOR_EDITIONS,
+    SECTIONS,
+    EditionError,
+    editable_edition,
+    section_order,
+)
+from digest.items.queue import get_items
+from digest.models import Edition, EditionItem, Item
+
+Layout = list[tuple[str, list[EditionItem]]]
+
+SECTION_TITLE_MAX = 100
+TEXT_MAX = 300
+
+
+def layout(edition: Edition) -> Layout:
+    """The edition's sections in reading order, each with its entries in order."""
+    grouped: dict[str, list[EditionItem]] = {}
+    for entry in sorted(edition.entries, key=lambda entry: entry.position):
+        grouped.setdefault(entry.section, []).append(entry)
+    return list(grouped.items())
+
+
+def add_items(
+    session: Session, edition_id: int, item_ids: Sequence[int], section: str, position: int | None = None
+) -> Edition:
+    """Put items into a section (made if new, at the end) at ``position`` (0 = first; default: last)."""
+    edition = editable_edition(session, edition_id)
+    place_items(edition, get_items(session, item_ids), section, position)
+    return edition
+
+
+def place_items(edition: Edition, items: Sequence[Item], section: str, position: int | None = None) -> None:
+    title = section_title(section)
+    _check_addable(edition, items)
+    sections = layout(edition)
+    members = _section(sections, title)
+    at = len(members) if position is None else _within(position, len(members))
+    members[at:at] = [EditionItem(item=item, item_id=item.id, section=title, position=0) for item in items]
+    _store(edition, sections)
+
+
+def insert_in_order(edition: Edition, item: Item, section: str) -> None:
+    """Put one item where the section's default order wants it, keeping the order editors gave the rest;
+    a default section that does not exist yet is made in its default place."""
+    _check_addable(edition, [item])
+    sections = layout(edition)
+    members = _section(sections, section, default_place=True)
+    key = section_order(section)
+    at = next((index for index, entry in enumerate(members) if key(entry.item) > key(item)), len(members))
+    members.insert(at, EditionItem(item=item, item_id=item.id, section=section, position=0))
+    _store(edition, sections)
+
+
+def remove_items(session: Session, edition_id: int, item_ids: Sequence[int]) -> Edition:
+    edition = editable_edition(session, edition_id)
+    missing = sorted(set(item_ids) - {entry.item_id for entry in edition.entries})
+    if missing:
+        raise EditionError(f"edition {edition_id} does not carry item {', '.join(map(str, missing))}")
+    sections = [(title, [e for e in members if e.item_id not in item_ids]) for title, members in layout(edition)]
+    _store(edition, sections)
+    return edition
+
+
+def move_item(session: Session, edition_id: int, item_id: int, position: int, section: str | None = None) -> Edition:
+    """Move an item to ``position`` (0 = first) of ``section`` (default: the section it is in)."""
+    edition = editable_edition(session, edition_id)
+    sections = layout(edition)
+    entry = next((e for _, members in sections for e in members if e.item_id == item_id), None)
+    if entry is None:
+        raise EditionError(f"edition {edition_id} does not carry item {item_id}")
+    target = section_title(section) if section is not None else entry.section
+    for _, members in sections:
+        if entry in members:
+            members.remove(entry)
+    members = _section(sections, target)
+    members.insert(_within(position, len(members)), entry)
+    _store(edition, sections)
+    return edition
+
+
+def order_sections(session: Session, edition_id: int, titles: Sequence[str]) -> Edition:
+    """Put the sections in this order (every section named once)."""
+    edition = editable_edition(session, edition_id)
+    sections = dict(layout(edition))
+    if sorted(titles) != sorted(sections):
+        raise EditionError(f"name every section of edition {edition_id} once: {', '.join(sections)}")
+    _store(edition, [(title, sections[title]) for title in titles])
+    return edition
+
+
+def rename_section(session: Session, edition_id: int, title: str, new_title: str) -> Edition:
+    edition = editable_edition(session, edition_id)
+    sections = layout(edition)
+    new_title = section_title(new_title)
+    titles = [name for name, _ in sections]
+    if title not in titles:
+        raise EditionError(f"edition {edition_id} has no section {title!r}")
+    if new_title != title and new_title in titles:
+        raise EditionError(f"edition {edition_id} already has a section {new_title!r}; move the items instead")
+    _store(edition, [(new_title if name == title else name, members) for name, members in sections])
+    return edition
+
+
+def set_texts(
+    session: Session,
+    edition_id: int,
+    *,
+    title: str | None = None,
+    subject: str | None = None,
+    preheader: str | None = None,
+    intro: str | None = None,
+) -> Edition:
+    """Change the title, subject line, preheader (preview text) or Markdown introduction; None keeps one."""
+    edition = editable_edition(session, edition_id)
+    if title is not None:
+        edition.title = _line("title", title, required=True)
+    if subject is not None:
+        edition.subject = _line("subject", subject, required=True)
+    if preheader is not None:
+        edition.preheader = _line("preheader", preheader)
+    if intro is not None:
+        edition.intro = intro.strip()
+    return edition
+
+
+def section_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned:
+        raise EditionError("a section needs a title")
+    if len(cleaned) > SECTION_TITLE_MAX:
+        raise EditionError(f"a section title has at most {SECTION_TITLE_MAX} characters")
+    return cleaned
+
+
+def _line(name: str, value: str, required: bool = False) -> str:
+    cleaned = " ".join(value.split())
+    if required and not cleaned:
+        raise EditionError(f"the {name} cannot be empty")
+    if len(cleaned) > TEXT_MAX:
+        raise EditionError(f"the {name} has at most {TEXT_MAX} characters (it has {len(cleaned)})")
+    return cleaned
+
+
+def _check_addable(edition: Edition, items: Sequence[Item]) -> None:
+    present = {entry.item_id for entry in edition.entries}
+    seen: set[int] = set()
+    for item in items:
+        if item.status not in ITEM_STATUSES_FOR_EDITIONS:
+            raise EditionError(f"item {item.id} is {item.status}; only approved (or already sent) items go out")
+        if item.id in present or item.id in seen:
+            raise EditionError(f"item {item.id} is already in edition {edition.id or 'being made'}")
+        seen.add(item.id)
+
+
+def _section(sections: Layout, title: str, default_place: bool = False) -> list[EditionItem]:
+    """The entries of a section, made (at the end, or in its default place) when missing."""
+    for name, members in sections:
+        if name == title:
+            return members
+    index = len(sections)
+    if default_place and title in SECTIONS:
+        rank = SECTIONS.index
+        later = [i for i, (name, _) in enumerate(sections) if name in SECTIONS and rank(name) > rank(title)]
+        index = later[0] if later else len(sections)
+    members: list[EditionItem] = []
+    sections.insert(index, (title, members))
+    return members
+
+
+def _within(position: int, size: int) -> int:
+    return max(0, min(position, size))
+
+
+def _store(edition: Edition, sections: Layout) -> None:
+    entries: list[EditionItem] = []
+    for title, members in sections:
+        for entry in members:
+            entry.section, entry.position = title, len(entries)
+            entries.append(entry)
+    edition.entries = entries  # entries left out are deleted

@@ -1,0 +1,199 @@
+"""Editions: what every edition shares (sections, titles, slugs), and finding, listing, scheduling
+and cancelling them. The weekly digest is assembled in ``digest.editions.assembly``, newsletters are made in
+``digest.editions.newsletter``, and a draft's sections are arranged with ``digest.editions.arrange``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from digest.errors import DigestError
+from digest.models import DELIVERY_STATUSES, Delivery, Edition, EditionItem, Item
+
+NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS = (
+    "News",
+    "Upcoming events",
+    "Closing soon",
+    "Open calls",
+    "Cluster achievements",
+)
+SECTIONS = (NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS)  # the default order
+KIND_SECTIONS = {"news": NEWS, "event": EVENTS, "call": OPEN_CALLS, "achievement": ACHIEVEMENTS}
+CLOSING_SOON_WITHIN = timedelta(days=14)
+
+EDITABLE_STATUSES = ("draft", "scheduled")
+SENT_STATUSES = ("sending", "sent")  # a sending edition has gone out as far as items are concerned
+ITEM_STATUSES_FOR_EDITIONS = ("approved", "published")  # a newsletter may bring back a sent item
+
+_FAR_FUTURE = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
+
+
+class EditionError(DigestError):
+    """An edition operation that cannot be done, worded for the editor."""
+
+
+def new_edition(session: Session, edition_type: str, timezone: str, now: datetime, title: str | None = None) -> Edition:
+    """An empty draft with its title, subject and a unique slug (added to the session)."""
+    local_day = now.astimezone(ZoneInfo(timezone)).date()
+    label = "Weekly digest" if edition_type == "digest" else "Newsletter"
+    title = (title or "").strip() or f"{label} — {local_day.day} {local_day:%B %Y}"
+    edition = Edition(
+        type=edition_type,
+        title=title,
+        subject=title,
+        preheader="",
+        intro="",
+        slug=unique_slug(session, f"{edition_type}-{local_day.isoformat()}"),
+        status="draft",
+        created_at=now,
+        warnings=[],
+    )
+    session.add(edition)
+    return edition
+
+
+def sent_item_ids() -> Select[tuple[int]]:
+    """The ids of items a sending or sent edition carries."""
+    return (
+        select(EditionItem.item_id)
+        .join(Edition, Edition.id == EditionItem.edition_id)
+        .where(Edition.status.in_(SENT_STATUSES))
+    )
+
+
+def unsent_approved_items(session: Session) -> list[Item]:
+    query = select(Item).where(Item.status == "approved", Item.id.not_in(sent_item_ids())).order_by(Item.id)
+    return list(session.scalars(query))
+
+
+def lapsed(item: Item, now: datetime) -> bool:
+    """A call whose deadline has passed, or an event that has ended: it never goes out again."""
+    if item.kind == "call":
+        return item.deadline is not None and item.deadline < now
+    if item.kind == "event" and item.starts_at is not None:
+        return (item.ends_at or item.starts_at) < now
+    return False
+
+
+def section_for(item: Item, now: datetime) -> str:
+    """The default section of an item: calls closing within 14 days go to "Closing soon"."""
+    if item.kind == "call" and item.deadline is not None and item.deadline - now <= CLOSING_SOON_WITHIN:
+        return CLOSING_SOON
+    return KIND_SECTIONS[item.kind]
+
+
+def section_order(title: str) -> Callable[[Item], Any]:
+    """How a default section sorts: events by start, calls by deadline, the rest featured first, newest first."""
+    if title == EVENTS:
+        return lambda item: (item.starts_at or _FAR_FUTURE, item.id)
+    if title in (CLOSING_SOON, OPEN_CALLS):
+        return lambda item: (item.deadline or _FAR_FUTURE, item.id)
+    return lambda item: (not item.featured, -(item.published_at or item.collected_at).timestamp(), item.id)
+
+
+def default_sections(items: Iterable[Item], now: datetime, sort: bool = True) -> list[tuple[str, list[Item]]]:
+    """Items grouped into the default sections (empty ones left out), each sorted its own way, or
+    in the order given when ``sort`` is False."""
+    grouped: dict[str, list[Item]] = {title: [] for title in SECTIONS}
+    for item in items:
+        grouped[section_for(item, now)].append(item)
+    return [
+        (title, sorted(members, key=section_order(title)) if sort else members)
+        for title, members in grouped.items()
+        if members
+    ]
+
+
+def entries_for(layout: Sequence[tuple[str, Sequence[Item]]]) -> list[EditionItem]:
+    entries: list[EditionItem] = []
+    for section, items in layout:
+        for item in items:
+            entries.append(EditionItem(item=item, item_id=item.id, section=section, position=len(entries)))
+    return entries
+
+
+_KIND_WORDS = {
+    "news": ("news item", "news items"),
+    "event": ("event", "events"),
+    "call": ("open call", "open calls"),
+    "achievement": ("achievement", "achievements"),
+}
+
+
+def counts_preheader(items: Sequence[Item], lead: str = "This week") -> str:
+    """ "This week: 3 news items, 2 events, 1 open call" (the preview line mail clients show)."""
+    parts = []
+    for kind, (one, many) in _KIND_WORDS.items():
+        number = sum(1 for item in items if item.kind == kind)
+        if number:
+            parts.append(f"{number} {one if number == 1 else many}")
+    return f"{lead}: " + ", ".join(parts) if parts else ""
+
+
+def add_warnings(edition: Edition, warnings: Iterable[str]) -> None:
+    """Add warnings for the editors, each once, after those the edition has."""
+    edition.warnings = list(dict.fromkeys([*(edition.warnings or []), *warnings]))
+
+
+def item_titles(items: Sequence[Item], shown: int = 3) -> str:
+    """“First”, “Second”, “Third” and 2 more: items named in a warning."""
+    named = [f"“{item.title}”" for item in items[:shown]]
+    more = len(items) - len(named)
+    return ", ".join(named) + (f" and {more} more" if more else "")
+
+
+def unique_slug(session: Session, base: str) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
+    taken = set(session.scalars(select(Edition.slug).where(Edition.slug.like(f"{base}%"))))
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+def get_edition(session: Session, edition_id: int) -> Edition:
+    edition = session.get(Edition, edition_id, options=[selectinload(Edition.entries).selectinload(EditionItem.item)])
+    if edition is None:
+        raise EditionError(f"no edition with id {edition_id} (see `digest edition list`)")
+    return edition
+
+
+def editable_edition(session: Session, edition_id: int) -> Edition:
+    """An edition whose contents may still change: once sending starts, sections and order are frozen."""
+    edition = get_edition(session, edition_id)
+    if edition.status not in EDITABLE_STATUSES:
+        raise EditionError(
+            f"edition {edition_id} is {edition.status}; its sections and order are frozen "
+            "(only a draft or scheduled edition can change)"
+        )
+    return edition
+
+
+def list_editions(session: Session) -> list[Edition]:
+    query = (
+        select(Edition).options(selectinload(Edition.entries)).order_by(Edition.created_at.desc(), Edition.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per edition, how many deliveries are in each status (every status present, zero or not)."""
+    counts = {edition_id: dict.fromkeys(DELIVERY_STATUSES, 0) for edition_id in edition_ids}
+    if not edition_ids:
+        return counts
+    rows = session.execute(
+        select(Delivery.edition_id, Delivery.status, func.count())
+        .where(Delivery.edition_id.in_(edition_ids))
+        .group_by(Delivery.edition_id, Delivery.status)
+    )
+    for edition_id, status, number in rows:
+        counts[edition_id][status] = number
+    return counts

@@ -1,0 +1,59 @@
+"""Hand-made newsletters: the items editors choose, in the sections they name, with an optional
+Markdown introduction. Without a choice, every approved item not sent yet, in the default sections."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from digest.editions.arrange import place_items, set_texts
+from digest.editions.core import (
+    EditionError,
+    counts_preheader,
+    default_sections,
+    entries_for,
+    new_edition,
+    unsent_approved_items,
+)
+from digest.items.queue import get_items
+from digest.models import Edition, utcnow
+
+SectionChoice = tuple[str, Sequence[int]]  # (section title, item ids in order)
+
+
+def create_newsletter(
+    session: Session,
+    timezone: str,
+    *,
+    title: str | None = None,
+    sections: Sequence[SectionChoice] | None = None,
+    intro: str = "",
+    subject: str | None = None,
+    preheader: str | None = None,
+    now: datetime | None = None,
+) -> Edition:
+    """A draft newsletter. ``sections`` lists (title, item ids) in reading order; an empty list makes
+    an empty draft to fill later; None takes every approved item not sent yet."""
+    now = now or utcnow()
+    if sections is None:
+        items = unsent_approved_items(session)
+        if not items:
+            raise EditionError("no approved items to put in an edition (approve some with `digest queue approve ID…`)")
+        edition = new_edition(session, "newsletter", timezone, now, title)
+        edition.entries = entries_for(default_sections(items, now))
+    else:
+        edition = new_edition(session, "newsletter", timezone, now, title)
+        for section, item_ids in sections:
+            place_items(edition, get_items(session, list(item_ids)), section)
+    session.flush()
+    chosen = [entry.item for entry in edition.entries]
+    set_texts(
+        session,
+        edition.id,
+        subject=subject,
+        preheader=preheader if preheader is not None else counts_preheader(chosen, lead="In this issue"),
+        intro=intro,
+    )
+    return edition

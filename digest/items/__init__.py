@@ -1,0 +1,1 @@
+"""The editorial queue and what feeds it: items and their edits, the list of sources."""

@@ -1,0 +1,568 @@
+"""The email rendering stage: plain view data in, HTML and text parts out.
+
+Pipeline: Jinja2 (``templates/email/edition.mjml.j2``) → MJML → ``mjml2html`` (MRML, no fonts
+fetched) → premailer (CSS inlined, ``<style>`` tags and their ``@media`` rules kept, nothing
+fetched) → a few fix-ups (doctype, ``role="presentation"`` on every table, ``lang``, colour-scheme
+meta tags). The text part comes from its own template, ``templates/email/edition.txt.j2``.
+
+The output is rendered once per edition; per-recipient values are left as the markers in
+``PLACEHOLDERS`` and filled in by :func:`personalise`.
+
+This module is a pure stage: it imports nothing from the project but its pure helpers
+(``digest.rendering.fragments``, ``digest.rendering.mjml_errors``).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+import textwrap
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from types import TracebackType
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from mjml import mjml2html
+from premailer import Premailer
+
+from digest.rendering import mjml_errors
+from digest.rendering.fragments import absolute_link, email_fragment, email_summary, html_to_paragraphs
+
+__all__ = [
+    "DEFAULT_TEMPLATES_DIR",
+    "ITEM_KINDS",
+    "PLACEHOLDERS",
+    "EditionView",
+    "ItemView",
+    "RenderError",
+    "RenderedEdition",
+    "SectionView",
+    "SiteView",
+    "personalise",
+    "render_edition",
+]
+
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+
+ITEM_KINDS = ("news", "event", "call", "achievement")
+
+# Per-recipient markers. Plain alphanumerics, '-' and '_' only: they pass through MRML, lxml and
+# premailer unchanged, in href attributes as well as in text (no percent-encoding, no entities).
+_MARKER_FRAME = "XDIGESTX"
+PLACEHOLDERS: dict[str, str] = {
+    key: f"{_MARKER_FRAME}-{key}-{_MARKER_FRAME}" for key in ("name", "unsubscribe_url", "preferences_url")
+}
+_MARKER_RE = re.compile(rf"{_MARKER_FRAME}-([A-Za-z0-9_]+)-{_MARKER_FRAME}")
+
+TEXT_WIDTH = 72
+URGENT_DAYS = 7  # a call closing within a week gets the warm "days left" badge
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTHS_LONG = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_WEEKDAYS_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+# --------------------------------------------------------------------------- public data
+
+
+@dataclass(frozen=True)
+class ItemView:
+    kind: str  # "news" | "event" | "call" | "achievement"
+    title: str  # plain text
+    summary_html: str  # already-sanitised HTML fragment
+    url: str | None  # absolute
+    image_url: str | None
+    organisation: str | None
+    country: str | None
+    published_at: datetime | None  # aware, UTC
+    starts_at: datetime | None  # aware UTC (events)
+    ends_at: datetime | None
+    location: str | None
+    timezone: str | None  # IANA name of the event's zone; None -> site timezone
+    deadline: datetime | None  # aware UTC (calls)
+    featured: bool = False
+    calendar_url: str | None = None  # absolute link to the per-event .ics
+
+
+@dataclass(frozen=True)
+class SectionView:
+    title: str
+    items: tuple[ItemView, ...]
+
+
+@dataclass(frozen=True)
+class EditionView:
+    title: str
+    subject: str
+    preheader: str
+    sections: tuple[SectionView, ...]
+    archive_url: str  # "view in browser" link
+    intro_html: str = ""  # sanitised HTML (editorial introduction), may be empty
+    sent_on: date | None = None  # the edition's date, shown in the header
+    more_count: int = 0  # items left out to keep the email small; the archive copy has them
+
+
+@dataclass(frozen=True)
+class SiteView:
+    name: str
+    base_url: str
+    timezone: str  # IANA name, e.g. "Europe/Brussels"
+    language: str  # e.g. "en"
+    contact_address: str  # postal/contact line for the footer
+
+
+@dataclass(frozen=True)
+class RenderedEdition:
+    html: str
+    text: str
+
+
+class RenderError(Exception):
+    """Rendering failed; the message names the template file and line when it can be found
+    (for MJML errors, from the first unbalanced tag), then what went wrong."""
+
+
+# --------------------------------------------------------------------------- template context
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One item as the templates see it: the view plus everything derived from it."""
+
+    item: ItemView
+    url: str | None
+    image_url: str | None
+    calendar_url: str | None
+    published: str | None  # "8 Dec 2026" in the site's zone
+    when: str | None  # events: "Tue 8 Dec 2026, 09:00–17:00 CET"
+    deadline: str | None  # calls: "15 Dec 2026" (+ ", 17:00 CET" when the hour matters)
+    deadline_status: str | None  # "12 days left" | "1 day left" | "Closes today" | "Closed"
+    days_left: int | None
+    closed: bool
+    summary_html: str  # email-safe: whole when short, else a teaser
+    summary_text: str  # the same for the text part, every link spelled out
+    origin: str  # "Organisation · Country"
+    divider: bool  # draw a rule above this item
+
+
+@dataclass(frozen=True)
+class _Section:
+    title: str
+    entries: tuple[_Entry, ...]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _zone(name: str | None, fallback: tzinfo) -> tzinfo:
+    if not name:
+        return fallback
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # A feed with a bogus TZID must not stop the edition: show the site's zone instead.
+        return fallback
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _abbrev(moment: datetime) -> str:
+    name = moment.tzname() or ""
+    if not name or name[0] in "+-":  # zones without a letter abbreviation ("+03") -> "UTC+3"
+        offset = moment.utcoffset() or timedelta(0)
+        minutes = int(offset.total_seconds() // 60)
+        sign = "+" if minutes >= 0 else "−"
+        hours, rest = divmod(abs(minutes), 60)
+        return "UTC" if minutes == 0 else f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
+    return name
+
+
+def _fmt_day(day: date, *, weekday: bool = False, year: bool = True) -> str:
+    text = f"{day.day} {_MONTHS[day.month - 1]}"
+    if year:
+        text += f" {day.year}"
+    return f"{_WEEKDAYS[day.weekday()]} {text}" if weekday else text
+
+
+def _fmt_long_day(day: date) -> str:
+    return f"{_WEEKDAYS_LONG[day.weekday()]} {day.day} {_MONTHS_LONG[day.month - 1]} {day.year}"
+
+
+def _dateline(title: str, day: date) -> str:
+    """The edition's date under its title, unless the title already says it."""
+    if f"{day.day} {_MONTHS_LONG[day.month - 1]} {day.year}" in title:
+        return ""
+    return _fmt_long_day(day)
+
+
+def _fmt_time(moment: datetime) -> str:
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
+def _is_midnight(moment: datetime) -> bool:
+    return moment.hour == 0 and moment.minute == 0
+
+
+def _date_range(first: date, last: date) -> str:
+    """A day range: "8–10 Dec 2026", "30 Nov – 2 Dec 2026", "30 Dec 2026 – 2 Jan 2027"."""
+    if first.year != last.year:
+        return f"{_fmt_day(first)} – {_fmt_day(last)}"
+    if first.month != last.month:
+        return f"{_fmt_day(first, year=False)} – {_fmt_day(last)}"
+    return f"{first.day}–{_fmt_day(last)}"
+
+
+def event_when(starts_at: datetime, ends_at: datetime | None, zone: tzinfo) -> str:
+    """The event's dates and times in its own zone, with the zone's abbreviation."""
+    start = _aware(starts_at).astimezone(zone)
+    end = _aware(ends_at).astimezone(zone) if ends_at is not None else None
+    if end is not None and end < start:
+        end = None
+    all_day = _is_midnight(start) and (end is None or _is_midnight(end))
+    if end is None:
+        if all_day:
+            return _fmt_day(start.date(), weekday=True)
+        return f"{_fmt_day(start.date(), weekday=True)}, {_fmt_time(start)} {_abbrev(start)}"
+    last_day = end.date()
+    if _is_midnight(end) and end > start:  # an exclusive end at midnight belongs to the day before
+        last_day = (end - timedelta(minutes=1)).date()
+    if last_day == start.date():
+        if all_day:
+            return _fmt_day(start.date(), weekday=True)
+        if _abbrev(start) == _abbrev(end):
+            times = f"{_fmt_time(start)}–{_fmt_time(end)} {_abbrev(end)}"
+        else:
+            times = f"{_fmt_time(start)} {_abbrev(start)} – {_fmt_time(end)} {_abbrev(end)}"
+        return f"{_fmt_day(start.date(), weekday=True)}, {times}"
+    text = _date_range(start.date(), last_day)
+    if not all_day:
+        text += f", from {_fmt_time(start)} {_abbrev(start)}"
+    return text
+
+
+def deadline_label(deadline: datetime, zone: tzinfo) -> str:
+    """The deadline's day in ``zone`` ("15 Dec 2026"), with the hour when it matters ("…, 17:00 CET")."""
+    local = _aware(deadline).astimezone(zone)
+    text = _fmt_day(local.date())
+    if not _is_midnight(local) and not (local.hour == 23 and local.minute == 59):
+        text += f", {_fmt_time(local)} {_abbrev(local)}"
+    return text
+
+
+def deadline_status(deadline: datetime, zone: tzinfo, today: date) -> tuple[int, str]:
+    """Days left until the deadline's (local) day, and how to say it."""
+    days = (_aware(deadline).astimezone(zone).date() - today).days
+    if days < 0:
+        return days, "Closed"
+    if days == 0:
+        return days, "Closes today"
+    if days == 1:
+        return days, "1 day left"
+    return days, f"{days} days left"
+
+
+def wrap_text(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
+    """Wrap each paragraph (blank-line separated) at ``width`` columns, every line indented by
+    ``indent`` (the first line of each paragraph by ``first`` if given). URLs are never broken."""
+    return "\n\n".join(
+        textwrap.fill(
+            paragraph,
+            width=width,
+            initial_indent=indent if first is None else first,
+            subsequent_indent=indent,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        for paragraph in str(text).split("\n\n")
+        if paragraph.strip()
+    )
+
+
+def _absolute_url(url: str | None, base_url: str) -> str | None:
+    """An absolute http(s) URL, or None: relative URLs are joined to the site, other schemes dropped."""
+    link = absolute_link(url, base_url)
+    return None if link is None or link.lower().startswith("mailto:") else link
+
+
+def _origin(item: ItemView) -> str:
+    return " · ".join(part for part in (item.organisation, item.country) if part)
+
+
+def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, today: date) -> tuple[_Entry, ...]:
+    entries: list[_Entry] = []
+    previous: ItemView | None = None
+    for item in items:
+        if item.kind not in ITEM_KINDS:
+            raise RenderError(f"item {item.title!r}: unknown kind {item.kind!r} (expected one of {ITEM_KINDS})")
+        when = None
+        if item.kind == "event" and item.starts_at is not None:
+            when = event_when(item.starts_at, item.ends_at, _zone(item.timezone, site_zone))
+        deadline = status = None
+        days_left = None
+        if item.deadline is not None:
+            deadline = deadline_label(item.deadline, site_zone)
+            days_left, status = deadline_status(item.deadline, site_zone, today)
+        summary_html, summary_text = email_summary(item.summary_html, site.base_url)
+        published = None
+        if item.published_at is not None:
+            published = _fmt_day(_aware(item.published_at).astimezone(site_zone).date())
+        entries.append(
+            _Entry(
+                item=item,
+                url=_absolute_url(item.url, site.base_url),
+                image_url=_absolute_url(item.image_url, site.base_url),
+                calendar_url=_absolute_url(item.calendar_url, site.base_url),
+                published=published,
+                when=when,
+                deadline=deadline,
+                deadline_status=status,
+                days_left=days_left,
+                closed=days_left is not None and days_left < 0,
+                summary_html=summary_html,
+                summary_text=summary_text,
+                origin=_origin(item),
+                divider=previous is not None and item.featured == previous.featured,
+            )
+        )
+        previous = item
+    return tuple(entries)
+
+
+# --------------------------------------------------------------------------- Jinja environment
+
+_environments: dict[Path, Environment] = {}
+_environments_lock = threading.Lock()
+
+
+def _environment(templates_dir: Path) -> Environment:
+    with _environments_lock:
+        env = _environments.get(templates_dir)
+        if env is None:
+            env = Environment(
+                loader=FileSystemLoader(str(templates_dir)),
+                undefined=StrictUndefined,
+                autoescape=select_autoescape(
+                    enabled_extensions=("mjml.j2", "html.j2"),
+                    disabled_extensions=("txt.j2",),
+                    default_for_string=True,
+                    default=True,
+                ),
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+                auto_reload=True,
+            )
+            env.filters["wrap"] = wrap_text
+            _environments[templates_dir] = env
+        return env
+
+
+def _template_location(exc: BaseException, templates_dir: Path) -> tuple[str, int | None] | None:
+    """The innermost template frame of a rendering exception: (template name, line)."""
+    if isinstance(exc, TemplateSyntaxError) and exc.name:
+        return exc.name, exc.lineno
+    found: tuple[str, int | None] | None = None
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        try:
+            relative = Path(filename).resolve().relative_to(templates_dir)
+        except (ValueError, OSError):
+            relative = None
+        if relative is not None:
+            found = (relative.as_posix(), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _render_template(env: Environment, name: str, templates_dir: Path, context: dict[str, object]) -> str:
+    try:
+        return env.get_template(name).render(context)
+    except RenderError:
+        raise
+    except Exception as exc:
+        location = _template_location(exc, templates_dir)
+        if location is None:
+            where = f"{templates_dir.name}/{name}"
+        else:
+            template, line = location
+            where = f"{templates_dir.name}/{template}" + (f" line {line}" if line else "")
+        if isinstance(exc, TemplateSyntaxError):
+            detail = exc.message or str(exc)
+        elif isinstance(exc, TemplateNotFound):
+            detail = f"template not found: {exc.name}"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        raise RenderError(f"{where}: {detail}") from exc
+
+
+# --------------------------------------------------------------------------- HTML post-processing
+
+_COLOR_SCHEME_META = (
+    '<meta name="color-scheme" content="light dark"><meta name="supported-color-schemes" content="light dark">'
+)
+_TABLE_WITHOUT_ROLE_RE = re.compile(r"<table\b(?![^>]*\brole\s*=)", re.I)
+_HTML_TAG_RE = re.compile(r"<html\b[^>]*>", re.I)
+
+
+def _mjml_to_html(mjml_source: str, templates_dir: Path) -> str:
+    try:
+        return mjml2html(mjml_source, fonts={}, disable_comments=True)
+    except Exception as exc:
+        raise RenderError(mjml_errors.describe(exc, mjml_source, templates_dir)) from exc
+
+
+_INLINE_MARKER = "digest:inline"
+_STYLE_RE = re.compile(r"<style\b([^>]*)>(.*?)</style>", re.I | re.S)
+
+
+def _mark_styles(document: str) -> str:
+    """Like MJML's own inliner, inline only the ``<mj-style inline="inline">`` block (recognised by
+    its marker comment); MRML's reset styles, the media queries and the dark-mode rules stay in
+    ``<head>`` without being copied onto every cell."""
+
+    def mark(match: re.Match[str]) -> str:
+        attributes, css = match.group(1), match.group(2)
+        if _INLINE_MARKER in css or "data-premailer" in attributes:
+            return match.group(0)
+        return f'<style{attributes} data-premailer="ignore">{css}</style>'
+
+    if _INLINE_MARKER not in document:  # templates without the marker: let premailer inline everything
+        return document
+    return _STYLE_RE.sub(mark, document)
+
+
+def _inline_css(document: str) -> str:
+    premailer = Premailer(
+        document,
+        base_url=None,  # never join or fetch anything
+        allow_network=False,
+        allow_loading_external_files=False,
+        disable_link_rewrites=True,
+        keep_style_tags=True,  # @media rules (responsive, prefers-color-scheme) stay in <style>
+        strip_important=False,
+        remove_classes=False,  # the dark-mode rules target classes
+        disable_validation=True,
+        disable_basic_attributes=["width", "height"],  # keep MRML's pixel widths (Outlook needs them)
+        cssutils_logging_level=logging.CRITICAL,  # (no handler argument: premailer would add one per call)
+        exclude_pseudoclasses=True,
+        method="html",
+    )
+    try:
+        return premailer.transform(pretty_print=False)
+    except Exception as exc:
+        raise RenderError(f"premailer: {exc}") from exc
+
+
+def _tidy_styles(document: str) -> str:
+    """Drop the block premailer has just inlined (its rules are on the elements now) and squeeze the
+    whitespace out of the rest: every byte counts towards Gmail's clipping limit."""
+
+    def tidy(match: re.Match[str]) -> str:
+        attributes, css = match.group(1), match.group(2)
+        if _INLINE_MARKER in css:
+            return ""
+        return f"<style{attributes}>{_CSS_SPACE_RE.sub(' ', css).strip()}</style>"
+
+    return _STYLE_RE.sub(tidy, document)
+
+
+_CSS_SPACE_RE = re.compile(r"\s+")
+
+
+def _finish_html(document: str, language: str) -> str:
+    if "<head" in document and 'name="color-scheme"' not in document:
+        document = document.replace("</head>", _COLOR_SCHEME_META + "</head>", 1)
+    document = _TABLE_WITHOUT_ROLE_RE.sub('<table role="presentation"', document)
+    document = document.replace(' data-premailer="ignore"', "")  # left on tags premailer skipped
+    tag = _HTML_TAG_RE.search(document)
+    if tag is not None and not re.search(r"\blang\s*=", tag.group(0)):
+        lang = html_lib.escape(language, quote=True)
+        document = document[: tag.start()] + f'<html lang="{lang}"' + document[tag.start() + 5 :]
+    if not document.lstrip().lower().startswith("<!doctype"):
+        document = "<!doctype html>\n" + document
+    return document
+
+
+def _finish_text(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip("\n") + "\n"
+
+
+# --------------------------------------------------------------------------- public functions
+
+
+def render_edition(
+    edition: EditionView, site: SiteView, today: date, templates_dir: Path | None = None
+) -> RenderedEdition:
+    """Render an edition once: the HTML part (inlined CSS) and the text part, with placeholders."""
+    templates_dir = (templates_dir or DEFAULT_TEMPLATES_DIR).resolve()
+    if not templates_dir.is_dir():
+        raise RenderError(f"templates directory not found: {templates_dir}")
+    site_zone = _zone(site.timezone, UTC)
+    sections = tuple(
+        _Section(title=section.title, entries=_entries(section.items, site, site_zone, today))
+        for section in edition.sections
+    )
+    archive_url = _absolute_url(edition.archive_url, site.base_url) or site.base_url
+    edition_day = edition.sent_on or today
+    intro_html = email_fragment(edition.intro_html, site.base_url)
+    context: dict[str, object] = {
+        "edition": edition,
+        "site": site,
+        "today": today,
+        "sections": sections,
+        "item_count": sum(len(section.entries) for section in sections),
+        "archive_url": archive_url,
+        "home_url": _absolute_url(site.base_url, site.base_url) or archive_url,
+        "edition_date": _fmt_long_day(edition_day),
+        "dateline": _dateline(edition.title, edition_day),
+        "urgent_days": URGENT_DAYS,
+        "intro_html": intro_html,
+        "intro_paragraphs": html_to_paragraphs(intro_html, with_links=True),
+        "more_count": edition.more_count,
+        "placeholders": PLACEHOLDERS,
+    }
+    env = _environment(templates_dir)
+    mjml_source = _render_template(env, "email/edition.mjml.j2", templates_dir, context)
+    compiled = _mjml_to_html(mjml_source, templates_dir)
+    html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), site.language)
+    text = _finish_text(_render_template(env, "email/edition.txt.j2", templates_dir, context))
+    return RenderedEdition(html=html, text=text)
+
+
+def personalise(rendered: str, values: Mapping[str, str]) -> str:
+    """Replace every placeholder marker with its value (values are inserted verbatim: escape for HTML
+    before calling for the HTML part). Every key of ``PLACEHOLDERS`` must be given."""
+    missing = sorted(key for key in PLACEHOLDERS if key not in values)
+    if missing:
+        raise ValueError(f"personalise: missing value(s) for {', '.join(missing)}")
+    for key in PLACEHOLDERS:
+        if not isinstance(values[key], str):
+            raise ValueError(f"personalise: value for {key!r} must be a str, not {type(values[key]).__name__}")
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return values[key] if key in PLACEHOLDERS else match.group(0)
+
+    return _MARKER_RE.sub(substitute, rendered)

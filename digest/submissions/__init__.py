@@ -1,0 +1,1 @@
+"""What a cluster organisation that submitted an item hears back: its status page and emails."""

@@ -1,0 +1,211 @@
+"""The emails a submitter gets: a confirmation with the status link, then one when the editors approve
+or reject the item (with their note) and one when an edition carries it.
+
+The status emails follow the database, not the call that changed it: `Submission.notified_status`
+holds the item's status the submitter was last told, and `tell_submitters` sends whatever is behind.
+So it is idempotent, a status an email could not carry is sent at the next pass, and two processes
+passing at once do not both send (the rows are claimed, SKIP LOCKED on PostgreSQL). Editorial code
+calls `tell_submitters_after_commit(session, config)` inside its transaction: the pass runs once the
+decision is committed, and never when it is rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest.config import Config
+from digest.db import transaction
+from digest.delivery.dkim import make_signer
+from digest.delivery.errors import PermanentError
+from digest.delivery.notices import Notice, send_notice
+from digest.delivery.transport import Transport, make_transport
+from digest.models import Item, Submission
+from digest.runtime import Runtime
+from digest.submissions.status import KIND_LABELS, Standing, standing, status_path, submitted_title
+
+log = logging.getLogger(__name__)
+TOLD = ("approved", "rejected", "published")  # the statuses a submitter hears about
+SUBJECTS = {"approved": "Approved", "rejected": "Not accepted", "published": "Published"}
+BATCH = 100
+WIDTH = 72  # columns of the plain-text emails
+_PENDING_KEY = "digest.tell_submitters"
+
+
+@dataclass(frozen=True)
+class Claim:
+    submission_id: int
+    told_before: str | None
+    told_now: str
+    notice: Notice
+
+
+def confirmation_notice(site_name: str, base_url: str, secret_key: str, submission: Submission) -> Notice:
+    title = submitted_title(submission)
+    kind = KIND_LABELS.get(submission.kind, submission.kind).lower()
+    paragraphs = [
+        f"Dear {submission.contact_name},",
+        f"Thank you: your {kind} “{title}” from {submission.organisation} has reached the editors of {site_name}.",
+    ]
+    if submission.status == "duplicate" and submission.item is not None:
+        paragraphs.append(
+            f"It matches an item they already have (“{submission.item.title}”), so it joined that one rather "
+            "than being added twice. We will tell you what becomes of it."
+        )
+    else:
+        paragraphs.append("They read every submission before it goes into an edition; we will write when they decide.")
+    return _notice(submission, "We received your submission", paragraphs, base_url, secret_key, site_name)
+
+
+def status_notice(site_name: str, base_url: str, secret_key: str, submission: Submission, now: Standing) -> Notice:
+    title = submitted_title(submission)
+    paragraphs = [f"Dear {submission.contact_name},"]
+    if now.status == "approved":
+        paragraphs.append(
+            f"Good news: the editors approved “{title}”. It will appear in an upcoming edition of {site_name}."
+        )
+    elif now.status == "rejected":
+        paragraphs.append(f"The editors decided not to include “{title}” in {site_name}.")
+        if now.note:
+            paragraphs += ["Their note:", _quoted(now.note)]
+    else:
+        where = f"“{now.edition_title}”" if now.edition_title else "an edition"
+        paragraphs.append(f"“{title}” went out today in {where} of {site_name}.")
+        if now.edition_path:
+            paragraphs += ["Read it online:", f"  {base_url}{now.edition_path}"]
+    return _notice(submission, SUBJECTS[now.status], paragraphs, base_url, secret_key, site_name)
+
+
+def _notice(
+    submission: Submission, lead: str, paragraphs: list[str], base_url: str, secret_key: str, site_name: str
+) -> Notice:
+    title = submitted_title(submission)
+    short = title if len(title) <= 90 else title[:89].rstrip() + "…"
+    status_url = base_url + status_path(secret_key, submission.id)
+    paragraphs = [*paragraphs, "Its status, at any time:", f"  {status_url}", f"The editors of {site_name}"]
+    return Notice(to=submission.contact_email, subject=f"{lead}: {short}", text=_text(paragraphs))
+
+
+def _text(paragraphs: list[str]) -> str:
+    """Paragraphs wrapped at 72 columns; indented ones (links, quotes) stay as they are."""
+    blocks = [block if block.startswith(" ") else textwrap.fill(block, WIDTH) for block in paragraphs]
+    return "\n\n".join(blocks) + "\n"
+
+
+def _quoted(note: str) -> str:
+    lines = [line for part in note.strip().splitlines() for line in textwrap.wrap(part, WIDTH - 2) or [""]]
+    return "\n".join(f"  {line}" for line in lines)
+
+
+# --------------------------------------------------------------------------- the status pass
+
+
+def tell_submitters(
+    config: Config,
+    sessions: sessionmaker[Session],
+    secret_key: str,
+    send: Callable[[Notice], None] | None = None,
+) -> int:
+    """Email every submitter whose item moved to approved, rejected or published since they were last
+    told; return how many were sent. When the mail server is away, what is left waits for the next pass."""
+    sender = _Sender(config, send)
+    sent = 0
+    try:
+        while True:
+            with transaction(sessions) as session:
+                claims = claim_notices(session, config, secret_key)
+            for position, claim in enumerate(claims):
+                try:
+                    sender(claim.notice)
+                except PermanentError as error:  # this address refuses mail: telling it again would not help
+                    log.error("status email to %s refused: %s", claim.notice.to, error)
+                    continue
+                except Exception as error:
+                    log.error("status emails to submitters wait for the next pass: %s", error)
+                    _release(sessions, claims[position:])
+                    return sent
+                sent += 1
+            if len(claims) < BATCH:
+                return sent
+    finally:
+        sender.close()
+
+
+class _Sender:
+    """The configured transport (and DKIM signer), opened on the first email only."""
+
+    def __init__(self, config: Config, send: Callable[[Notice], None] | None) -> None:
+        self.config = config
+        self.send = send
+        self.transport: Transport | None = None
+
+    def __call__(self, notice: Notice) -> None:
+        if self.send is None:
+            self.transport = make_transport(self.config)
+            transport, sign = self.transport, make_signer(self.config)
+            self.send = lambda message: send_notice(transport, self.config, message, sign)
+        self.send(notice)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+def claim_notices(session: Session, config: Config, secret_key: str) -> list[Claim]:
+    """Mark up to BATCH submissions as told and return the emails that tell them."""
+    query = (
+        select(Submission)
+        .join(Item, Submission.item_id == Item.id)
+        .where(Item.status.in_(TOLD), Submission.notified_status.is_distinct_from(Item.status))
+        .order_by(Submission.id)
+        .limit(BATCH)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(of=Submission, skip_locked=True)
+    claims = []
+    for submission in session.scalars(query).all():
+        now = standing(session, submission)
+        notice = status_notice(config.site.name, config.site.base_url, secret_key, submission, now)
+        claims.append(Claim(submission.id, submission.notified_status, now.status, notice))
+        submission.notified_status = now.status
+    return claims
+
+
+def _release(sessions: sessionmaker[Session], claims: list[Claim]) -> None:
+    try:
+        with transaction(sessions) as session:
+            for claim in claims:
+                session.execute(
+                    update(Submission)
+                    .where(Submission.id == claim.submission_id, Submission.notified_status == claim.told_now)
+                    .values(notified_status=claim.told_before)
+                )
+    except Exception:
+        log.exception("could not hand %d status emails back to the next pass", len(claims))
+
+
+def tell_submitters_after_commit(session: Session, config: Config, secret_key: str | None = None) -> None:
+    """Run the status pass once this session's transaction commits (never on a rollback).
+
+    Called by editorial actions that change items' statuses (approve, reject, send an edition) inside
+    their transaction; several calls in one transaction make one pass. Nothing here can fail the action.
+    """
+    if session.info.get(_PENDING_KEY):
+        return
+    session.info[_PENDING_KEY] = True
+    bind = session.get_bind()
+
+    def after_commit(_session: Session) -> None:
+        session.info.pop(_PENDING_KEY, None)
+        try:
+            key = secret_key or Runtime(config).secret_key  # the runtime knows where the secret lives
+            tell_submitters(config, sessionmaker(bind, expire_on_commit=False), key)
+        except Exception:
+            log.exception("status emails to submitters failed; they wait for the next pass")
+
+    event.listen(session, "after_commit", after_commit, once=True)
