@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,9 +13,36 @@ from sqlalchemy.orm import Session
 from digest.models import AuditEntry, Editor, utcnow
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who an action is done by: an editor (from the web app, or the command line's --as), the command
+    line's operating-system user (``cli:<user>``), or the product itself (``system``)."""
+
+    label: str
+    editor_id: int | None = None
+
+    @classmethod
+    def of(cls, editor: Editor) -> Actor:
+        return cls(editor.email, editor.id)
+
+    @classmethod
+    def command_line(cls) -> Actor:
+        return cls(f"cli:{_os_user()}")
+
+
+SYSTEM = Actor("system")
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no passwd entry (some containers)
+        return "unknown"
+
+
 def record(
     session: Session,
-    editor: Editor | None,
+    actor: Actor,
     action: str,
     target_type: str,
     target_id: int | None,
@@ -21,8 +50,8 @@ def record(
 ) -> AuditEntry:
     """Add one line to the trail, in the caller's transaction (so it exists only if the action does)."""
     entry = AuditEntry(
-        editor_id=editor.id if editor is not None else None,
-        actor=editor.email if editor is not None else "system",
+        editor_id=actor.editor_id,
+        actor=actor.label,
         action=action,
         target_type=target_type,
         target_id=target_id,

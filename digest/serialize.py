@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from digest.models import Edition, Item, Source, Subscriber
+from digest.models import AuditEntry, Edition, Item, Source, Subscriber
 
 
 def iso(value: datetime | None) -> str | None:
@@ -86,4 +86,16 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
         "created_at": iso(subscriber.created_at),
         "confirmed_at": iso(subscriber.confirmed_at),
         "unsubscribed_at": iso(subscriber.unsubscribed_at),
+    }
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    """`target` reads like "item 12"; a trail line about many things (an import) has no id."""
+    target = entry.target_type if entry.target_id is None else f"{entry.target_type} {entry.target_id}"
+    return {
+        "at": iso(entry.created_at),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": target,
+        "detail": dict(entry.detail or {}),
     }

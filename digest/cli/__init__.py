@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.cli import archive, content, editions, people, services
+from digest.cli import archive, audit, content, editions, people, services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,10 +15,17 @@ from digest.cli import archive, content, editions, people, services
     default=None,
     help="Configuration file (default: $DIGEST_CONFIG, else ./config.yaml).",
 )
+@click.option(
+    "--as",
+    "as_email",
+    metavar="EMAIL",
+    default=None,
+    help="Act as this editor in the audit trail (default: cli:<your operating-system user>).",
+)
 @click.pass_context
-def main(context: click.Context, config_path: str | None) -> None:
+def main(context: click.Context, config_path: str | None, as_email: str | None) -> None:
     """Cluster Digest: collect, curate and send a cluster platform's newsletters and weekly digest."""
-    context.obj = {"config_path": config_path}
+    context.obj = {"config_path": config_path, "as_email": as_email}
 
 
 for command in (
@@ -34,6 +41,7 @@ for command in (
     services.serve,
     services.run,
     archive.archive,
+    audit.audit_group,
 ):
     main.add_command(command)
 editions.edition.add_command(services.edition_resume)  # `digest edition resume ID`: delivery's own subcommand

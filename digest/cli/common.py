@@ -10,8 +10,10 @@ from typing import Any
 
 import click
 
+from digest.audit import Actor
 from digest.config import load_config
 from digest.db import current_revision, head_revision
+from digest.editors.accounts import find_editor
 from digest.errors import DigestError
 from digest.runtime import Runtime
 
@@ -43,21 +45,37 @@ def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print a JSON array on stdout, nothing else.")(command)
 
 
-def with_runtime(needs_schema: bool = True) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def as_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--as",
+        "as_email",
+        metavar="EMAIL",
+        default=None,
+        help="Act as this editor in the audit trail (default: cli:<your operating-system user>).",
+    )(command)
+
+
+def with_runtime(needs_schema: bool = True, acts: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Give the command a Runtime built from --config (or the group's --config), and turn
-    handled errors into one line on stderr with exit status 1."""
+    handled errors into one line on stderr with exit status 1.
+
+    A command that `acts` (changes what editors manage) also gets --as and an `actor` argument:
+    who the audit trail names, checked against the editor accounts."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         @config_option
         @click.pass_context
         @functools.wraps(command)
         def wrapper(context: click.Context, config_path: str | None, **kwargs: Any) -> Any:
-            path = config_path or (context.find_root().obj or {}).get("config_path")
+            root = context.find_root().obj or {}
+            path = config_path or root.get("config_path")
             runtime = None
             try:
                 runtime = Runtime(load_config(path))
                 if needs_schema:
                     ensure_schema(runtime)
+                if acts:
+                    kwargs["actor"] = cli_actor(runtime, kwargs.pop("as_email", None) or root.get("as_email"))
                 return command(runtime, **kwargs)
             except DigestError as error:
                 fail(str(error))
@@ -65,9 +83,20 @@ def with_runtime(needs_schema: bool = True) -> Callable[[Callable[..., Any]], Ca
                 if runtime is not None:
                     runtime.close()
 
-        return wrapper
+        return as_option(wrapper) if acts else wrapper
 
     return decorate
+
+
+def cli_actor(runtime: Runtime, as_email: str | None) -> Actor:
+    """``cli:<user>``, or the editor --as names (who must have an account)."""
+    if not as_email:
+        return Actor.command_line()
+    with runtime.sessions() as session:
+        editor = find_editor(session, as_email)
+        if editor is None:
+            raise DigestError(f"--as {as_email}: no editor account has that address (see `digest editors list`)")
+        return Actor.of(editor)
 
 
 def ensure_schema(runtime: Runtime) -> None:

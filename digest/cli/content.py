@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from digest.audit import Actor
 from digest.cli.common import json_option, parse_ids, print_json, print_table, with_runtime
 from digest.items.queue import decide, feature, list_items
 from digest.items.sources import add_source, list_sources, remove_source
@@ -120,25 +121,25 @@ def queue_list(runtime: Runtime, status: str | None, kind: str | None, as_json: 
 
 @queue.command("approve")
 @click.argument("ids", nargs=-1, required=True)
-@with_runtime()
-def queue_approve(runtime: Runtime, ids: tuple[str, ...]) -> None:
+@with_runtime(acts=True)
+def queue_approve(runtime: Runtime, actor: Actor, ids: tuple[str, ...]) -> None:
     """Approve items for the next edition."""
-    _decide(runtime, ids, "approved", None)
+    _decide(runtime, actor, ids, "approved", None)
 
 
 @queue.command("reject")
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--note", default=None, help="Why (kept on the item).")
-@with_runtime()
-def queue_reject(runtime: Runtime, ids: tuple[str, ...], note: str | None) -> None:
+@with_runtime(acts=True)
+def queue_reject(runtime: Runtime, actor: Actor, ids: tuple[str, ...], note: str | None) -> None:
     """Reject items; they never come back from their source."""
-    _decide(runtime, ids, "rejected", note)
+    _decide(runtime, actor, ids, "rejected", note)
 
 
-def _decide(runtime: Runtime, ids: tuple[str, ...], status: str, note: str | None) -> None:
+def _decide(runtime: Runtime, actor: Actor, ids: tuple[str, ...], status: str, note: str | None) -> None:
     item_ids = parse_ids(ids)
     with runtime.sessions() as session, session.begin():
-        decide(session, item_ids, status, note)
+        decide(session, actor, item_ids, status, note)
         tell_submitters_after_commit(session, runtime.config)  # submitters hear the decision once it commits
     click.echo(f"{status} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")
 
@@ -146,10 +147,10 @@ def _decide(runtime: Runtime, ids: tuple[str, ...], status: str, note: str | Non
 @queue.command("feature")
 @click.argument("ids", nargs=-1, required=True)
 @click.option("--off", is_flag=True, help="Remove the feature mark instead.")
-@with_runtime()
-def queue_feature(runtime: Runtime, ids: tuple[str, ...], off: bool) -> None:
+@with_runtime(acts=True)
+def queue_feature(runtime: Runtime, actor: Actor, ids: tuple[str, ...], off: bool) -> None:
     """Feature items: they lead their section."""
     item_ids = parse_ids(ids)
     with runtime.sessions() as session, session.begin():
-        feature(session, item_ids, featured=not off)
+        feature(session, actor, item_ids, featured=not off)
     click.echo(f"{'unfeatured' if off else 'featured'} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")

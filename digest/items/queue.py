@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from digest import audit
 from digest.errors import DigestError
 from digest.models import ITEM_KINDS, ITEM_STATUSES, Item, utcnow
 
@@ -42,8 +43,10 @@ def get_items(session: Session, ids: Sequence[int]) -> list[Item]:
     return [items[item_id] for item_id in ids]
 
 
-def decide(session: Session, ids: Sequence[int], status: str, note: str | None = None) -> list[Item]:
-    """Approve or reject items; all or nothing, so a wrong id changes no item."""
+def decide(
+    session: Session, actor: audit.Actor, ids: Sequence[int], status: str, note: str | None = None
+) -> list[Item]:
+    """Approve or reject items, one audit line each; all or nothing, so a wrong id changes no item."""
     items = get_items(session, ids)
     allowed_from = DECISIONS[status]
     for item in items:
@@ -55,11 +58,15 @@ def decide(session: Session, ids: Sequence[int], status: str, note: str | None =
         item.approved_at = utcnow() if status == "approved" else None
         if note is not None:
             item.editor_note = note
+    for item in items:
+        audit.record(session, actor, f"item.{status}", "item", item.id, {"note": note} if note else {})
     return items
 
 
-def feature(session: Session, ids: Sequence[int], featured: bool = True) -> list[Item]:
+def feature(session: Session, actor: audit.Actor, ids: Sequence[int], featured: bool = True) -> list[Item]:
+    """Mark items as featured (they lead their section), or take the mark off."""
     items = get_items(session, ids)
     for item in items:
         item.featured = featured
+        audit.record(session, actor, "item.featured" if featured else "item.unfeatured", "item", item.id)
     return items

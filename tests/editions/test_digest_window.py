@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.audit import SYSTEM
 from digest.editions.arrange import move_item
 from digest.editions.assembly import EVENT_HORIZON, assemble_digest, digest_window
 from digest.editions.core import CLOSING_SOON, EVENTS, NEWS, OPEN_CALLS, EditionError
@@ -97,7 +98,7 @@ def test_an_item_approved_late_belongs_to_the_window_of_its_approval(runtime: Ru
             published_at=now - WEEK - 2 * DAY,
             collected_at=now - WEEK - 2 * DAY,
         )
-        decide(session, [late.id], "approved")
+        decide(session, SYSTEM, [late.id], "approved")
         assert late.approved_at is not None and late.approved_at >= now
         edition = assemble_digest(session, TZ, now=late.approved_at + timedelta(minutes=1)).require()
         assert carried(edition) == [late.id]

@@ -12,7 +12,7 @@ from digest.models import EDITOR_ROLES
 from digest.web.context import runtime
 from digest.web.editor.account_changes import list_accounts, remove_account, set_password, set_role
 from digest.web.editor.actions import perform
-from digest.web.editor.auth import admin_required, current_editor
+from digest.web.editor.auth import admin_required, current_actor, current_editor
 from digest.web.editor.blueprint import blueprint
 
 
@@ -32,7 +32,7 @@ def add_account() -> ResponseReturnValue:
     def work(session: Session) -> str:
         editor = add_editor(session, form.get("email", ""), form.get("password", ""), form.get("role", "editor"))
         audit.record(
-            session, current_editor(), "editor.added", "editor", editor.id, {"email": editor.email, "role": editor.role}
+            session, current_actor(), "editor.added", "editor", editor.id, {"email": editor.email, "role": editor.role}
         )
         return f"Added {editor.role} {editor.email}: give them their password in person or by phone."
 
@@ -44,7 +44,7 @@ def add_account() -> ResponseReturnValue:
 def account_role(editor_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
         editor = set_role(session, editor_id, request.form.get("role", ""))
-        audit.record(session, current_editor(), "editor.role_changed", "editor", editor.id, {"role": editor.role})
+        audit.record(session, current_actor(), "editor.role_changed", "editor", editor.id, {"role": editor.role})
         return f"{editor.email} is now {'an admin' if editor.role == 'admin' else 'an editor'}."
 
     return perform(work, url_for("editor.accounts"))
@@ -55,7 +55,7 @@ def account_role(editor_id: int) -> ResponseReturnValue:
 def account_password(editor_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
         editor = set_password(session, editor_id, request.form.get("password", ""))
-        audit.record(session, current_editor(), "editor.password_set", "editor", editor.id)
+        audit.record(session, current_actor(), "editor.password_set", "editor", editor.id)
         return f"New password set for {editor.email}; their open sessions have ended."
 
     return perform(work, url_for("editor.accounts"))
@@ -66,7 +66,7 @@ def account_password(editor_id: int) -> ResponseReturnValue:
 def account_remove(editor_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
         email = remove_account(session, editor_id, current_editor())
-        audit.record(session, current_editor(), "editor.removed", "editor", editor_id, {"email": email})
+        audit.record(session, current_actor(), "editor.removed", "editor", editor_id, {"email": email})
         return f"Removed {email}."
 
     return perform(work, url_for("editor.accounts"))

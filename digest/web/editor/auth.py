@@ -40,6 +40,11 @@ def current_editor() -> Editor:
     return g.editor
 
 
+def current_actor() -> audit.Actor:
+    """The logged-in editor, as the audit trail names them."""
+    return audit.Actor.of(g.editor)
+
+
 def is_admin() -> bool:
     editor = g.get("editor")
     return editor is not None and editor.role == "admin"
@@ -92,7 +97,7 @@ def login() -> ResponseReturnValue:
         editor = authenticate(db, email, password) if email and password else None
         if editor is not None:
             editor.last_login_at = utcnow()
-            audit.record(db, editor, "editor.logged_in", "editor", editor.id, {"client": client})
+            audit.record(db, audit.Actor.of(editor), "editor.logged_in", "editor", editor.id, {"client": client})
     if editor is None:
         login_limiter().failed(email, client)
         flash("That email and password do not match an editor account.", "error")
@@ -115,7 +120,7 @@ def _safe_next(target: str | None) -> str:
 @login_required
 def logout() -> ResponseReturnValue:
     with runtime().sessions() as db, db.begin():
-        audit.record(db, current_editor(), "editor.logged_out", "editor", current_editor().id)
+        audit.record(db, current_actor(), "editor.logged_out", "editor", current_editor().id)
     session.clear()
     flash("You are logged out.", "ok")
     return redirect(url_for("editor.login"), 303)

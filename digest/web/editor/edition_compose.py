@@ -31,7 +31,7 @@ from digest.errors import DigestError
 from digest.models import Edition, utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, form_ids, form_int, perform, plural
-from digest.web.editor.auth import current_editor, is_admin, login_required
+from digest.web.editor.auth import current_actor, is_admin, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.local_time import default_send_time, input_value
 from digest.web.editor.progress import progress, recipient_count
@@ -82,7 +82,7 @@ def _arrange(edition_id: int, anchor: str, work: Callable[[Session], str | None]
 
 
 def _changed(session: Session, edition: Edition, action: str, **detail: object) -> None:
-    audit.record(session, current_editor(), action, "edition", edition.id, detail)
+    audit.record(session, current_actor(), action, "edition", edition.id, detail)
 
 
 @blueprint.post("/editions/<int:edition_id>/texts")

@@ -17,7 +17,7 @@ from digest.items.queue import get_items
 from digest.models import Edition, utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, form_ids, plural
-from digest.web.editor.auth import current_editor, login_required
+from digest.web.editor.auth import current_actor, login_required
 from digest.web.editor.blueprint import blueprint
 
 
@@ -49,7 +49,7 @@ def create_edition() -> ResponseReturnValue:
             if edition is not None:
                 check_rendering(runtime().config, edition)
                 detail = {"type": edition.type, "items": len(edition.entries), "message": message}
-                audit.record(session, current_editor(), "edition.created", "edition", edition.id, detail)
+                audit.record(session, current_actor(), "edition.created", "edition", edition.id, detail)
     except DigestError as error:
         flash(str(error), "error")
         return redirect(url_for("editor.editions"), 303)

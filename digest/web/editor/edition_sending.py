@@ -25,7 +25,7 @@ from digest.models import Edition
 from digest.subscribers.roster import normalise_email
 from digest.web.context import runtime
 from digest.web.editor.actions import perform, plural
-from digest.web.editor.auth import admin_required, current_editor, is_admin, login_required
+from digest.web.editor.auth import admin_required, current_actor, current_editor, is_admin, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.local_time import parse_local
 from digest.web.editor.progress import progress, recipient_count
@@ -49,7 +49,7 @@ def edition_test(edition_id: int) -> ResponseReturnValue:
         flash(f"The mail server did not take the test: {error}", "error")
         return redirect(back, 303)
     with runtime().sessions() as session, session.begin():
-        audit.record(session, current_editor(), "edition.test_sent", "edition", edition_id, {"to": address})
+        audit.record(session, current_actor(), "edition.test_sent", "edition", edition_id, {"to": address})
     flash(f"Sent a test to {address}.", "ok")
     return redirect(back, 303)
 
@@ -65,7 +65,7 @@ def edition_schedule(edition_id: int) -> ResponseReturnValue:
         local = at.astimezone(ZoneInfo(timezone))
         audit.record(
             session,
-            current_editor(),
+            current_actor(),
             "edition.scheduled",
             "edition",
             found.id,
@@ -100,7 +100,7 @@ def edition_send(edition_id: int) -> ResponseReturnValue:
         with runtime().sessions() as session, session.begin():
             queued = start_sending(session, runtime().config, edition_id)
             audit.record(
-                session, current_editor(), "edition.send_started", "edition", edition_id, {"recipients": queued}
+                session, current_actor(), "edition.send_started", "edition", edition_id, {"recipients": queued}
             )
     except EditionRenderError as error:
         with runtime().sessions() as session, session.begin():  # the failed transaction was rolled back
@@ -123,7 +123,7 @@ def edition_cancel(edition_id: int) -> ResponseReturnValue:
         if was == "scheduled" and not is_admin():
             raise EditionError("only an admin can cancel a scheduled edition")
         cancel(session, edition_id)
-        audit.record(session, current_editor(), "edition.cancelled", "edition", edition_id, {"was": was})
+        audit.record(session, current_actor(), "edition.cancelled", "edition", edition_id, {"was": was})
         return "Scheduled sending cancelled." if was == "scheduled" else "Draft discarded."
 
     return perform(work, _edition_page(edition_id))
@@ -142,7 +142,7 @@ def edition_hold(edition_id: int) -> ResponseReturnValue:
         if not held and not is_admin():
             raise EditionError("only an admin can let a held edition go out by itself again")
         found.held = held
-        audit.record(session, current_editor(), "edition.held" if held else "edition.unheld", "edition", edition_id)
+        audit.record(session, current_actor(), "edition.held" if held else "edition.unheld", "edition", edition_id)
         if held:
             return "Held: it will not go out by itself; at its time it comes back to you as a draft."
         return "No longer held: it goes out at its scheduled time."

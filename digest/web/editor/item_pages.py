@@ -12,7 +12,7 @@ from digest.errors import DigestError
 from digest.models import ITEM_KINDS, Edition, EditionItem, Item, utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import editor_path, perform
-from digest.web.editor.auth import current_editor, login_required
+from digest.web.editor.auth import current_actor, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.item_changes import FROZEN_STATUSES, changes_from_form, edit_item
 from digest.web.editor.local_time import input_value
@@ -66,7 +66,7 @@ def save_item(item_id: int) -> ResponseReturnValue:
         found, changed = edit_item(session, item_id, changes)
         if not changed:
             return "Nothing changed."
-        audit.record(session, current_editor(), "item.edited", "item", found.id, changed)
+        audit.record(session, current_actor(), "item.edited", "item", found.id, changed)
         return f"Saved: {', '.join(name.replace('_', ' ') for name in changed)}."
 
     return perform(work, url_for("editor.item", item_id=item_id))

@@ -6,13 +6,12 @@ from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from digest import audit
 from digest.items.queue import decide, feature
 from digest.models import ITEM_KINDS, ITEM_STATUSES, utcnow
 from digest.submissions.notices import tell_submitters_after_commit
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, back_to, form_ids, perform, plural
-from digest.web.editor.auth import current_editor, login_required
+from digest.web.editor.auth import current_actor, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.queue_query import SORTS, QueueFilters, closing_soon, deadline_passed, filter_choices, queue_page
 
@@ -56,10 +55,8 @@ def decide_items() -> ResponseReturnValue:
         ids = form_ids()
         if not ids:
             raise FormError("tick at least one item")
-        items = decide(session, ids, decision, note)
+        items = decide(session, current_actor(), ids, decision, note)
         tell_submitters_after_commit(session, runtime().config, runtime().secret_key)  # submitters hear it
-        for item in items:
-            audit.record(session, current_editor(), f"item.{decision}", "item", item.id, {"note": note} if note else {})
         return f"{decision.capitalize()} {plural(len(items), 'item')}" + (f" with the note “{note}”" if note else "")
 
     return perform(work, back_to(url_for("editor.queue")))
@@ -71,8 +68,7 @@ def feature_item(item_id: int) -> ResponseReturnValue:
     featured = request.form.get("featured", "1") == "1"
 
     def work(session: Session) -> str:
-        [item] = feature(session, [item_id], featured)
-        audit.record(session, current_editor(), "item.featured" if featured else "item.unfeatured", "item", item.id)
+        [item] = feature(session, current_actor(), [item_id], featured)
         return f"“{item.title}” is {'featured' if featured else 'no longer featured'}"
 
     return perform(work, back_to(url_for("editor.queue")))

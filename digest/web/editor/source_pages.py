@@ -14,7 +14,7 @@ from digest.items.sources import add_source, list_sources
 from digest.models import Item, Source, utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import perform, plural
-from digest.web.editor.auth import admin_required, current_editor
+from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.source_changes import edit_source, get_source, set_enabled
 from sources.collector import collect
@@ -44,7 +44,7 @@ def add_source_page() -> ResponseReturnValue:
     def work(session: Session) -> str:
         source = add_source(session, form.get("name", ""), form.get("url", "").strip(), form.get("kind", ""))
         audit.record(
-            session, current_editor(), "source.added", "source", source.id, {"name": source.name, "url": source.url}
+            session, current_actor(), "source.added", "source", source.id, {"name": source.name, "url": source.url}
         )
         return f"Added the source “{source.name}”: collect it now, or let the scheduler do it."
 
@@ -80,7 +80,7 @@ def save_source(source_id: int) -> ResponseReturnValue:
         )
         if not changed:
             return "Nothing changed."
-        audit.record(session, current_editor(), "source.edited", "source", found.id, changed)
+        audit.record(session, current_actor(), "source.edited", "source", found.id, changed)
         return f"Saved the {', '.join(changed)} of “{found.name}”."
 
     return perform(work, url_for("editor.source", source_id=source_id))
@@ -93,7 +93,7 @@ def source_enabled(source_id: int) -> ResponseReturnValue:
 
     def work(session: Session) -> str:
         found = set_enabled(session, source_id, enabled)
-        audit.record(session, current_editor(), "source.enabled" if enabled else "source.disabled", "source", found.id)
+        audit.record(session, current_actor(), "source.enabled" if enabled else "source.disabled", "source", found.id)
         if enabled:
             return f"“{found.name}” is collected again."
         return f"“{found.name}” is switched off: it is no longer collected (its items stay)."
@@ -113,7 +113,7 @@ def source_collect(source_id: int) -> ResponseReturnValue:
         return redirect(url_for("editor.sources"), 303)
     [result] = collect(runtime(), name)
     with runtime().sessions() as session, session.begin():
-        audit.record(session, current_editor(), "source.collected", "source", source_id, result.as_json())
+        audit.record(session, current_actor(), "source.collected", "source", source_id, result.as_json())
     if result.status == "error":
         flash(f"Collecting “{name}” failed: {result.error}", "error")
     else:

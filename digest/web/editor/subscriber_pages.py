@@ -17,7 +17,7 @@ from digest.subscribers.roster import add_subscriber, export_csv, import_csv
 from digest.subscribers.subscriptions import unsubscribe
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, perform
-from digest.web.editor.auth import admin_required, current_editor
+from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.subscriber_search import SubscriberFilters, deliveries_of, subscriber_page
 
@@ -40,7 +40,7 @@ def add_subscriber_page() -> ResponseReturnValue:
         confirmed = form.get("confirmed") == "1"
         subscriber = add_subscriber(session, form.get("email", ""), form.get("name"), confirmed=confirmed)
         audit.record(
-            session, current_editor(), "subscriber.added", "subscriber", subscriber.id, {"status": subscriber.status}
+            session, current_actor(), "subscriber.added", "subscriber", subscriber.id, {"status": subscriber.status}
         )
         return f"Added {subscriber.email} ({subscriber.status})."
 
@@ -75,7 +75,7 @@ def unsubscribe_subscriber(subscriber_id: int) -> ResponseReturnValue:
         unsubscribe(found)
         if found.status == was:
             return f"{found.email} is {was}: nothing to do."
-        audit.record(session, current_editor(), "subscriber.unsubscribed", "subscriber", found.id, {"was": was})
+        audit.record(session, current_actor(), "subscriber.unsubscribed", "subscriber", found.id, {"was": was})
         return f"Unsubscribed {found.email}: no edition goes to them any more."
 
     return perform(work, url_for("editor.subscriber", subscriber_id=subscriber_id))
@@ -105,7 +105,7 @@ def import_subscribers() -> ResponseReturnValue:
         "rejected": len(report.rejected),
     }
     with runtime().sessions() as session, session.begin():
-        audit.record(session, current_editor(), "subscribers.imported", "subscriber", None, detail)
+        audit.record(session, current_actor(), "subscribers.imported", "subscriber", None, detail)
     return render_template("editor_import_report.html", report=report, filename=upload.filename)
 
 
@@ -115,7 +115,7 @@ def export_subscribers() -> ResponseReturnValue:
     handle = io.StringIO()
     with runtime().sessions() as session, session.begin():
         count = export_csv(session, handle)
-        audit.record(session, current_editor(), "subscribers.exported", "subscriber", None, {"rows": count})
+        audit.record(session, current_actor(), "subscribers.exported", "subscriber", None, {"rows": count})
     filename = f"subscribers-{utcnow():%Y-%m-%d}.csv"
     return Response(
         handle.getvalue(),
