@@ -15,19 +15,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
-import statistics
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
+from common import bench_runtime, median_ms, timed
 
 from archive import fts
 from archive.export import build_archive
 from archive.search import best_method, search
-from digest.config import load_config
-from digest.db import transaction, upgrade
+from digest.db import transaction
 from digest.models import Edition, EditionItem, Item
 from digest.rendering.render import PLACEHOLDERS
 from digest.runtime import Runtime
@@ -100,16 +97,6 @@ def fill(runtime: Runtime, editions: int, items: int) -> None:
             session.add(edition)
 
 
-def timed(action) -> float:  # type: ignore[no-untyped-def]
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
-
-
-def median_ms(action, runs: int = 5) -> float:  # type: ignore[no-untyped-def]
-    return statistics.median(timed(action) for _ in range(runs)) * 1000
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--editions", type=int, default=200)
@@ -117,20 +104,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{folder}/bench.db"
-        config_path = Path(folder) / "config.yaml"
-        config_path.write_text(
-            yaml.safe_dump(
-                {
-                    "site": {"name": "Bench", "base_url": "http://bench.test"},
-                    "database": {"url": url},
-                    "secret_key": "bench-secret-key-0123456789-0123456789",
-                    "sources": [],
-                }
-            )
-        )
-        runtime = Runtime(load_config(config_path, environ={}))
-        upgrade(runtime.engine)
+        runtime = bench_runtime(Path(folder), args.database_url or f"sqlite:///{folder}/bench.db")
         print(f"filling: {args.editions} editions × {args.items} items on {runtime.engine.dialect.name}")
         print(f"  {timed(lambda: fill(runtime, args.editions, args.items)):.1f} s")
 

@@ -30,13 +30,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import feedparser
-import yaml
+from common import bench_runtime
 from sqlalchemy import func, select
 
-from digest.config import load_config
-from digest.db import transaction, upgrade
+from digest.db import transaction
 from digest.models import Item, Source
-from digest.runtime import Runtime
 from sources.collector import collect
 from sources.settings import CollectorSettings
 
@@ -193,15 +191,6 @@ def _descendants(root: int, stats: dict[int, tuple[int, float, int]], exclude: i
     return tree & stats.keys()
 
 
-def make_runtime(workdir: Path, database_url: str | None) -> Runtime:
-    config_path = workdir / "config.yaml"
-    url = database_url or f"sqlite:///{workdir / 'bench.db'}"
-    config_path.write_text(yaml.safe_dump({"database": {"url": url}, "secret_key": "bench-" * 4}), encoding="utf-8")
-    runtime = Runtime(load_config(config_path, environ={}))
-    upgrade(runtime.engine)
-    return runtime
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=200)
@@ -227,7 +216,7 @@ def main() -> None:
           f"concurrency {settings.concurrency}, parse processes {settings.parse_processes}")  # fmt: skip
 
     with tempfile.TemporaryDirectory() as tmp:
-        runtime = make_runtime(Path(tmp), args.database_url)
+        runtime = bench_runtime(Path(tmp), args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}")
         with transaction(runtime.sessions) as session:
             for number, url in enumerate(urls):
                 session.add(Source(name=f"feed-{number:03d}", url=url, kind="news", enabled=True, consecutive_errors=0))

@@ -20,29 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digest.config import load_config
-from digest.db import upgrade
+from common import bench_runtime
+
 from digest.editions.assembly import assemble_digest
 from digest.editions.compose import SIZE_LIMIT, Composition, compose, email_size
 from digest.runtime import Runtime
 from tests.edition_helpers import DAY, MONDAY, forty_item_week, item_at, long_summary
-
-
-def runtime_in(folder: Path) -> Runtime:
-    config = folder / "config.yaml"
-    settings = {
-        "site": {"base_url": "https://digest.clustercollaboration.eu"},
-        "database": {"url": f"sqlite:///{folder / 'bench.db'}"},
-        "secret_key": "bench-secret-key-0123456789abcdef",
-    }
-    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
-    runtime = Runtime(load_config(config, environ={}))
-    upgrade(runtime.engine)
-    return runtime
 
 
 def timed_compose(runtime: Runtime, extra: int) -> tuple[float, Composition]:
@@ -66,7 +51,7 @@ def main() -> None:
     parser.add_argument("--extra", type=int, default=60)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        runtime = runtime_in(Path(folder))
+        runtime = bench_runtime(Path(folder), f"sqlite:///{Path(folder) / 'bench.db'}")
         seconds, forty = timed_compose(runtime, 0)
         print(f"40-item digest: one render {seconds * 1000:.0f} ms (median of 5)")
         print(
@@ -75,7 +60,7 @@ def main() -> None:
         )
         runtime.close()
     with tempfile.TemporaryDirectory() as folder:
-        runtime = runtime_in(Path(folder))
+        runtime = bench_runtime(Path(folder), f"sqlite:///{Path(folder) / 'bench.db'}")
         seconds, big = timed_compose(runtime, args.extra)
         print(
             f"{40 + args.extra}-item digest: whole {big.size / 1024:.1f} KB, trimmed to {big.kept} items, "

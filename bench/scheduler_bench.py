@@ -14,18 +14,13 @@ every minute, a collect run every half hour, …: what the cleanup job keeps), t
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
+from common import bench_runtime, median_ms
 from sqlalchemy import insert
 
-from digest.config import load_config
-from digest.db import upgrade
 from digest.models import JobRun
 from digest.runtime import Runtime
 from scheduler.cron import cron_trigger
@@ -53,26 +48,13 @@ def fill(runtime: Runtime, days: int) -> int:
     return len(rows)
 
 
-def median_ms(action: Callable[[], object], repeat: int) -> float:
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        timings.append((time.perf_counter() - started) * 1000)
-    return statistics.median(timings)
-
-
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--days", type=int, default=30)
     arguments.add_argument("--database-url", default=None)
     options = arguments.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url = options.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        path = Path(folder) / "config.yaml"
-        path.write_text(yaml.safe_dump({"secret_key": "bench-secret-key-0123456789", "database": {"url": url}}))
-        runtime = Runtime(load_config(path, environ={}))
-        upgrade(runtime.engine)
+        runtime = bench_runtime(Path(folder), options.database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
         count = fill(runtime, options.days)
         runner = Runner(runtime, "bench")
         print(f"database: {runtime.engine.url.get_backend_name()}, {count:,} run records ({options.days} days)")

@@ -19,19 +19,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import yaml
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from digest.config import load_config
-from digest.db import upgrade
+from common import bench_runtime, percentile, scratch_database
+
 from digest.models import Item
 from digest.runtime import Runtime
 from digest.submissions.notices import tell_submitters
@@ -53,39 +49,6 @@ WORDS = ("cluster", "hydrogen", "textile", "maritime", "digital", "agrifood", "b
          "wood", "aerospace")  # fmt: skip
 
 
-@contextmanager
-def scratch_database(folder: Path, database_url: str | None) -> Iterator[str]:
-    """A SQLite file in the folder, or a schema of its own in the PostgreSQL database (dropped after)."""
-    if not database_url:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    schema = f"bench_submissions_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-def runtime_in(folder: Path, database_url: str) -> Runtime:
-    config = folder / "config.yaml"
-    settings = {
-        "site": {"base_url": "https://digest.clustercollaboration.eu"},
-        "database": {"url": database_url},
-        "secret_key": "bench-secret-key-0123456789abcdef",
-        "mail": {"outbox_dir": str(folder / "outbox")},
-        "submissions": {"rate_limit_per_hour": 1_000_000},
-    }
-    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
-    runtime = Runtime(load_config(config, environ={}))
-    upgrade(runtime.engine)
-    return runtime
-
-
 def fill_queue(runtime: Runtime, count: int) -> None:
     now = datetime.now(UTC)
     rows = []
@@ -104,11 +67,6 @@ def fill_queue(runtime: Runtime, count: int) -> None:
             session.execute(insert(Item), rows[start : start + 5000])
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--queue", type=int, default=20_000)
@@ -116,7 +74,7 @@ def main() -> None:
     arguments.add_argument("--database-url", default=None)
     options = arguments.parse_args()
     with tempfile.TemporaryDirectory() as folder, scratch_database(Path(folder), options.database_url) as url:
-        runtime = runtime_in(Path(folder), url)
+        runtime = bench_runtime(Path(folder), url, submissions={"rate_limit_per_hour": 1_000_000})
         fill_queue(runtime, options.queue)
         app = create_app(runtime)
         client = app.test_client()

@@ -30,12 +30,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
-import yaml
+from common import bench_runtime
 from sqlalchemy import insert, select, update
 from waitress import create_server
 
-from digest.config import load_config
-from digest.db import transaction, upgrade
+from digest.db import transaction
 from digest.editions.newsletter import create_newsletter
 from digest.editors.accounts import add_editor
 from digest.models import Edition, Item, Source, Submission, Subscriber
@@ -158,21 +157,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        url = args.database_url or f"sqlite:///{folder}/bench.db"
-        config_path = Path(folder) / "config.yaml"
-        config_path.write_text(
-            yaml.safe_dump(
-                {
-                    "site": {"name": "Bench Cluster Platform", "base_url": "http://bench.test"},
-                    "database": {"url": url},
-                    "secret_key": "bench-secret-key-0123456789-0123456789",
-                    "mail": {"from": "Bench <bench@bench.test>", "transport": "outbox", "outbox_dir": f"{folder}/out"},
-                    "sources": [],
-                }
-            )
-        )
-        runtime = Runtime(load_config(config_path, environ={}))
-        upgrade(runtime.engine)
+        runtime = bench_runtime(Path(folder), args.database_url or f"sqlite:///{folder}/bench.db")
         started = time.perf_counter()
         edition_id = fill(runtime, args.items, args.subscribers)
         print(

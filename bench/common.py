@@ -1,0 +1,75 @@
+"""What the benchmarks share: a migrated database of their own and a few timing helpers.
+
+Benchmarks print figures and never assert on time; see the README for the figures measured.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import create_engine, text
+
+from digest.config import load_config
+from digest.db import upgrade
+from digest.runtime import Runtime
+
+BENCH_SECRET = "bench-secret-key-0123456789-0123456789"
+
+
+@contextmanager
+def scratch_database(folder: Path, database_url: str | None, name: str = "bench") -> Iterator[str]:
+    """A SQLite file in the folder, or a schema of its own in the PostgreSQL database (dropped after)."""
+    if not database_url:
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    schema = f"{name}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def bench_runtime(folder: Path, database_url: str, **sections: Any) -> Runtime:
+    """A Runtime on a migrated database, configured by a config.yaml written into `folder`."""
+    settings: dict[str, Any] = {
+        "site": {"name": "Bench Cluster Platform", "base_url": "http://bench.test"},
+        "database": {"url": database_url},
+        "secret_key": BENCH_SECRET,
+        "mail": {"from": "Bench <bench@bench.test>", "transport": "outbox", "outbox_dir": str(folder / "outbox")},
+        "sources": [],
+    }
+    for key, value in sections.items():
+        settings[key] = {**settings[key], **value} if isinstance(settings.get(key), dict) else value
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    runtime = Runtime(load_config(path, environ={}))
+    upgrade(runtime.engine)
+    return runtime
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Seconds one call takes."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def median_ms(action: Callable[[], object], runs: int = 5) -> float:
+    return statistics.median(timed(action) for _ in range(runs)) * 1000
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
