@@ -101,6 +101,27 @@ def unsubscribe_path(site: Site, subscriber: Subscriber) -> str:
 # --------------------------------------------------------------------------- double opt-in
 
 
+def test_a_form_that_cannot_be_used_says_why_beside_each_field(site: Site) -> None:
+    status, page = subscribe_by_form(site.client(), "broken-address", language="xx")
+
+    assert status == 400
+    assert re.findall(r'<span class="field-error">([^<]+)</span>', page) == [
+        "Invalid email address.",
+        "Not a valid choice.",
+    ]
+    assert site.subscriber("broken-address") is None
+
+    subscriber = subscribe_confirmed(site, "ines@example.org")
+    client = site.client()
+    path = preferences_path(site, subscriber)
+    token = csrf(client.get(path).get_data(as_text=True))
+    data = {"action": "save", "name": "Inês", "editions": ["digest"], "language": "xx", "csrf_token": token}
+    page = client.post(path, data=data).get_data(as_text=True)
+    assert re.findall(r'<span class="field-error">([^<]+)</span>', page) == ["Not a valid choice."]
+    assert site.subscriber("ines@example.org").preferences["editions"] == ["digest", "newsletter"]
+
+
+
 def test_subscribing_sends_a_link_and_only_the_link_activates(site: Site) -> None:
     client = site.client()
     status, page = subscribe_by_form(
