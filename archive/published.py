@@ -160,11 +160,6 @@ def recently_published_items(session: Session, limit: int) -> list[tuple[Item, E
     return rows
 
 
-def first_editions(session: Session, item_ids: list[int]) -> dict[int, Edition]:
-    """For each item, the first sent edition that carried it."""
-    return {item_id: editions[-1] for item_id, editions in editions_carrying(session, item_ids).items()}
-
-
 def _is_vetted_event() -> ColumnElement[bool]:
     return and_(Item.kind == "event", Item.status.in_(VETTED_EVENT_STATUSES), Item.starts_at.is_not(None))
 

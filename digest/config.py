@@ -12,10 +12,10 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from digest.errors import DigestError
-from scheduler.cron import cron_trigger
 
 SOURCE_KINDS = ("news", "event", "call", "achievement", "auto")
 ENV_CONFIG = "DIGEST_CONFIG"
@@ -109,8 +109,32 @@ class SourceConfig(_Section):
     kind: Literal["news", "event", "call", "achievement", "auto"] = "auto"
 
 
+CRON_FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
+
+
+def cron_fields(expression: str) -> dict[str, str]:
+    """A schedule's fields by APScheduler's names; ValueError says what is wrong with its shape.
+
+    Five fields as in crontab (minute hour day month day-of-week), or six with seconds first (for short
+    test schedules). Days of the week are named (mon, tue, …, or ranges such as mon-fri): APScheduler 3
+    counts 0 as Monday where crontab counts it as Sunday, so a number there would silently pick the
+    wrong day and is refused instead.
+    """
+    fields = expression.split()
+    if len(fields) == 5:
+        fields = ["0", *fields]
+    elif len(fields) != 6:
+        raise ValueError(
+            f"expected 5 fields (minute hour day month day-of-week), or 6 with seconds first; got {len(fields)}"
+        )
+    values = dict(zip(CRON_FIELDS, fields, strict=True))
+    if any(character.isdigit() for character in values["day_of_week"]):
+        raise ValueError("name the days of the week (mon, tue, … sun, or a range such as mon-fri), not numbers")
+    return values
+
+
 class SchedulesConfig(_Section):
-    """Cron expressions in site.timezone (5 fields, or 6 with seconds first: see scheduler/cron.py)."""
+    """Cron expressions in site.timezone (see ``cron_fields``; scheduler/cron.py makes their triggers)."""
 
     collect: str = "*/30 * * * *"
     digest_assemble: str = "0 7 * * mon"
@@ -127,7 +151,7 @@ class SchedulesConfig(_Section):
     @classmethod
     def _cron_expression(cls, value: str) -> str:
         try:
-            cron_trigger(value, "UTC")
+            CronTrigger(**cron_fields(value), timezone="UTC")  # APScheduler checks each field's values
         except ValueError as error:
             raise ValueError(f"not a valid cron expression {value!r}: {error}") from None
         return value

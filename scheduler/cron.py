@@ -1,9 +1,6 @@
-"""Cron expressions for `schedules:`, read in the site's time zone.
-
-Five fields as in crontab (minute hour day month day-of-week), or six with seconds first (for short
-test schedules). Days of the week are named (mon, tue, …, or ranges such as mon-fri): APScheduler 3
-counts 0 as Monday where crontab counts it as Sunday, so a number there would silently pick the wrong
-day and is refused instead.
+"""The triggers of the cron expressions in `schedules:`, read in the site's time zone. Their syntax
+(5 fields, or 6 with seconds first; named days of the week) is `digest.config.cron_fields`, which
+also checks them at start-up.
 
 Daylight saving time: a run in the hour the clocks skip happens once, that much later (APScheduler
 already does this). A run at a fixed hour in the hour the clocks repeat would happen twice with plain
@@ -17,7 +14,7 @@ from datetime import datetime, tzinfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-FIELDS_WITH_SECONDS = ("second", "minute", "hour", "day", "month", "day_of_week")
+from digest.config import cron_fields
 
 
 class SiteCronTrigger(CronTrigger):
@@ -38,14 +35,4 @@ class SiteCronTrigger(CronTrigger):
 
 def cron_trigger(expression: str, timezone: str | tzinfo) -> SiteCronTrigger:
     """The trigger for a schedule; ValueError says what is wrong with the expression."""
-    fields = expression.split()
-    if len(fields) == 5:
-        fields = ["0", *fields]
-    elif len(fields) != 6:
-        raise ValueError(
-            f"expected 5 fields (minute hour day month day-of-week), or 6 with seconds first; got {len(fields)}"
-        )
-    values = dict(zip(FIELDS_WITH_SECONDS, fields, strict=True))
-    if any(character.isdigit() for character in values["day_of_week"]):
-        raise ValueError("name the days of the week (mon, tue, … sun, or a range such as mon-fri), not numbers")
-    return SiteCronTrigger(**values, timezone=timezone)
+    return SiteCronTrigger(**cron_fields(expression), timezone=timezone)

@@ -69,10 +69,6 @@ def latest_runs(session: Session) -> dict[str, JobRun]:
     return {run.job: run for run in session.scalars(select(JobRun).where(JobRun.id.in_(newest)))}
 
 
-def runs_of(session: Session, job: str, limit: int = 10) -> list[JobRun]:
-    return list(session.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.id.desc()).limit(limit)))
-
-
 def prune(session: Session, now: datetime, keep: timedelta) -> int:
     """Forget runs older than ``keep``, except each job's latest answered one (its place in the schedule)."""
     answered = select(func.max(JobRun.id)).where(JobRun.outcome.not_in(UNANSWERED)).group_by(JobRun.job)

@@ -54,7 +54,5 @@ def success_values(status: str, now: datetime, settings: CollectorSettings) -> d
 
 
 def warning_values(warnings: list[str]) -> dict[str, Any]:
-    """Kept on the source when the model has a place for them (a `last_warning` column)."""
-    if not hasattr(Source, "last_warning"):
-        return {}
+    """The Source columns that keep a fetch's warnings (None: there were none)."""
     return {"last_warning": "; ".join(warnings)[:2000] or None}

@@ -1,7 +1,9 @@
-"""What every browser test shares: Debian's chromium, its flags, and where screenshots go.
+"""What every browser test shares: Debian's chromium, its flags, the app served by waitress, and the
+page helpers (widths, screenshots).
 
 Playwright drives /usr/bin/chromium (installed by `make test` and .ci/run); it never downloads
-a browser of its own. The flags keep chromium off the network it cannot reach here.
+a browser of its own. The flags keep chromium off the network it cannot reach here. The `browser`
+fixture is registered for every test by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from flask import Flask
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Frame, Locator, Page, sync_playwright
 from waitress import create_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,14 +41,40 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium per test module; each test opens pages of its own."""
+    with chromium() as launched:
+        yield launched
+
+
 @contextmanager
-def serving(app: Flask, port: int, threads: int = 4) -> Iterator[None]:
-    """The app served by waitress on 127.0.0.1:port in a thread, as `digest serve` serves it."""
+def serving(app: Flask, port: int = 0, threads: int = 4) -> Iterator[str]:
+    """The app served by waitress on 127.0.0.1 in a thread, as `digest serve` serves it; yields its URL.
+    Port 0 picks a free one; name a port when the app must know its address before it starts."""
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        yield
+        yield f"http://127.0.0.1:{server.effective_port}"
     finally:
         server.close()
         thread.join(timeout=5)
+
+
+def scroll_width(page: Page | Frame) -> int:
+    """How wide the document is, in CSS pixels: wider than the viewport means a sideways scroll."""
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def fits_the_width(page: Page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def screenshot(target: Page | Locator, name: str, full_page: bool = False) -> None:
+    """Saved as test-artifacts/NAME for a person to look at; nothing is compared."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    if isinstance(target, Page):
+        target.screenshot(path=str(ARTIFACTS / name), full_page=full_page)
+    else:
+        target.screenshot(path=str(ARTIFACTS / name))

@@ -17,6 +17,8 @@ from digest.config import Config, load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
 
+pytest_plugins = ["tests.browser"]  # the browser tests' `browser` fixture
+
 POSTGRES_URL = os.environ.get("DIGEST_TEST_DATABASE_URL")
 TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 

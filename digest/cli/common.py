@@ -22,10 +22,6 @@ class NotInitialised(DigestError):
     pass
 
 
-class NotBuiltYet(DigestError):
-    pass
-
-
 def fail(message: str) -> None:
     click.echo(f"digest: error: {message}", err=True)
     sys.exit(1)

@@ -213,10 +213,6 @@ def forget(session: Session, subscriber: Subscriber, now: datetime | None = None
     )
 
 
-def is_forgotten(subscriber: Subscriber) -> bool:
-    return subscriber.email.endswith(f"@{ERASED_DOMAIN}")
-
-
 def _by_uid(session: Session, uid: str) -> Subscriber:
     subscriber = session.scalar(select(Subscriber).where(Subscriber.uid == uid))
     if subscriber is None:

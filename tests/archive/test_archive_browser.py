@@ -3,54 +3,34 @@ nothing wider than the screen, the way between editions works. Screenshots go to
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
-from waitress import create_server
+from playwright.sync_api import Browser
 
 from digest.runtime import Runtime
 from digest.web import create_app
 from tests.archive.helpers import at, publish
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import screenshot, scroll_width, serving
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
-
 
 
 @pytest.fixture
 def site(runtime: Runtime) -> Iterator[str]:
     publish(runtime, [("Hydrogen valleys network grows", "news"), ("Matchmaking days", "event")], when=at(2026, 9, 3))
     publish(runtime, [("Open call for textile SMEs", "call")], when=at(2026, 10, 1), title="October newsletter")
-    server = create_server(create_app(runtime), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with serving(create_app(runtime)) as url:
+        yield url
 
 
 def test_the_archive_reads_well_on_desktop_and_phone(site: str, browser: Browser) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     for name, viewport in VIEWPORTS.items():
         page = browser.new_page(viewport=viewport)
         for label, path in (("home", "/"), ("index", "/archive/"), ("edition", "/archive/newsletter-2026-10-01")):
             page.goto(site + path)
-            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], (name, label)
-            page.screenshot(path=str(ARTIFACTS / f"archive-{label}-{name}.png"), full_page=True)
+            assert scroll_width(page) <= viewport["width"], (name, label)
+            screenshot(page, f"archive-{label}-{name}.png", full_page=True)
         assert page.title() == "October newsletter · Test Cluster Platform"
         assert page.get_by_role("link", name="Subscribe").first.is_visible()
         page.get_by_role("link", name="Previous edition").first.click()

@@ -3,17 +3,16 @@ light and dark. Nothing may be wider than a phone screen; the screenshots go to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from digest.editions.assembly import assemble_digest
 from digest.editions.compose import freeze
 from digest.rendering.render import personalise
 from digest.runtime import Runtime
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import screenshot, scroll_width
 from tests.edition_helpers import MONDAY, forty_item_week
 
 # The item images, served locally: a gradient the size of a typical 1200×630 social image.
@@ -27,7 +26,6 @@ OVERFLOWING = """() => [...document.querySelectorAll('body *')]
     .map(el => [el, el.getBoundingClientRect()])
     .filter(([el, box]) => box.width > 0 && box.height > 0 && box.right > innerWidth + 0.5)
     .map(([el, box]) => `${el.tagName.toLowerCase()}.${el.className} ends at ${Math.round(box.right)}`)"""
-
 
 
 @pytest.fixture
@@ -49,16 +47,6 @@ def digest_page(runtime: Runtime, tmp_path: Path) -> Path:
     path = tmp_path / "digest.html"
     path.write_text(page, encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def serve_offline(route: Route) -> None:
@@ -87,11 +75,10 @@ def test_the_digest_fits_and_is_saved_as_a_screenshot(
 ) -> None:
     page = open_page(browser, digest_page, width, scheme)
     try:
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert scroll_width(page) <= width
         assert page.evaluate(OVERFLOWING) == []
         assert page.evaluate("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"email-digest-{width}px-{scheme}.png"), full_page=True)
+        screenshot(page, f"email-digest-{width}px-{scheme}.png", full_page=True)
     finally:
         page.close()
 

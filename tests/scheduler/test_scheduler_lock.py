@@ -1,5 +1,9 @@
 """One scheduler at a time: the lease in the database, a second scheduler on standby beside the first
-(threads and real processes, real leases), taking over when the first stops or dies."""
+(threads and real processes, real leases), taking over when the first stops or dies.
+
+The lease is asserted at given instants (a clock the test controls); the services in threads share a
+clock that stands still, so no lease runs out because the machine is slow. Tests wait for what they can
+observe (a scheduler in charge or on standby, a line in a process's log), never for time to pass."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
 
 from digest.config import load_config
 from digest.models import JobRun, utcnow
@@ -98,35 +102,47 @@ def fresh_runtime(config_path: Path) -> Runtime:
     return Runtime(load_config(config_path, environ={}))
 
 
+def apscheduler_rows(runtime: Runtime) -> int:
+    """Rows in any table of APScheduler's own (the scheduler's state is its ``job_runs`` only)."""
+    tables = [name for name in inspect(runtime.engine).get_table_names() if name.startswith("apscheduler")]
+    with runtime.engine.connect() as connection:
+        return sum(connection.scalar(text(f"SELECT count(*) FROM {name}")) for name in tables)
+
+
 def test_a_second_scheduler_waits_on_standby_and_takes_over_when_the_first_stops(write_config) -> None:
     config = write_config(schedules={"lease_seconds": 1})
     digest("init", config=config)
-    first, second = SchedulerService(fresh_runtime(config), "first"), SchedulerService(fresh_runtime(config), "second")
+    clock = Clock(utcnow())  # stands still: the first's lease cannot run out however slow the machine is
+    first = SchedulerService(fresh_runtime(config), "first", clock)
+    second = SchedulerService(fresh_runtime(config), "second", clock)
     with serving(first) as stop_first:
         wait_until(lambda: first.in_charge)
         with serving(second):
-            for _ in range(30):  # three leases' worth: the first keeps renewing, the second keeps waiting
-                assert first.in_charge and not second.in_charge
-                time.sleep(0.1)
-            stop_first.set()
+            wait_until(lambda: second.on_standby)
+            assert first.in_charge and not second.in_charge
+            assert second.lease.holder().owner == "first"
+            stop_first.set()  # the first releases the lease on its way out
             wait_until(lambda: second.in_charge)
-            assert second.lease.holder().owner == "second"
+            assert second.lease.holder().owner == "second" and not second.on_standby
     assert first.lease.holder() is None  # released on the way out
     with first.runtime.sessions() as session:
         answered = Counter(session.execute(select(JobRun.job, JobRun.scheduled_for)).all())
     assert answered and max(answered.values()) == 1  # no trigger time was run twice
+    assert apscheduler_rows(first.runtime) == 0  # APScheduler's jobs lived in memory only
 
 
 def test_a_scheduler_that_lost_its_lease_stops_its_jobs_and_waits(write_config) -> None:
     config = write_config(schedules={"lease_seconds": 1})
     digest("init", config=config)
-    service = SchedulerService(fresh_runtime(config), "hung")
+    clock = Clock(utcnow())
+    service = SchedulerService(fresh_runtime(config), "hung", clock)
     with serving(service):
         wait_until(lambda: service.in_charge)
         # Another scheduler whose clock is two minutes ahead finds the lease run out and takes it.
-        intruder = Lease(service.runtime.sessions, "intruder", 60, clock=lambda: utcnow() + timedelta(minutes=2))
+        intruder = Lease(service.runtime.sessions, "intruder", 60, clock=lambda: clock.now + timedelta(minutes=2))
         assert intruder.acquire()
-        wait_until(lambda: not service.in_charge)
+        wait_until(lambda: service.on_standby)
+        assert not service.in_charge and service.lease.holder().owner == "intruder"
         intruder.release()
         wait_until(lambda: service.in_charge)  # back from standby once the lease is free
 
@@ -145,7 +161,9 @@ def wait_for_text(path: Path, text: str, timeout: float = 30.0) -> str:
 
 
 def test_a_standby_scheduler_process_takes_over_when_the_first_is_killed(write_config, tmp_path: Path) -> None:
-    config = write_config(schedules={"lease_seconds": 1})
+    # Real clocks here: each step waits for what the processes write to their logs. The lease is long
+    # enough that a busy machine does not let the first's lease run out before it is killed.
+    config = write_config(schedules={"lease_seconds": 3})
     digest("init", config=config)
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     first = start_scheduler(config, first_log)

@@ -4,13 +4,11 @@ whether a scheduler is running; behind the login; readable on a phone (chromium)
 from __future__ import annotations
 
 import re
-import threading
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from playwright.sync_api import sync_playwright
-from waitress import create_server
+from playwright.sync_api import Browser
 
 from digest.editions.lifecycle import schedule
 from digest.editions.newsletter import create_newsletter
@@ -20,9 +18,8 @@ from digest.runtime import Runtime
 from digest.web import create_app
 from scheduler.lock import Lease
 from scheduler.runner import Runner
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import screenshot, serving
 from tests.factories import make_item
-from tests.smtpserver import free_port
 
 PASSWORD = "correct horse battery"
 
@@ -82,31 +79,20 @@ def test_the_page_names_the_running_scheduler(scheduled_runtime: Runtime) -> Non
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_the_page_reads_on_a_desktop_and_a_phone(scheduled_runtime: Runtime, width: int) -> None:
-    port = free_port()
-    app = create_app(scheduled_runtime)
-    server = create_server(app, host="127.0.0.1", port=port, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            page.goto(f"http://127.0.0.1:{port}/editor/schedule")
-            page.fill("input[name=email]", "editor@example.org")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/editor/schedule")
-            assert page.locator("#job-send_scheduled .outcome-error").inner_text() == "error"
-            # The page's own content, below the editors' shared header bar.
-            overflow = page.evaluate(
-                "Math.max(...Array.from(document.querySelectorAll('main *'))"
-                ".map(e => e.getBoundingClientRect().right)) - window.innerWidth"
-            )
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"schedule-{width}.png"), full_page=True)
-            browser.close()
-    finally:
-        server.close()
-        thread.join(timeout=5)
+def test_the_page_reads_on_a_desktop_and_a_phone(scheduled_runtime: Runtime, browser: Browser, width: int) -> None:
+    with serving(create_app(scheduled_runtime), threads=2) as site:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(f"{site}/editor/schedule")
+        page.fill("input[name=email]", "editor@example.org")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url("**/editor/schedule")
+        assert page.locator("#job-send_scheduled .outcome-error").inner_text() == "error"
+        # The page's own content, below the editors' shared header bar.
+        overflow = page.evaluate(
+            "Math.max(...Array.from(document.querySelectorAll('main *'))"
+            ".map(e => e.getBoundingClientRect().right)) - window.innerWidth"
+        )
+        screenshot(page, f"schedule-{width}.png", full_page=True)
+        page.close()
     assert overflow <= 0  # on a phone each job is a stack of labelled lines, nothing runs off the screen

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sources.collector import CollectResult, UnknownSource, collect
-from tests.feedserver import FeedServer, fixture, running_server
+from tests.feedserver import FeedServer, body, fixture, running_server
 from tests.sources.helpers import FAST, NOW, add_source, by_name, items_of, source_row
 
 
@@ -154,3 +154,18 @@ def test_sources_list_fields_are_recorded(runtime, feed_server: FeedServer) -> N
     assert source.last_status == "ok" and source.last_error is None and source.consecutive_errors == 0
     assert source.last_fetch_at == NOW
     assert source.etag and source.last_modified and source.content_hash
+
+
+def test_a_fetchs_warnings_are_kept_on_the_source_until_a_clean_fetch(runtime, feed_server: FeedServer) -> None:
+    untitled = (
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>News</title>'
+        b"<item><title>Kept</title><link>https://news.example.eu/1</link></item>"
+        b"<item><link>https://news.example.eu/2</link></item></channel></rss>"
+    )
+    add_source(runtime, "rss", feed_server.route("/untitled.rss", body(untitled)), "news")
+    collect(runtime, now=NOW, settings=FAST)
+    assert source_row(runtime, "rss").last_warning == "1 entries without a title or text were skipped"
+
+    feed_server.route("/untitled.rss", fixture("rss2.rss"))
+    collect(runtime, now=NOW + timedelta(days=1), settings=FAST)
+    assert source_row(runtime, "rss").last_warning is None

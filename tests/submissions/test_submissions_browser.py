@@ -15,7 +15,7 @@ from digest.config import load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
 from digest.web import create_app
-from tests.browser import ARTIFACTS, chromium, serving
+from tests.browser import fits_the_width, screenshot, serving
 from tests.cli import digest_json
 from tests.smtpserver import free_port
 from tests.submissions.helpers import local
@@ -36,21 +36,11 @@ def served(write_config: Callable[..., Path]) -> Iterator[tuple[str, Runtime]]:
         runtime.close()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
 def fill_sender(page: Page, organisation: str, email: str) -> None:
     page.get_by_label("Organisation").fill(organisation)
     page.get_by_label("Country").fill("Portugal")
     page.get_by_label("Your name").fill("Inês Costa")
     page.get_by_label("Your email address").fill(email)
-
-
-def fits_the_width(page: Page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
 @pytest.mark.parametrize("width", [1280, 390])
@@ -81,7 +71,7 @@ def test_a_person_submits_an_event_and_an_open_call(served, browser: Browser, wi
     expect(email).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Title")).to_have_value("Blue economy matchmaking in Porto")  # input kept
     expect(page.get_by_label("Starts")).to_be_visible()  # still the event's fields
-    page.screenshot(path=str(ARTIFACTS / f"submit-error-{width}px.png"), full_page=True)
+    screenshot(page, f"submit-error-{width}px.png", full_page=True)
     email.fill("ines@mar.example.pt")
     page.get_by_role("button", name="Send").click()
 
@@ -100,7 +90,7 @@ def test_a_person_submits_an_event_and_an_open_call(served, browser: Browser, wi
     page.get_by_label("Deadline").fill(local(40, 17))
     fill_sender(page, "Portuguese Maritime Cluster", "calls@mar.example.pt")
     assert fits_the_width(page)
-    page.screenshot(path=str(ARTIFACTS / f"submit-form-{width}px.png"), full_page=True)
+    screenshot(page, f"submit-form-{width}px.png", full_page=True)
     page.get_by_role("button", name="Send").click()
     expect(page.get_by_role("heading", name="Thank you: we received your submission")).to_be_visible()
     page.close()

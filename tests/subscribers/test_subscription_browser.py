@@ -20,7 +20,7 @@ from digest.db import upgrade
 from digest.models import Subscriber
 from digest.runtime import Runtime
 from digest.web import create_app
-from tests.browser import ARTIFACTS, chromium, serving
+from tests.browser import screenshot, scroll_width, serving
 from tests.factories import make_item
 from tests.smtpserver import free_port
 
@@ -42,12 +42,6 @@ def served(write_config: Callable[..., Path]) -> Iterator[tuple[str, Flask, Runt
         runtime.close()
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as browser:
-        yield browser
-
-
 def confirmation_link(app: Flask, outbox: Path, address: str) -> str:
     app.extensions["digest.mailer"].flush()
     [mail] = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in outbox.glob(f"{address}-*.eml")]
@@ -59,7 +53,6 @@ def test_a_person_subscribes_confirms_chooses_and_unsubscribes(
     served: tuple[str, Flask, Runtime], browser: Browser, width: int
 ) -> None:
     site, app, runtime = served
-    ARTIFACTS.mkdir(exist_ok=True)
     address = f"browser{width}@example.org"
     page = browser.new_page(viewport={"width": width, "height": 900})
 
@@ -70,7 +63,7 @@ def test_a_person_subscribes_confirms_chooses_and_unsubscribes(
     assert page.get_by_label("Email address").input_value() == address
     page.get_by_label("Newsletters").uncheck()
     page.get_by_label("Hydrogen").check()
-    page.screenshot(path=str(ARTIFACTS / f"subscribe-{width}.png"), full_page=True)
+    screenshot(page, f"subscribe-{width}.png", full_page=True)
     page.get_by_role("button", name="Subscribe").click()
     page.get_by_role("heading", name="Check your inbox").wait_for()
 
@@ -78,12 +71,12 @@ def test_a_person_subscribes_confirms_chooses_and_unsubscribes(
     page.get_by_role("heading", name="You are subscribed").wait_for()
     page.get_by_role("link", name="Choose what you receive").click()
     page.get_by_role("heading", name="Your subscription").wait_for()
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert scroll_width(page) <= width
     assert page.get_by_label("Hydrogen").is_checked() and not page.get_by_label("Newsletters").is_checked()
     page.get_by_label("Language").select_option("fr")
     page.get_by_role("button", name="Save preferences").click()
     page.get_by_text("Your preferences are saved.").wait_for()
-    page.screenshot(path=str(ARTIFACTS / f"preferences-{width}.png"), full_page=True)
+    screenshot(page, f"preferences-{width}.png", full_page=True)
 
     page.get_by_role("button", name="Unsubscribe").click()
     page.get_by_role("heading", name="You are unsubscribed").wait_for()

@@ -12,16 +12,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
-from waitress import create_server
 
 from digest.delivery.worker import Worker, release_due_editions
 from digest.editions.core import get_edition
 from digest.models import Edition, Item
 from digest.runtime import Runtime
 from digest.web import create_app
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.browser import screenshot, scroll_width, serving
 from tests.delivery_helpers import smtp_runtime_for
 from tests.editor_helpers import ADMIN, PASSWORD, add_accounts
 from tests.factories import make_item, make_subscribers
@@ -31,22 +30,11 @@ DESKTOP = {"width": 1440, "height": 960}
 PHONE = {"width": 390, "height": 844}
 
 
-
 @dataclass
 class Desk:
     url: str
     runtime: Runtime
     mail: RecordingHandler
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -58,14 +46,10 @@ def desk(write_config: Callable[..., Path]) -> Iterator[Desk]:
         runtime = smtp_runtime_for(write_config, smtp_port, site={"name": "Test Cluster Platform", "base_url": site})
         add_accounts(runtime)
         _pending_week(runtime)
-        server = create_server(create_app(runtime), host="127.0.0.1", port=port, threads=4)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
         try:
-            yield Desk(site, runtime, handler)
+            with serving(create_app(runtime), port):
+                yield Desk(site, runtime, handler)
         finally:
-            server.close()
-            thread.join(timeout=5)
             runtime.close()
 
 
@@ -96,7 +80,6 @@ def titles_in(page: Page, section: str) -> list[str]:
 
 
 def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport=DESKTOP)
 
     # Monday morning: log in, the queue.
@@ -107,8 +90,8 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Queue")).to_be_visible()
     expect(page.locator("tbody tr")).to_have_count(7)
-    assert page.evaluate("document.documentElement.scrollWidth") <= DESKTOP["width"]
-    page.screenshot(path=str(ARTIFACTS / "editor-queue.png"), full_page=True)
+    assert scroll_width(page) <= DESKTOP["width"]
+    screenshot(page, "editor-queue.png", full_page=True)
 
     # Approve one, two more in bulk, feature one, reject the off-topic one with a note.
     row(page, "Hydrogen valleys network").get_by_role("button", name="Approve").click()
@@ -155,13 +138,13 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
     preview = page.frame_locator("iframe.html-frame")
     expect(preview.get_by_text("Textile clusters launch a digital product passport pilot").first).to_be_visible()
     page.locator("#preview").scroll_into_view_if_needed()
-    page.screenshot(path=str(ARTIFACTS / "editor-edition.png"))
-    page.locator("#preview").screenshot(path=str(ARTIFACTS / "editor-preview-600px.png"))
+    screenshot(page, "editor-edition.png")
+    screenshot(page.locator("#preview"), "editor-preview-600px.png")
     page.get_by_text("Mobile · 375 px").click()
     assert page.locator("iframe.html-frame").evaluate("frame => frame.getBoundingClientRect().width") == 375
     frame = next(f for f in page.frames if f.url.endswith("/preview"))
-    assert frame.evaluate("document.documentElement.scrollWidth") <= 375  # nothing wider than the phone
-    page.locator("#preview").screenshot(path=str(ARTIFACTS / "editor-preview-375px.png"))
+    assert scroll_width(frame) <= 375  # nothing wider than the phone
+    screenshot(page.locator("#preview"), "editor-preview-375px.png")
     page.get_by_text("Text part").click()
     expect(page.frame_locator("iframe.text-frame").locator("body")).to_contain_text("CLOSING SOON", ignore_case=True)
 
@@ -201,7 +184,7 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
         "reader1@example.org",
         "reader2@example.org",
     ]
-    page.screenshot(path=str(ARTIFACTS / "editor-sent.png"))
+    screenshot(page, "editor-sent.png")
     with desk.runtime.sessions() as session:
         sent = get_edition(session, edition.id)
         assert sent.status == "sent"
@@ -217,8 +200,8 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
     small = phone.new_page()
     for path in ("/editor/?status=all", edition_url.removeprefix(desk.url)):
         small.goto(desk.url + path)
-        assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
-    small.screenshot(path=str(ARTIFACTS / "editor-edition-phone.png"))
+        assert scroll_width(small) <= PHONE["width"], path
+    screenshot(small, "editor-edition-phone.png")
     phone.close()
     page.close()
 
