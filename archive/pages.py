@@ -16,12 +16,12 @@ from sqlalchemy.orm import Session
 from archive import dates
 from archive.labels import KIND_LABELS, TYPE_LABELS
 from archive.links import Links
-from archive.plain import clip, plain_text
 from archive.public_copy import personal_leaks, public_copy
 from archive.published import edition_page, entries_of, neighbours, public_source, sent_editions
 from archive.search import SearchResults
 from digest.config import SiteConfig
 from digest.models import Edition, EditionItem, Item
+from digest.rendering.text import clip, html_to_text
 
 Render = Callable[..., str]
 
@@ -154,7 +154,7 @@ def description(edition: Edition, entries: list[EditionItem]) -> str:
     """A sentence for search engines and link previews: what the edition carried."""
     titles = "; ".join(entry.item.title for entry in entries[:FIRST_ITEMS])
     text = f"{edition.preheader.rstrip('.')}: {titles}" if edition.preheader and titles else edition.preheader or titles
-    return clip(plain_text(text), DESCRIPTION_LIMIT) if text else edition.title
+    return clip(html_to_text(text), DESCRIPTION_LIMIT) if text else edition.title
 
 
 def descriptions(session: Session, editions: list[Edition]) -> dict[int, str]:
@@ -163,7 +163,7 @@ def descriptions(session: Session, editions: list[Edition]) -> dict[int, str]:
 
 
 def snippet(item: Item) -> str:
-    return clip(plain_text(item.summary), SNIPPET_LIMIT)
+    return clip(html_to_text(item.summary), SNIPPET_LIMIT)
 
 
 _TITLE = re.compile(r"<title\b[^>]*>.*?</title>", re.I | re.S)

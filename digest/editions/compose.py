@@ -19,7 +19,7 @@ from digest.config import Config
 from digest.editions.arrange import layout
 from digest.editions.core import EditionError, add_warnings, item_titles, lapsed, sent_item_ids
 from digest.models import Edition, EditionItem, Item, utcnow
-from digest.rendering.markdown import markdown_to_html
+from digest.rendering.markdown import intro_html as render_intro
 from digest.rendering.render import (
     EditionView,
     ItemView,
@@ -98,7 +98,7 @@ def edition_view(config: Config, edition: Edition, on_day: date) -> EditionView:
         preheader=edition.preheader,
         sections=sections,
         archive_url=archive_url(config, edition),
-        intro_html=markdown_to_html(edition.intro, config.site.base_url),
+        intro_html=render_intro(edition.intro, config.site.base_url),
         sent_on=on_day,
     )
 

@@ -9,7 +9,7 @@ The output is rendered once per edition; per-recipient values are left as the ma
 ``PLACEHOLDERS`` and filled in by :func:`personalise`.
 
 This module is a pure stage: it imports nothing from the project but its pure helpers
-(``digest.rendering.fragments``, ``digest.rendering.mjml_errors``).
+(``fragments``, ``sanitise``, ``text``, ``mjml_errors`` of ``digest.rendering``).
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from digest.rendering import mjml_errors
-from digest.rendering.fragments import absolute_link, email_fragment, email_summary, html_to_paragraphs
+from digest.rendering.fragments import email_summary
+from digest.rendering.sanitise import absolute_link, email_fragment
+from digest.rendering.text import html_paragraphs
 
 __all__ = [
     "DEFAULT_TEMPLATES_DIR",
@@ -539,7 +541,7 @@ def render_edition(
         "dateline": _dateline(edition.title, edition_day),
         "urgent_days": URGENT_DAYS,
         "intro_html": intro_html,
-        "intro_paragraphs": html_to_paragraphs(intro_html, with_links=True),
+        "intro_paragraphs": html_paragraphs(intro_html, links=True, bullets=True),
         "more_count": edition.more_count,
         "placeholders": PLACEHOLDERS,
     }
