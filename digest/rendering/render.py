@@ -43,6 +43,7 @@ from digest.rendering.sanitise import absolute_link, email_fragment
 from digest.rendering.text import html_paragraphs
 
 __all__ = [
+    "AUDIENCES",
     "DEFAULT_TEMPLATES_DIR",
     "ITEM_KINDS",
     "PLACEHOLDERS",
@@ -59,6 +60,8 @@ __all__ = [
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
+# "subscriber": the email, with per-recipient markers; "public": the archive copy, nobody's links in it.
+AUDIENCES = ("subscriber", "public")
 
 # Per-recipient markers. Plain alphanumerics, '-' and '_' only: they pass through MRML, lxml and
 # premailer unchanged, in href attributes as well as in text (no percent-encoding, no entities).
@@ -515,9 +518,16 @@ def _finish_text(text: str) -> str:
 
 
 def render_edition(
-    edition: EditionView, site: SiteView, today: date, templates_dir: Path | None = None
+    edition: EditionView,
+    site: SiteView,
+    today: date,
+    templates_dir: Path | None = None,
+    audience: str = "subscriber",
 ) -> RenderedEdition:
-    """Render an edition once: the HTML part (inlined CSS) and the text part, with placeholders."""
+    """Render an edition once: the HTML part (inlined CSS) and the text part. For subscribers they
+    carry the per-recipient placeholders; for the public (the archive) nothing personal at all."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
     templates_dir = (templates_dir or DEFAULT_TEMPLATES_DIR).resolve()
     if not templates_dir.is_dir():
         raise RenderError(f"templates directory not found: {templates_dir}")
@@ -543,13 +553,18 @@ def render_edition(
         "intro_html": intro_html,
         "intro_paragraphs": html_paragraphs(intro_html, links=True, bullets=True),
         "more_count": edition.more_count,
-        "placeholders": PLACEHOLDERS,
+        "audience": audience,
+        # the public gets no markers: one used outside the templates' subscriber blocks is an error
+        "placeholders": PLACEHOLDERS if audience == "subscriber" else {},
+        "subscribe_url": f"{site.base_url.rstrip('/')}/subscribe",
     }
     env = _environment(templates_dir)
     mjml_source = _render_template(env, "email/edition.mjml.j2", templates_dir, context)
     compiled = _mjml_to_html(mjml_source, templates_dir)
     html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), site.language)
     text = _finish_text(_render_template(env, "email/edition.txt.j2", templates_dir, context))
+    if audience == "public" and (_MARKER_RE.search(html) or _MARKER_RE.search(text)):
+        raise RenderError("the public copy carries a per-recipient placeholder; keep them in subscriber blocks")
     return RenderedEdition(html=html, text=text)
 
 
