@@ -6,6 +6,7 @@ the web app and the static export share the templates); ``links`` says where thi
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -144,7 +145,7 @@ def edition_page_html(render: Render, session: Session, config: Config, links: L
     return document
 
 
-_RENDERED_LATE: OrderedDict[tuple[int, datetime | None], str] = OrderedDict()
+_RENDERED_LATE: OrderedDict[tuple[str, int, str], str] = OrderedDict()
 _RENDERED_LATE_KEPT = 32
 
 
@@ -154,7 +155,8 @@ def public_html(config: Config, edition: Edition) -> str:
     stored = stored_public_copy(edition)
     if stored is not None:
         return stored
-    key = (edition.id, edition.sent_at)
+    # the frozen email identifies what was sent (and the site, which database it came from)
+    key = (config.site.base_url, edition.id, hashlib.sha256((edition.html or "").encode()).hexdigest())
     if key not in _RENDERED_LATE:
         day = dates.local(edition.sent_at or edition.created_at, config.site.timezone).date()
         _RENDERED_LATE[key] = public_copy(config, edition, day).html

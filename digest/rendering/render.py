@@ -143,6 +143,19 @@ class RenderError(Exception):
     (for MJML errors, from the first unbalanced tag), then what went wrong."""
 
 
+class PersonalPlaceholderError(ValueError):
+    """A template used a per-recipient placeholder where the public audience would see it."""
+
+
+class _NoPlaceholders:
+    """``placeholders`` as the public audience's templates see it: using one is an error, not a leak."""
+
+    def __getattr__(self, key: str) -> str:
+        raise PersonalPlaceholderError(f"placeholders.{key} outside a subscriber block: the public copy has none")
+
+    __getitem__ = __getattr__
+
+
 # --------------------------------------------------------------------------- template context
 
 
@@ -554,8 +567,7 @@ def render_edition(
         "intro_paragraphs": html_paragraphs(intro_html, links=True, bullets=True),
         "more_count": edition.more_count,
         "audience": audience,
-        # the public gets no markers: one used outside the templates' subscriber blocks is an error
-        "placeholders": PLACEHOLDERS if audience == "subscriber" else {},
+        "placeholders": PLACEHOLDERS if audience == "subscriber" else _NoPlaceholders(),
         "subscribe_url": f"{site.base_url.rstrip('/')}/subscribe",
     }
     env = _environment(templates_dir)
