@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event
 
-from archive.plain import paragraphs
 from digest.models import Item
+from digest.rendering.text import html_paragraphs
 
 PRODUCT_ID = "-//Cluster Digest//Archive//EN"
 
@@ -75,7 +75,7 @@ def _zone(name: str | None, fallback: str) -> ZoneInfo:
 
 
 def _description(item: Item) -> str:
-    parts = paragraphs(item.summary or "")
+    parts = html_paragraphs(item.summary or "")
     origin = " · ".join(part for part in (item.organisation, item.country) if part)
     if origin:
         parts.append(f"Organiser: {origin}")

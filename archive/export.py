@@ -23,14 +23,14 @@ from archive import pages
 from archive.calendar import calendar_file
 from archive.feeds import editions_feed_xml, items_feed_xml
 from archive.links import StaticLinks, archive_file, edition_file, event_file, export_file_for
-from archive.public_copy import personal_leaks
 from archive.published import (
     edition_page,
+    personal_leaks,
     published_events,
     sent_editions,
     upcoming_events,
 )
-from digest.config import SiteConfig
+from digest.config import Config
 from digest.errors import DigestError
 from digest.models import utcnow
 from digest.runtime import Runtime
@@ -64,7 +64,7 @@ def build_archive(
 
     app = create_app(runtime)
     with app.test_request_context("/"), runtime.sessions() as session:
-        files, counts = _render_all(session, site, StaticLinks(base), now or utcnow())
+        files, counts = _render_all(session, runtime.config, StaticLinks(base), now or utcnow())
     for path, content in files.items():
         leaks = personal_leaks(content.decode("utf-8", "replace"), site.base_url)
         if leaks:
@@ -74,8 +74,9 @@ def build_archive(
 
 
 def _render_all(
-    session: Session, site: SiteConfig, links: StaticLinks, now: datetime
+    session: Session, config: Config, links: StaticLinks, now: datetime
 ) -> tuple[dict[str, bytes], dict[str, int]]:
+    site = config.site
     files: dict[str, bytes] = {}
     first = edition_page(session, 1, pages.PER_PAGE)
     assert first is not None  # page 1 always exists, even empty
@@ -87,7 +88,7 @@ def _render_all(
     editions = sent_editions(session)
     edition_pages = {
         edition_file(edition.slug): pages.edition_page_html(
-            render_template, session, site, links.at(edition_file(edition.slug)), edition
+            render_template, session, config, links.at(edition_file(edition.slug)), edition
         )
         for edition in editions
     }

@@ -12,10 +12,10 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from archive.plain import plain_text
 from archive.published import PUBLISHED_ITEM_STATUSES, is_published_item, is_sent, without_documents
 from archive.search_terms import EDITION_WORDS, KIND_WORDS
 from digest.models import Edition, Item
+from digest.rendering.text import html_to_text
 
 TABLE = "archive_search"
 STATE_TABLE = "archive_search_state"
@@ -95,7 +95,7 @@ def _rebuild(session: Session) -> None:
             "doc": "item",
             "ref": item.id,
             "title": item.title,
-            "summary": plain_text(item.summary),
+            "summary": html_to_text(item.summary),
             "organisation": item.organisation or "",
             "country": item.country or "",
             "kind": KIND_WORDS.get(item.kind, item.kind),
@@ -108,7 +108,7 @@ def _rebuild(session: Session) -> None:
             "ref": edition.id,
             "title": edition.title,
             "summary": " ".join(
-                part for part in (edition.subject, edition.preheader, plain_text(edition.intro)) if part
+                part for part in (edition.subject, edition.preheader, html_to_text(edition.intro)) if part
             ),
             "organisation": "",
             "country": "",

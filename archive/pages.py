@@ -6,7 +6,9 @@ the web app and the static export share the templates); ``links`` says where thi
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,12 +18,12 @@ from sqlalchemy.orm import Session
 from archive import dates
 from archive.labels import KIND_LABELS, TYPE_LABELS
 from archive.links import Links
-from archive.plain import clip, plain_text
-from archive.public_copy import personal_leaks, public_copy
-from archive.published import edition_page, entries_of, neighbours, public_source, sent_editions
+from archive.published import edition_page, entries_of, neighbours, personal_leaks, sent_editions, stored_public_copy
 from archive.search import SearchResults
-from digest.config import SiteConfig
+from digest.config import Config, SiteConfig
+from digest.editions.compose import public_copy
 from digest.models import Edition, EditionItem, Item
+from digest.rendering.text import clip, html_to_text
 
 Render = Callable[..., str]
 
@@ -113,10 +115,9 @@ def index_page(render: Render, session: Session, site: SiteConfig, links: Links,
     return render("archive_index.html", links=links, page=page, years=years, active="archive")
 
 
-def edition_page_html(render: Render, session: Session, site: SiteConfig, links: Links, edition: Edition) -> str:
-    """The edition as subscribers saw it, without anybody's personal links, in a web frame."""
-    source = public_source(edition)
-    assert source is not None
+def edition_page_html(render: Render, session: Session, config: Config, links: Links, edition: Edition) -> str:
+    """The edition's public copy (what subscribers saw, rendered for the public) in a web frame."""
+    site = config.site
     entries = entries_of(session, [edition.id])[edition.id]
     older, newer = neighbours(session, edition)
     cards = edition_cards(session, [e for e in (older, newer) if e is not None], site.timezone)
@@ -133,7 +134,7 @@ def edition_page_html(render: Render, session: Session, site: SiteConfig, links:
         "still_sending": edition.status != "sent",
     }
     document = assemble(
-        public_copy(source, links.absolute("/subscribe")),
+        public_html(config, edition),
         head=render("archive_edition_head.html", **context),
         header=render("archive_edition_header.html", **context),
         footer=render("archive_edition_footer.html", **context),
@@ -142,6 +143,27 @@ def edition_page_html(render: Render, session: Session, site: SiteConfig, links:
     if leaks:
         raise PersonalLinkLeak(f"edition {edition.slug}: the public copy still carries {leaks[0]!r}")
     return document
+
+
+_RENDERED_LATE: OrderedDict[tuple[str, int, str], str] = OrderedDict()
+_RENDERED_LATE_KEPT = 32
+
+
+def public_html(config: Config, edition: Edition) -> str:
+    """The public copy stored when the edition was frozen; one frozen before there were public copies
+    gets one now, from its frozen items on the day it was sent, kept in memory for the next readers."""
+    stored = stored_public_copy(edition)
+    if stored is not None:
+        return stored
+    # the frozen email identifies what was sent (and the site, which database it came from)
+    key = (config.site.base_url, edition.id, hashlib.sha256((edition.html or "").encode()).hexdigest())
+    if key not in _RENDERED_LATE:
+        day = dates.local(edition.sent_at or edition.created_at, config.site.timezone).date()
+        _RENDERED_LATE[key] = public_copy(config, edition, day).html
+        while len(_RENDERED_LATE) > _RENDERED_LATE_KEPT:
+            _RENDERED_LATE.popitem(last=False)
+    _RENDERED_LATE.move_to_end(key)
+    return _RENDERED_LATE[key]
 
 
 def search_page(render: Render, site: SiteConfig, links: Links, results: SearchResults) -> str:
@@ -154,7 +176,7 @@ def description(edition: Edition, entries: list[EditionItem]) -> str:
     """A sentence for search engines and link previews: what the edition carried."""
     titles = "; ".join(entry.item.title for entry in entries[:FIRST_ITEMS])
     text = f"{edition.preheader.rstrip('.')}: {titles}" if edition.preheader and titles else edition.preheader or titles
-    return clip(plain_text(text), DESCRIPTION_LIMIT) if text else edition.title
+    return clip(html_to_text(text), DESCRIPTION_LIMIT) if text else edition.title
 
 
 def descriptions(session: Session, editions: list[Edition]) -> dict[int, str]:
@@ -163,7 +185,7 @@ def descriptions(session: Session, editions: list[Edition]) -> dict[int, str]:
 
 
 def snippet(item: Item) -> str:
-    return clip(plain_text(item.summary), SNIPPET_LIMIT)
+    return clip(html_to_text(item.summary), SNIPPET_LIMIT)
 
 
 _TITLE = re.compile(r"<title\b[^>]*>.*?</title>", re.I | re.S)

@@ -6,6 +6,7 @@ so nothing unsent or unvetted can reach the public by another road.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,12 +74,28 @@ def readable_edition(session: Session, slug: str) -> Edition | None:
     delivered = exists().where(Delivery.edition_id == Edition.id, Delivery.status == "sent")
     readable = or_(is_sent(), and_(Edition.status == "sending", delivered))
     edition = session.scalar(select(Edition).where(Edition.slug == slug, readable))
-    return edition if edition is not None and public_source(edition) else None
+    return edition if edition is not None and edition.html else None
 
 
-def public_source(edition: Edition) -> str | None:
-    """The frozen HTML the public copy is made from: the untrimmed edition when the email was trimmed."""
-    return edition.archive_html or edition.html
+def stored_public_copy(edition: Edition) -> str | None:
+    """The public copy rendered when the edition was frozen (``archive_html``); None for an edition
+    frozen before there was one (its ``archive_html`` is empty, or the untrimmed subscriber email)."""
+    document = edition.archive_html
+    return document if document and not personal_leaks(document, "") else None
+
+
+_MARKER = re.compile(r"XDIGESTX-[A-Za-z0-9_]+-XDIGESTX")
+_TOKEN_PATH = re.compile(r"/(?:unsubscribe|preferences|confirm)/[A-Za-z0-9._~%-]+")
+
+
+def personal_leaks(document: str, base_url: str) -> list[str]:
+    """Anything in a public document that belongs to one subscriber: a per-recipient marker, or a
+    token link of the site (the last guard before a page or an export file goes out)."""
+    leaks = _MARKER.findall(document)
+    if base_url:
+        site = re.escape(base_url.rstrip("/"))
+        leaks += [match.group(0) for match in re.finditer(site + _TOKEN_PATH.pattern, document)]
+    return leaks
 
 
 def without_documents() -> list[Any]:

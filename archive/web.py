@@ -58,7 +58,7 @@ def edition(slug: str) -> ResponseReturnValue:
         found = readable_edition(session, slug)
         if found is None:
             abort(404)
-        html = pages.edition_page_html(render_template, session, runtime().config.site, _links(), found)
+        html = pages.edition_page_html(render_template, session, runtime().config, _links(), found)
     response = make_response(html)
     if found.status == "sent":
         response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"

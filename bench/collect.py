@@ -33,10 +33,10 @@ import feedparser
 from common import bench_runtime
 from sqlalchemy import func, select
 
+from digest.config import CollectConfig
 from digest.db import transaction
 from digest.models import Item, Source
 from sources.collector import collect
-from sources.settings import CollectorSettings
 
 MIB = 1024 * 1024
 WORDS = (
@@ -196,8 +196,8 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.2)
-    parser.add_argument("--concurrency", type=int, default=CollectorSettings().concurrency)
-    parser.add_argument("--parse-processes", type=int, default=CollectorSettings().parse_processes)
+    parser.add_argument("--concurrency", type=int, default=CollectConfig().concurrency)
+    parser.add_argument("--parse-processes", type=int, default=CollectConfig().parse_processes)
     parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run (a); ratios are then omitted")
     args = parser.parse_args()
@@ -210,7 +210,7 @@ def main() -> None:
     port = ready.get(timeout=60)
     urls = [f"http://127.0.0.1:{port}/feed/{n}.rss" for n in range(args.feeds)]
     total = args.feeds * args.items
-    settings = CollectorSettings(concurrency=args.concurrency, parse_processes=args.parse_processes)
+    settings = CollectConfig(concurrency=args.concurrency, parse_processes=args.parse_processes)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
     print(f"{args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms latency per response; "
           f"concurrency {settings.concurrency}, parse processes {settings.parse_processes}")  # fmt: skip

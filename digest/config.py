@@ -167,7 +167,7 @@ class SubmissionsConfig(_Section):
 
 
 class CollectConfig(_Section):
-    """Tuning of the collectors (sources/settings.py reads it); the defaults suit most sites."""
+    """Tuning of the collectors, the one definition of their settings (sources/ reads it as it is)."""
 
     concurrency: int = Field(32, ge=1, le=256)
     parse_processes: int = Field(-1, ge=-1, le=64, description="-1 automatic, 0 parse in the fetching threads")

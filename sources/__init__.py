@@ -12,5 +12,5 @@ One stage per module, in the order an entry goes through them:
 - ``health``    per-source status, backoff with jitter and a cap, Retry-After
 - ``collector`` orchestration: the thread pool (and parsing processes), storing, ``collect()``
 
-``settings.CollectorSettings`` holds the tuning read from the ``collect:`` configuration section.
+``settings.collector_settings`` reads their tuning, the ``collect:`` configuration section.
 """

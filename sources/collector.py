@@ -26,6 +26,7 @@ import requests
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from digest.config import CollectConfig
 from digest.db import transaction
 from digest.errors import DigestError
 from digest.models import Item, Source
@@ -36,7 +37,7 @@ from sources.feeds import parse_feed
 from sources.fetcher import FetchError, build_session, fetch
 from sources.ical import looks_like_calendar, parse_calendar
 from sources.normalise import build_candidate
-from sources.settings import CollectorSettings
+from sources.settings import collector_settings
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,10 @@ def collect(
     due_only: bool = False,
     now: datetime | None = None,
     on_result: Callable[[CollectResult], None] | None = None,
-    settings: CollectorSettings | None = None,
+    settings: CollectConfig | None = None,
 ) -> list[CollectResult]:
     """Collect every enabled source (or the one named); never raises for a failing source."""
-    settings = settings or CollectorSettings.from_runtime(runtime)
+    settings = settings or collector_settings(runtime)
     now = now or datetime.now(UTC)
     jobs = _select_jobs(runtime, source_name, due_only, now)
     if not jobs:
@@ -148,7 +149,7 @@ def _select_jobs(runtime: Runtime, source_name: str | None, due_only: bool, now:
 
 
 @contextmanager
-def _pools(settings: CollectorSettings, job_count: int) -> Iterator[tuple[Executor, Executor | None]]:
+def _pools(settings: CollectConfig, job_count: int) -> Iterator[tuple[Executor, Executor | None]]:
     workers = max(1, min(settings.concurrency, job_count))
     processes = parse_process_count(settings, job_count)
     parsers = ProcessPoolExecutor(processes, mp_context=_process_context()) if processes else None
@@ -162,7 +163,7 @@ def _pools(settings: CollectorSettings, job_count: int) -> Iterator[tuple[Execut
             parsers.shutdown(cancel_futures=True)
 
 
-def parse_process_count(settings: CollectorSettings, job_count: int) -> int:
+def parse_process_count(settings: CollectConfig, job_count: int) -> int:
     """Parsing is CPU work that threads cannot share (the GIL): big runs get processes of their own."""
     if settings.parse_processes >= 0:
         return settings.parse_processes if job_count > 1 else 0
@@ -183,7 +184,7 @@ def _process_context() -> multiprocessing.context.BaseContext:
 class _SessionPool:
     """One requests.Session per worker thread (a Session is not thread-safe), all closed at the end."""
 
-    def __init__(self, settings: CollectorSettings) -> None:
+    def __init__(self, settings: CollectConfig) -> None:
         self._settings = settings
         self._local = threading.local()
         self._all: list[requests.Session] = []
@@ -210,7 +211,7 @@ class _SessionPool:
 class _ParseContext:
     now: datetime
     zone: str
-    settings: CollectorSettings
+    settings: CollectConfig
 
 
 # ------------------------------------------------------------------------ worker side

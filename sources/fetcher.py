@@ -25,7 +25,8 @@ import urllib3
 from requests.adapters import BaseAdapter, HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from sources.settings import CollectorSettings
+from digest.config import CollectConfig
+from sources.settings import user_agent
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
@@ -68,10 +69,10 @@ class FetchResult:
         return self.headers.get("last-modified")
 
 
-def build_session(settings: CollectorSettings) -> requests.Session:
+def build_session(settings: CollectConfig) -> requests.Session:
     """A Session with our headers and the sample:// and file:// adapters mounted."""
     session = requests.Session()
-    session.headers.update({"User-Agent": settings.user_agent, "Accept": ACCEPT})
+    session.headers.update({"User-Agent": user_agent(settings), "Accept": ACCEPT})
     session.max_redirects = settings.max_redirects
     http = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
     session.mount("http://", http)
@@ -84,7 +85,7 @@ def build_session(settings: CollectorSettings) -> requests.Session:
 def fetch(
     session: requests.Session,
     url: str,
-    settings: CollectorSettings,
+    settings: CollectConfig,
     *,
     etag: str | None = None,
     last_modified: str | None = None,
@@ -115,7 +116,7 @@ def fetch(
 
 
 def _follow_redirects(
-    session: requests.Session, url: str, headers: dict[str, str], settings: CollectorSettings
+    session: requests.Session, url: str, headers: dict[str, str], settings: CollectConfig
 ) -> tuple[requests.Response, str | None]:
     # Redirects are followed by hand: a server must not send us to file:// or sample://,
     # a redirect body is never read, and only an all-permanent chain moves the stored URL.
@@ -142,7 +143,7 @@ def _follow_redirects(
 def _read_response(
     response: requests.Response,
     permanent_url: str | None,
-    settings: CollectorSettings,
+    settings: CollectConfig,
     deadline: float,
     now: datetime | None,
 ) -> FetchResult:
@@ -159,7 +160,7 @@ def _read_response(
     return result
 
 
-def _read_capped(response: requests.Response, settings: CollectorSettings, deadline: float) -> bytes:
+def _read_capped(response: requests.Response, settings: CollectConfig, deadline: float) -> bytes:
     cap = settings.max_body_bytes
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > cap:
@@ -231,7 +232,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def describe_request_error(error: requests.RequestException, settings: CollectorSettings) -> str:
+def describe_request_error(error: requests.RequestException, settings: CollectConfig) -> str:
     """One plain sentence for what went wrong on the wire."""
     cause = error.args[0] if error.args else None
     if isinstance(error, requests.ConnectTimeout):

@@ -6,13 +6,13 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
+from digest.config import CollectConfig
 from digest.models import Source
-from sources.settings import CollectorSettings
 
 
 def backoff_seconds(
     consecutive_errors: int,
-    settings: CollectorSettings,
+    settings: CollectConfig,
     retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
@@ -31,7 +31,7 @@ def backoff_seconds(
 
 
 def record_failure(
-    source: Source, error: str, now: datetime, settings: CollectorSettings, retry_after: float | None = None
+    source: Source, error: str, now: datetime, settings: CollectConfig, retry_after: float | None = None
 ) -> None:
     source.last_fetch_at = now
     source.last_status = "error"
@@ -41,7 +41,7 @@ def record_failure(
     source.next_fetch_at = now + timedelta(seconds=delay)
 
 
-def success_values(status: str, now: datetime, settings: CollectorSettings) -> dict[str, Any]:
+def success_values(status: str, now: datetime, settings: CollectConfig) -> dict[str, Any]:
     """The Source columns after a fetch that worked ("ok" or "not_modified")."""
     interval = settings.refresh_interval_seconds
     return {

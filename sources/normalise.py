@@ -1,4 +1,5 @@
-"""Normalising: canonical URLs, plain-text titles, sanitised summaries, UTC dates, column limits."""
+"""Normalising: plain-text titles, sanitised summaries, UTC dates, column limits (canonical URLs and the
+sanitiser itself are in digest.rendering.sanitise, shared with the emails and the editors' app)."""
 
 from __future__ import annotations
 
@@ -6,46 +7,18 @@ import hashlib
 import html
 import re
 import time
-from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-import nh3
-
+from digest.rendering.sanitise import URL_LIMIT, canonical_url, sanitise_html
+from digest.rendering.text import html_to_text
 from sources import dedup
 from sources.classify import detect_kind, extract_deadline, parse_deadline_value
 from sources.entry import Candidate, Entry
 
-TRACKING_PARAMS = frozenset(
-    {
-        "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "yclid", "twclid", "igshid", "mc_cid", "mc_eid",
-        "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "wickedid",
-        "__s", "_ga", "_gl", "ncid", "cmpid", "ref_src", "s_cid", "sr_share",
-    }
-)  # fmt: skip
-TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_", "matomo_")
-WEB_SCHEMES = ("http", "https")
-
-SUMMARY_TAGS = {
-    "a", "abbr", "b", "blockquote", "br", "code", "em", "figcaption", "figure", "h3", "h4", "h5", "h6",
-    "hr", "i", "img", "li", "ol", "p", "pre", "q", "s", "small", "strong", "sub", "sup", "u", "ul",
-}  # fmt: skip
-SUMMARY_ATTRIBUTES = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "abbr": {"title"},
-    "q": {"cite"},
-}
-DROPPED_WITH_CONTENT = {
-    "script", "style", "iframe", "object", "embed", "noscript", "template", "svg", "math",
-    "form", "textarea", "select", "button", "frameset", "frame", "applet", "title",
-}  # fmt: skip
-URL_SCHEMES = {"http", "https", "mailto"}
-
 # Text columns and their lengths (PostgreSQL enforces them; SQLite does not).
 LIMITS = {
     "title": 500,
-    "url": 2048,
+    "url": URL_LIMIT,
     "organisation": 300,
     "country": 100,
     "location": 500,
@@ -58,55 +31,7 @@ FUTURE_TOLERANCE = timedelta(days=1)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
-_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 _IMG_SRC = re.compile(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", re.IGNORECASE)
-
-
-def canonical_url(url: str | None, base: str | None = None) -> str | None:
-    """An absolute http(s) URL without tracking parameters or fragment, or None if there is none."""
-    if not url:
-        return None
-    url = _CONTROL.sub("", url).strip()
-    if not url:
-        return None
-    if base:
-        try:
-            url = urljoin(base, url)
-        except ValueError:
-            return None
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in WEB_SCHEMES or not parts.hostname:
-        return None
-    host = parts.hostname.lower()
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = {"http": 80, "https": 443}[scheme]
-    netloc = host if port in (None, default_port) else f"{host}:{port}"
-    if parts.username or parts.password:
-        return None  # credentials in a link are either a mistake or a trap
-    query = strip_tracking_query(parts.query)
-    result = urlunsplit((scheme, netloc, parts.path or "/", query, ""))
-    return result if len(result) <= LIMITS["url"] else None
-
-
-def strip_tracking_query(query: str) -> str:
-    if not query:
-        return ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
-    if len(kept) == len(pairs):
-        return query
-    return urlencode(kept)
-
-
-def _is_tracking(name: str) -> bool:
-    lowered = name.lower()
-    return lowered in TRACKING_PARAMS or lowered.startswith(TRACKING_PREFIXES)
 
 
 def clean_text(value: str | None) -> str:
@@ -120,8 +45,7 @@ def plain_text(value: str | None) -> str:
     """Text without markup or entities: titles and other one-line fields."""
     text = clean_text(value)
     for _round in range(3):  # feeds double-escape markup often enough: peel it until stable
-        stripped = html.unescape(nh3.clean(text, tags=set()))
-        stripped = clean_text(stripped)
+        stripped = clean_text(html_to_text(text))
         if stripped == text:
             break
         text = stripped
@@ -134,59 +58,6 @@ def truncate(value: str | None, limit: int) -> str | None:
     return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
 
 
-_LINK_BASE: ContextVar[str | None] = ContextVar("link_base", default=None)
-
-
-def _rewrite_url(element: str, attribute: str, value: str) -> str | None:
-    """nh3 attribute filter: make href/src absolute against the current base, drop tracking."""
-    if attribute not in ("href", "src", "cite"):
-        return value
-    if element == "a" and value.lower().startswith("mailto:"):
-        return value
-    base = _LINK_BASE.get()
-    return _absolute_link(value, base) if attribute == "href" else canonical_url(value, base)
-
-
-_CLEANER = nh3.Cleaner(
-    tags=SUMMARY_TAGS,
-    clean_content_tags=DROPPED_WITH_CONTENT,
-    attributes=SUMMARY_ATTRIBUTES,
-    attribute_filter=_rewrite_url,
-    url_schemes=URL_SCHEMES,
-    link_rel="noopener noreferrer nofollow",
-    strip_comments=True,
-)
-
-
-def _absolute_link(value: str, base: str | None) -> str | None:
-    """Links keep their fragment (anchors matter inside an article); tracking is dropped."""
-    if not value.strip():
-        return None
-    fragment = ""
-    if "#" in value:
-        value, fragment = value.split("#", 1)
-    url = canonical_url(value, base) if value else (canonical_url(base) if base else None)
-    if url is None:
-        return None
-    return f"{url}#{fragment}" if fragment else url
-
-
-def sanitise_html(fragment: str | None, base: str | None = None, max_chars: int = 20_000) -> str:
-    """Summary HTML reduced to a small allowlist, links and images absolute."""
-    if not fragment:
-        return ""
-    token = _LINK_BASE.set(base if base and urlsplit(base).scheme in WEB_SCHEMES else None)
-    try:
-        cleaned = _CLEANER.clean(_CONTROL.sub("", fragment))
-        if len(cleaned) > max_chars:
-            cleaned = _CLEANER.clean(cleaned[:max_chars] + "…")  # re-parse to close the tags cut off
-    finally:
-        _LINK_BASE.reset(token)
-    if "<pre" not in cleaned:
-        cleaned = _SPACES.sub(" ", cleaned)
-    return _EMPTY_PARAGRAPH.sub("", cleaned).strip()
-
-
 def text_as_html(text: str | None) -> str:
     """Plain text (iCalendar descriptions, text/plain summaries) as paragraphs with line breaks."""
     paragraphs = []
@@ -195,10 +66,6 @@ def text_as_html(text: str | None) -> str:
         if any(lines):
             paragraphs.append("<p>" + "<br>".join(line for line in lines if line) + "</p>")
     return "".join(paragraphs)
-
-
-def html_to_text(fragment: str) -> str:
-    return clean_text(html.unescape(nh3.clean(fragment.replace("<", " <"), tags=set())))
 
 
 def first_image(fragment: str) -> str | None:

@@ -16,12 +16,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from digest.config import CollectConfig
 from digest.db import transaction
 from digest.models import Item, Submission, utcnow
 from digest.runtime import Runtime
 from sources import dedup
 from sources.entry import Candidate, item_fields
-from sources.settings import CollectorSettings
+from sources.settings import collector_settings
 
 NEW, DUPLICATE = "pending", "duplicate"  # Submission.status: a new item in the queue, or linked to a known one
 _LOCK_KEY = 0x5375626D  # PostgreSQL advisory lock: one submission stored at a time, so twins are caught
@@ -56,7 +57,7 @@ class SubmittedItem:
 
 def submit(runtime: Runtime, submitted: SubmittedItem, client_address: str | None = None) -> Submission:
     """Store the submission (and its item) in one transaction; the Submission comes back with its item loaded."""
-    settings = CollectorSettings.from_runtime(runtime)
+    settings = collector_settings(runtime)
     with transaction(runtime.sessions) as session:
         submission = store_submission(session, submitted, client_address, title_days=settings.dedup_title_days)
         session.flush()
@@ -70,7 +71,7 @@ def store_submission(
     client_address: str | None = None,
     *,
     now: datetime | None = None,
-    title_days: int = CollectorSettings.dedup_title_days,
+    title_days: int = CollectConfig().dedup_title_days,
 ) -> Submission:
     """Add the Submission, then its pending Item, or link it to the item it duplicates."""
     now = now or utcnow()

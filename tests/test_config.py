@@ -142,11 +142,9 @@ def test_several_mistakes_are_reported_together(tmp_path: Path) -> None:
 
 
 def test_the_collect_section_tunes_the_collectors(tmp_path: Path) -> None:
-    from sources.settings import CollectorSettings
-
     path = write(tmp_path, "collect: {concurrency: 4, read_timeout: 2.5, user_agent: Probe/1}")
     config = load_config(path, environ={})
-    settings = CollectorSettings.from_mapping(config.settings.collect)
+    settings = config.settings.collect
     assert (settings.concurrency, settings.read_timeout, settings.user_agent) == (4, 2.5, "Probe/1")
     with pytest.raises(ConfigError, match=r"collect\.concurrency: Input should be greater than or equal to 1"):
         load_config(write(tmp_path, "collect: {concurrency: 0}"), environ={})

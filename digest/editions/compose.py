@@ -3,7 +3,8 @@
 
 ``freeze`` is what sending calls: it applies the send-time rules (a call whose deadline passed since
 assembly, or an event that has ended, is dropped and marked expired; an item another edition has
-sent meanwhile is dropped), renders once, and keeps HTML, text and warnings on the edition. A
+sent meanwhile is dropped), renders once, and keeps HTML, text and warnings on the edition, with
+the public copy the archive shows (``archive_html``: the same templates, "public" audience). A
 rendering error raises EditionRenderError and nothing is kept, so nothing is sent.
 """
 
@@ -19,7 +20,7 @@ from digest.config import Config
 from digest.editions.arrange import layout
 from digest.editions.core import EditionError, add_warnings, item_titles, lapsed, sent_item_ids
 from digest.models import Edition, EditionItem, Item, utcnow
-from digest.rendering.markdown import markdown_to_html
+from digest.rendering.markdown import intro_html as render_intro
 from digest.rendering.render import (
     EditionView,
     ItemView,
@@ -45,7 +46,7 @@ class EditionRenderError(EditionError):
 class Composition:
     html: str
     text: str
-    archive_html: str | None  # the whole edition, when the email had to be trimmed
+    archive_html: str  # the public copy: the whole edition rendered for the "public" audience
     size: int  # bytes of the whole edition's HTML, personalised
     kept: int
     total: int
@@ -98,7 +99,7 @@ def edition_view(config: Config, edition: Edition, on_day: date) -> EditionView:
         preheader=edition.preheader,
         sections=sections,
         archive_url=archive_url(config, edition),
-        intro_html=markdown_to_html(edition.intro, config.site.base_url),
+        intro_html=render_intro(edition.intro, config.site.base_url),
         sent_on=on_day,
     )
 
@@ -115,17 +116,23 @@ def compose(config: Config, edition: Edition, now: datetime | None = None) -> Co
     site = site_view(config)
     view = edition_view(config, edition, today)
     whole = render_edition(view, site, today)
+    public = render_edition(view, site, today, audience="public")
     total = sum(len(section.items) for section in view.sections)
     size = email_size(whole.html)
     if size <= SIZE_LIMIT:
-        return Composition(whole.html, whole.text, None, size, total, total)
+        return Composition(whole.html, whole.text, public.html, size, total, total)
     kept, trimmed = _largest_fitting(view, site, today)
     warning = (
         f"Trimmed to its top {kept} of {total} items: the whole edition would be {size / 1024:.0f} KB of HTML, "
         f"over the {SIZE_LIMIT // 1024} KB that keeps Gmail from clipping it. The email ends with a link "
         f"to the archive copy, which has all {total}."
     )
-    return Composition(trimmed.html, trimmed.text, whole.html, size, kept, total, [warning])
+    return Composition(trimmed.html, trimmed.text, public.html, size, kept, total, [warning])
+
+
+def public_copy(config: Config, edition: Edition, on_day: date) -> RenderedEdition:
+    """The edition as the archive shows it: whole, for the public audience (nobody's name or links)."""
+    return render_edition(edition_view(config, edition, on_day), site_view(config), on_day, audience="public")
 
 
 def _largest_fitting(view: EditionView, site: SiteView, today: date) -> tuple[int, RenderedEdition]:

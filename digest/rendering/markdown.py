@@ -1,23 +1,68 @@
-"""An edition's introduction: the editor's Markdown as HTML an email can carry.
+"""Markdown, the one renderer: CommonMark (markdown-it-py) with raw HTML off, then the nh3 rule sets
+of ``digest.rendering.sanitise``.
 
-CommonMark (markdown-it-py) with raw HTML off, so markup typed by the editor shows as text; the
-result goes through the same allowlist as item summaries (nh3): paragraphs, lists, emphasis, quotes
-and absolute http/https/mailto links. Images and headings do not survive (headings become bold lines).
+Two texts are written in Markdown, with one flavour each:
+
+- an edition's introduction (``intro_html``), typed by an editor, goes into the email: the ``EMAIL``
+  rule set; headings become bold lines, images do not survive.
+- a submitted summary (``summary_html``), typed by anyone on the submission form, is stored with the
+  item: the ``STORED`` rule set, so it is held to exactly the rules of a collected summary. Only
+  paragraphs, line breaks, emphasis, lists, quotes, inline code and links are on: images go in the
+  item's own image link, headings and code blocks break the emails' layout. Tags typed by a submitter
+  are stripped first (with the content of scripts and styles), the way titles lose theirs, and single
+  line breaks are kept: people typing plain text expect their lines to stay lines.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
+import nh3
 from markdown_it import MarkdownIt
 
-from digest.rendering.fragments import email_fragment
+from digest.rendering.sanitise import email_fragment, sanitise_html
 
-_PARSER = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
-_EMPTY_PARAGRAPH_RE = re.compile(r"<p>\s*</p>\s*")
+_OPTIONS = {"html": False, "linkify": False, "typographer": False}
+_INTRO = MarkdownIt("commonmark", _OPTIONS)
+_SUMMARY = MarkdownIt("commonmark", {**_OPTIONS, "breaks": True}).disable(
+    ["image", "heading", "lheading", "code", "fence", "hr", "html_block", "html_inline"]
+)
+# Every link is parsed as a link, so one with a refused scheme (javascript:, data:) loses its target in
+# the sanitiser and keeps only its words, rather than showing its source text.
+_SUMMARY.validateLink = lambda _url: True
+
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>\s*")
+_AUTOLINK = re.compile(r"<((?:https?|mailto):[^<>\s]+)>", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def markdown_to_html(source: str | None, base_url: str) -> str:
+def intro_html(source: str | None, base_url: str) -> str:
+    """An edition's introduction as HTML an email can carry."""
     if not source or not source.strip():
         return ""
-    return _EMPTY_PARAGRAPH_RE.sub("", email_fragment(_PARSER.render(source), base_url)).strip()
+    return _EMPTY_PARAGRAPH.sub("", email_fragment(_INTRO.render(source), base_url)).strip()
+
+
+def summary_source(text: str | None) -> str:
+    """The text as the submitter meant it: browsers send CRLF line ends, lengths count characters."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def summary_html(text: str | None, base_url: str | None = None) -> str:
+    """A submitted summary as the HTML items store; relative links resolve against ``base_url``."""
+    source = _without_markup(summary_source(text))
+    if not source.strip():
+        return ""
+    return sanitise_html(_SUMMARY.render(source), base=base_url)
+
+
+def _without_markup(text: str) -> str:
+    # Markdown's <https://…> autolinks would read as tags: they become [url](url) links first.
+    text = _AUTOLINK.sub(lambda match: f"[{match.group(1)}]({match.group(1)})", _CONTROL.sub("", text))
+    for _round in range(3):  # markup escaped once or twice is still markup: peel until stable
+        stripped = html.unescape(nh3.clean(text, tags=set()))
+        if stripped == text:
+            break
+        text = stripped
+    return text

@@ -9,7 +9,7 @@ The output is rendered once per edition; per-recipient values are left as the ma
 ``PLACEHOLDERS`` and filled in by :func:`personalise`.
 
 This module is a pure stage: it imports nothing from the project but its pure helpers
-(``digest.rendering.fragments``, ``digest.rendering.mjml_errors``).
+(``fragments``, ``sanitise``, ``text``, ``mjml_errors`` of ``digest.rendering``).
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from digest.rendering import mjml_errors
-from digest.rendering.fragments import absolute_link, email_fragment, email_summary, html_to_paragraphs
+from digest.rendering.fragments import email_summary
+from digest.rendering.sanitise import absolute_link, email_fragment
+from digest.rendering.text import html_paragraphs
 
 __all__ = [
+    "AUDIENCES",
     "DEFAULT_TEMPLATES_DIR",
     "ITEM_KINDS",
     "PLACEHOLDERS",
@@ -57,6 +60,8 @@ __all__ = [
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
+# "subscriber": the email, with per-recipient markers; "public": the archive copy, nobody's links in it.
+AUDIENCES = ("subscriber", "public")
 
 # Per-recipient markers. Plain alphanumerics, '-' and '_' only: they pass through MRML, lxml and
 # premailer unchanged, in href attributes as well as in text (no percent-encoding, no entities).
@@ -136,6 +141,19 @@ class RenderedEdition:
 class RenderError(Exception):
     """Rendering failed; the message names the template file and line when it can be found
     (for MJML errors, from the first unbalanced tag), then what went wrong."""
+
+
+class PersonalPlaceholderError(ValueError):
+    """A template used a per-recipient placeholder where the public audience would see it."""
+
+
+class _NoPlaceholders:
+    """``placeholders`` as the public audience's templates see it: using one is an error, not a leak."""
+
+    def __getattr__(self, key: str) -> str:
+        raise PersonalPlaceholderError(f"placeholders.{key} outside a subscriber block: the public copy has none")
+
+    __getitem__ = __getattr__
 
 
 # --------------------------------------------------------------------------- template context
@@ -513,9 +531,16 @@ def _finish_text(text: str) -> str:
 
 
 def render_edition(
-    edition: EditionView, site: SiteView, today: date, templates_dir: Path | None = None
+    edition: EditionView,
+    site: SiteView,
+    today: date,
+    templates_dir: Path | None = None,
+    audience: str = "subscriber",
 ) -> RenderedEdition:
-    """Render an edition once: the HTML part (inlined CSS) and the text part, with placeholders."""
+    """Render an edition once: the HTML part (inlined CSS) and the text part. For subscribers they
+    carry the per-recipient placeholders; for the public (the archive) nothing personal at all."""
+    if audience not in AUDIENCES:
+        raise ValueError(f"audience must be one of {AUDIENCES}, not {audience!r}")
     templates_dir = (templates_dir or DEFAULT_TEMPLATES_DIR).resolve()
     if not templates_dir.is_dir():
         raise RenderError(f"templates directory not found: {templates_dir}")
@@ -539,15 +564,19 @@ def render_edition(
         "dateline": _dateline(edition.title, edition_day),
         "urgent_days": URGENT_DAYS,
         "intro_html": intro_html,
-        "intro_paragraphs": html_to_paragraphs(intro_html, with_links=True),
+        "intro_paragraphs": html_paragraphs(intro_html, links=True, bullets=True),
         "more_count": edition.more_count,
-        "placeholders": PLACEHOLDERS,
+        "audience": audience,
+        "placeholders": PLACEHOLDERS if audience == "subscriber" else _NoPlaceholders(),
+        "subscribe_url": f"{site.base_url.rstrip('/')}/subscribe",
     }
     env = _environment(templates_dir)
     mjml_source = _render_template(env, "email/edition.mjml.j2", templates_dir, context)
     compiled = _mjml_to_html(mjml_source, templates_dir)
     html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), site.language)
     text = _finish_text(_render_template(env, "email/edition.txt.j2", templates_dir, context))
+    if audience == "public" and (_MARKER_RE.search(html) or _MARKER_RE.search(text)):
+        raise RenderError("the public copy carries a per-recipient placeholder; keep them in subscriber blocks")
     return RenderedEdition(html=html, text=text)
 
 

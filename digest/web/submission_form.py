@@ -24,10 +24,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
 from digest.models import utcnow
+from digest.rendering.markdown import summary_html, summary_source
 from digest.submissions.status import KIND_LABELS
 from sources.normalise import LIMITS, canonical_url, plain_text
 from sources.submissions import SubmittedItem
-from sources.summary_markdown import summary_html, summary_source
 
 TITLE_MAX = 200
 SUMMARY_MAX = 3000

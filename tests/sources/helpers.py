@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from digest.config import CollectConfig
 from digest.db import transaction
 from digest.models import Item, Source
 from digest.runtime import Runtime
-from sources.settings import CollectorSettings
 
 # Fixture dates are fixed, so the tests run as if it were this moment.
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
-FAST = CollectorSettings(
+FAST = CollectConfig(
     concurrency=8,
     connect_timeout=2.0,
     read_timeout=1.0,

@@ -45,7 +45,7 @@ def feed_server() -> Iterator[FeedServer]:
 def run_with_good_neighbour(runtime, server: FeedServer, name: str, path: str, behaviour, **settings) -> dict:
     add_source(runtime, "good", server.route("/good.rss", fixture("rss2.rss")), "news")
     add_source(runtime, name, server.route(path, behaviour), "auto")
-    results = by_name(collect(runtime, now=NOW, settings=FAST.replace(**settings)))
+    results = by_name(collect(runtime, now=NOW, settings=FAST.model_copy(update=settings)))
     assert results["good"].status == "ok" and results["good"].new == 3, results["good"]
     assert_nothing_dangerous(runtime)
     return results

@@ -125,7 +125,7 @@ def test_backoff_grows_with_jitter_is_capped_and_resets_on_success(runtime, feed
     state = {"behaviour": status(500)}
     feed_server.route("/flaky", lambda handler: state["behaviour"](handler))
     add_source(runtime, "flaky", feed_server.url("/flaky"), "news")
-    settings = FAST.replace(backoff_base_seconds=60, backoff_cap_seconds=600, jitter=0.2)
+    settings = FAST.model_copy(update={"backoff_base_seconds": 60, "backoff_cap_seconds": 600, "jitter": 0.2})
 
     delays = []
     for attempt in range(1, 8):
@@ -175,7 +175,8 @@ def test_a_slow_source_does_not_hold_the_others_up(runtime, feed_server) -> None
         if result.source == "b-fast":
             fast_stored.set()
 
-    results = by_name(collect(runtime, now=NOW, settings=FAST.replace(read_timeout=10), on_result=arrived))
+    patient = FAST.model_copy(update={"read_timeout": 10})
+    results = by_name(collect(runtime, now=NOW, settings=patient, on_result=arrived))
 
     assert order == ["b-fast", "a-slow"]
     assert results["a-slow"].status == "ok" and results["b-fast"].status == "ok"
@@ -193,7 +194,7 @@ def test_parsing_in_separate_processes_gives_the_same_items(runtime, feed_server
     add_source(runtime, "atom", feed_server.route("/atom10.atom", fixture("atom10.atom")), "auto")
     add_source(runtime, "bad", feed_server.route("/bad", fixture("page.html")), "auto")
 
-    results = by_name(collect(runtime, now=NOW, settings=FAST.replace(parse_processes=2)))
+    results = by_name(collect(runtime, now=NOW, settings=FAST.model_copy(update={"parse_processes": 2})))
 
     assert (results["rss"].new, results["atom"].new) == (3, 2)
     assert results["bad"].error == (

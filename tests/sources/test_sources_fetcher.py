@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
+from digest.config import CollectConfig
 from sources import samples
 from sources.fetcher import FetchError, build_session, describe_request_error, fetch, format_bytes, parse_retry_after
-from sources.settings import CollectorSettings
 
-SETTINGS = CollectorSettings(connect_timeout=2, read_timeout=2, max_body_bytes=1024 * 1024)
+SETTINGS = CollectConfig(connect_timeout=2, read_timeout=2, max_body_bytes=1024 * 1024)
 
 
 @pytest.fixture

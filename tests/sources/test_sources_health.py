@@ -1,14 +1,14 @@
-"""Backoff and the collector settings."""
+"""Backoff and the collector settings (the `collect:` configuration section)."""
 
 from __future__ import annotations
 
 import random
-from types import SimpleNamespace
 
+from digest.config import CollectConfig
 from sources.health import backoff_seconds
-from sources.settings import CollectorSettings
+from sources.settings import DEFAULT_USER_AGENT, collector_settings, user_agent
 
-SETTINGS = CollectorSettings(backoff_base_seconds=300, backoff_cap_seconds=6 * 3600, jitter=0.2)
+SETTINGS = CollectConfig(backoff_base_seconds=300, backoff_cap_seconds=6 * 3600, jitter=0.2)
 
 
 def test_backoff_doubles_within_the_jitter_and_stops_at_the_cap() -> None:
@@ -31,16 +31,9 @@ def test_retry_after_wins_when_longer_and_is_itself_capped() -> None:
     assert backoff_seconds(1, SETTINGS, retry_after=10**9) == SETTINGS.retry_after_cap_seconds
 
 
-def test_settings_from_a_mapping_or_a_section() -> None:
-    assert CollectorSettings.from_mapping(None) == CollectorSettings()
-    settings = CollectorSettings.from_mapping({"concurrency": "4", "read_timeout": 5, "unknown": 1, "jitter": None})
-    assert (settings.concurrency, settings.read_timeout, settings.jitter) == (4, 5.0, CollectorSettings().jitter)
-    section = SimpleNamespace(model_dump=lambda: {"max_body_bytes": 1024, "user_agent": "Bot/1"})
-    assert CollectorSettings.from_mapping(section).max_body_bytes == 1024
-    assert CollectorSettings.from_mapping(section).user_agent == "Bot/1"
-
-
-def test_settings_from_a_runtime_without_a_collect_section(runtime) -> None:
-    settings = CollectorSettings.from_runtime(runtime)
-    assert settings.replace(user_agent="") == CollectorSettings(user_agent="")
+def test_the_collectors_read_the_configured_section_with_a_user_agent_naming_the_site(runtime) -> None:
+    settings = collector_settings(runtime)
+    assert settings.model_copy(update={"user_agent": None}) == runtime.config.settings.collect == CollectConfig()
     assert settings.user_agent.startswith("ClusterDigest/") and "+http://digest.test" in settings.user_agent
+    assert user_agent(CollectConfig()) == DEFAULT_USER_AGENT
+    assert user_agent(CollectConfig(user_agent="Bot/1")) == "Bot/1"
