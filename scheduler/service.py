@@ -27,7 +27,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest.db import make_engine
-from digest.models import apscheduler_jobs, utcnow
+from digest.models import utcnow
 from digest.runtime import Runtime
 from scheduler.lock import Holder, Lease, scheduler_identity
 from scheduler.runner import Runner
@@ -142,7 +142,7 @@ class SchedulerService:
 
     def _apscheduler(self) -> BackgroundScheduler:
         config = self.runtime.config
-        store = SQLAlchemyJobStore(engine=make_engine(config.database_url), tablename=apscheduler_jobs.name)
+        store = SQLAlchemyJobStore(engine=make_engine(config.database_url), tablename="apscheduler_jobs")
         scheduler = BackgroundScheduler(
             jobstores={"default": store, "volatile": MemoryJobStore()},
             executors={"default": ThreadPoolExecutor(max_workers=1)},
