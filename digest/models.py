@@ -9,24 +9,21 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
-    Column,
+    CheckConstraint,
     DateTime,
-    Float,
     ForeignKey,
     Index,
     Integer,
-    LargeBinary,
     MetaData,
     String,
-    Table,
     Text,
     TypeDecorator,
-    Unicode,
     UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from digest.config import SOURCE_KINDS
 from digest.subscribers.preferences import preference_keys
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
@@ -63,6 +60,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+def one_of(column: str, values: tuple[str, ...]) -> CheckConstraint:
+    """A CHECK that the column holds one of the values; the naming convention calls it ck_<table>_<column>."""
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=column)
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -78,6 +81,7 @@ class Base(DeclarativeBase):
 
 class Source(Base):
     __tablename__ = "sources"
+    __table_args__ = (one_of("kind", SOURCE_KINDS),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
@@ -103,6 +107,8 @@ class Item(Base):
         Index("ix_items_source_guid", "source_id", "guid"),
         Index("ix_items_status_collected_at", "status", "collected_at"),  # the editors' queue, newest first
         Index("ix_items_country", "country"),  # the queue's country filter and its list of countries
+        one_of("kind", ITEM_KINDS),
+        one_of("status", ITEM_STATUSES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +169,7 @@ class Submission(Base):
 
 class Edition(Base):
     __tablename__ = "editions"
+    __table_args__ = (one_of("type", EDITION_TYPES), one_of("status", EDITION_STATUSES))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     type: Mapped[str] = mapped_column(String(16))
@@ -210,6 +217,7 @@ class EditionItem(Base):
 
 class Subscriber(Base):
     __tablename__ = "subscribers"
+    __table_args__ = (one_of("status", SUBSCRIBER_STATUSES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uid)  # what signed tokens carry
@@ -238,6 +246,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("edition_id", "subscriber_id"),
         Index("ix_deliveries_edition_status", "edition_id", "status"),
+        one_of("status", DELIVERY_STATUSES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -256,6 +265,7 @@ class Delivery(Base):
 
 class Editor(Base):
     __tablename__ = "editors"
+    __table_args__ = (one_of("role", EDITOR_ROLES),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
@@ -320,14 +330,3 @@ class JobRun(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the trigger time this run answers
     owner: Mapped[str | None] = mapped_column(String(200))  # the scheduler (host:pid:…) that ran it
-
-
-# APScheduler's job store (scheduler/service.py), part of the schema so `digest init` creates it; the
-# columns are those apscheduler.jobstores.sqlalchemy.SQLAlchemyJobStore defines.
-apscheduler_jobs = Table(
-    "apscheduler_jobs",
-    Base.metadata,
-    Column("id", Unicode(191), primary_key=True),
-    Column("next_run_time", Float(25), index=True),
-    Column("job_state", LargeBinary, nullable=False),
-)

@@ -1,20 +1,91 @@
-"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
+"""The migrations build exactly the schema the models describe, on SQLite and PostgreSQL, and a contributor's
+`alembic` command at the project root sees the database the application uses."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from alembic.script import ScriptDirectory
+from sqlalchemy import CheckConstraint, Engine, func, inspect, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from digest.db import current_revision, head_revision, include_name, upgrade
-from digest.models import Base
+from digest.config import Config
+from digest.db import alembic_config, current_revision, head_revision, include_name, make_engine, upgrade
+from digest.models import Base, Delivery, Edition, EditionItem, Editor, Item, Source, Submission, Subscriber
 from digest.runtime import Runtime
+from tests.cli import digest
+from tests.conftest import POSTGRES_URL
+from tests.factories import make_item, make_subscribers
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ALEMBIC = [sys.executable, "-m", "alembic"]
+
+# Every column with a list of allowed values (the *_STATUSES, *_KINDS, … of digest/models.py).
+CONSTRAINED = [
+    ("sources", "kind"),
+    ("items", "kind"),
+    ("items", "status"),
+    ("editions", "type"),
+    ("editions", "status"),
+    ("subscribers", "status"),
+    ("deliveries", "status"),
+    ("editors", "role"),
+]
+
+
+def alembic(*args: str, cwd: Path = PROJECT_ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real `alembic` command, with only the DIGEST_* variables given here."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    return subprocess.run(
+        [*ALEMBIC, *args], cwd=cwd, env=environment | env, capture_output=True, text=True, timeout=300
+    )
+
+
+def check_constraints(engine: Engine) -> dict[str, set[str]]:
+    inspector = inspect(engine)
+    found = {table: inspector.get_check_constraints(table) for table in inspector.get_table_names()}
+    return {table: {check["name"] for check in checks} for table, checks in found.items() if checks}
+
+
+def model_check_constraints() -> dict[str, set[str]]:
+    expected: dict[str, set[str]] = {}
+    for table in Base.metadata.tables.values():
+        for constraint in table.constraints:
+            if isinstance(constraint, CheckConstraint):
+                expected.setdefault(table.name, set()).add(str(constraint.name))
+    return expected
+
+
+@pytest.fixture
+def engine(config: Config) -> Iterator[Engine]:
+    """An engine on the test database, with no schema yet."""
+    engine = make_engine(config.database_url)
+    yield engine
+    engine.dispose()
 
 
 def test_the_migrated_schema_matches_the_models(runtime: Runtime) -> None:
     with runtime.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
+
+
+def test_the_migrated_schema_has_the_models_check_constraints(runtime: Runtime) -> None:
+    # Alembic's comparison does not look at CHECK constraints: compare them by name here.
+    assert check_constraints(runtime.engine) == model_check_constraints()
+    assert model_check_constraints() == {
+        table: {f"ck_{table}_{column}" for t, column in CONSTRAINED if t == table} for table, _ in CONSTRAINED
+    }
 
 
 def test_tables_the_application_builds_itself_are_left_alone(runtime: Runtime) -> None:
@@ -30,3 +101,143 @@ def test_upgrading_an_up_to_date_database_changes_nothing(runtime: Runtime) -> N
     head = head_revision(runtime.engine)
     assert current_revision(runtime.engine) == head
     assert upgrade(runtime.engine) == (head, head)
+
+
+def test_alembic_check_passes_on_a_database_made_by_digest_init(write_config: Callable[..., Path]) -> None:
+    config_path = write_config()
+    assert alembic("check", DIGEST_CONFIG=str(config_path)).returncode != 0  # no schema yet: not up to date
+    digest("init", config=config_path)
+    result = alembic("check", DIGEST_CONFIG=str(config_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No new upgrade operations detected" in result.stdout
+
+
+def test_alembic_check_reads_DIGEST_DATABASE_URL(write_config: Callable[..., Path], database_url: str) -> None:
+    digest("init", config=write_config())
+    result = alembic("check", DIGEST_DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(POSTGRES_URL is not None, reason="a relative path is a SQLite matter")
+def test_alembic_resolves_a_relative_sqlite_path_against_the_config_file(write_config: Callable[..., Path]) -> None:
+    config_path = write_config(database={"url": "sqlite:///var/relative.db"})
+    digest("init", config=config_path)
+    assert (config_path.parent / "var" / "relative.db").is_file()
+    result = alembic("check", DIGEST_CONFIG=str(config_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alembic_without_a_config_file_or_url_says_what_is_missing(tmp_path: Path) -> None:
+    result = alembic("check", DIGEST_CONFIG=str(tmp_path / "missing.yaml"))
+    assert result.returncode != 0
+    assert "configuration file not found" in result.stderr
+    assert "DIGEST_DATABASE_URL" in result.stderr
+
+
+def test_a_new_migration_is_numbered_after_the_newest_and_empty_when_nothing_changed(
+    write_config: Callable[..., Path], database_url: str, tmp_path: Path
+) -> None:
+    # A copy of alembic.ini and the migrations, so the new file does not land in the project.
+    project = tmp_path / "project"
+    shutil.copytree(
+        PROJECT_ROOT / "digest" / "migrations",
+        project / "digest" / "migrations",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(PROJECT_ROOT / "alembic.ini", project / "alembic.ini")
+    digest("init", config=write_config())
+    result = alembic("revision", "--autogenerate", "-m", "nothing yet", cwd=project, DIGEST_DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    head = ScriptDirectory(str(PROJECT_ROOT / "digest" / "migrations")).get_current_head() or ""
+    newest = sorted((project / "digest" / "migrations" / "versions").glob("*.py"))[-1]
+    assert newest.name == f"{int(head) + 1:04d}_nothing_yet.py"
+    source = newest.read_text(encoding="utf-8")
+    assert f"Revises: {head}" in source
+    assert "op." not in source  # the models and the database agree: nothing to do
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", str(newest)], capture_output=True)
+    assert lint.returncode == 0, lint.stdout
+
+
+def test_the_database_refuses_an_item_with_an_unknown_status(runtime: Runtime) -> None:
+    with pytest.raises(IntegrityError), runtime.sessions() as session, session.begin():
+        make_item(session, "Bad status", status="archived")
+
+
+def one_row_in_each_constrained_table(session: Session) -> None:
+    edition = Edition(type="digest", title="Weekly", subject="Weekly", slug="weekly")
+    subscriber = make_subscribers(session, 1)[0]
+    session.add_all([Source(name="Feed", url="https://example.org/feed"), edition])
+    session.add(Editor(email="editor@example.org", password_hash="x"))
+    session.flush()
+    session.add(Delivery(edition_id=edition.id, subscriber_id=subscriber.id))
+    make_item(session, "Good status")
+
+
+@pytest.mark.parametrize(("table", "column"), CONSTRAINED)
+def test_the_database_refuses_a_value_outside_the_list(runtime: Runtime, table: str, column: str) -> None:
+    with runtime.sessions() as session, session.begin():
+        one_row_in_each_constrained_table(session)
+    statement = update(Base.metadata.tables[table]).values({column: "bogus"})
+    with pytest.raises(IntegrityError), runtime.engine.begin() as connection:
+        connection.execute(statement)
+
+
+def fill_at_revision_0001(engine: Engine) -> None:
+    """Rows in every table that others point at, written while the schema is at 0001."""
+    with Session(engine) as session, session.begin():
+        one_row_in_each_constrained_table(session)
+        item = session.scalars(select(Item)).one()
+        edition = session.scalars(select(Edition)).one()
+        session.add(EditionItem(edition_id=edition.id, item_id=item.id, section="News", position=1))
+        session.add(
+            Submission(
+                organisation="Cluster",
+                contact_name="Ann",
+                contact_email="ann@example.org",
+                kind="news",
+                item_id=item.id,
+            )
+        )
+
+
+def row_counts(engine: Engine) -> dict[str, int]:
+    models = (Source, Item, Edition, EditionItem, Subscriber, Delivery, Editor, Submission)
+    with Session(engine) as session:
+        counts = {model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0 for model in models}
+        counts["submissions linked"] = session.scalar(
+            select(func.count()).select_from(Submission).where(Submission.item_id.is_not(None))
+        ) or 0
+    return counts
+
+
+def test_upgrading_from_0001_keeps_every_row_and_link(engine: Engine) -> None:
+    command.upgrade(alembic_config(engine), "0001")
+    fill_at_revision_0001(engine)
+    before = row_counts(engine)
+    upgrade(engine)
+    assert row_counts(engine) == before
+    assert all(before.values())
+
+
+def test_downgrade_and_upgrade_again(engine: Engine) -> None:
+    config = alembic_config(engine)
+    upgrade(engine)
+    fill_at_revision_0001(engine)
+    before = row_counts(engine)
+
+    command.downgrade(config, "0001")
+    assert current_revision(engine) == "0001"
+    assert "apscheduler_jobs" in inspect(engine).get_table_names()
+    assert check_constraints(engine) == {}
+    assert row_counts(engine) == before
+
+    upgrade(engine)
+    assert "apscheduler_jobs" not in inspect(engine).get_table_names()
+    assert check_constraints(engine) == model_check_constraints()
+    assert row_counts(engine) == before
+
+    command.downgrade(config, "base")
+    assert [name for name in inspect(engine).get_table_names() if name != "alembic_version"] == []
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []

@@ -24,7 +24,7 @@ from digest.rendering.render import PLACEHOLDERS, personalise
 from digest.runtime import Runtime
 from tests.cli import digest, digest_json
 from tests.edition_helpers import DAY, MONDAY, forty_item_week, item_at, long_summary
-from tests.factories import make_subscribers
+from tests.factories import make_subscribers, store_unknown_kind
 
 TZ = "Europe/Brussels"
 MARKERS = set(PLACEHOLDERS.values())
@@ -222,7 +222,7 @@ def test_a_rendering_error_stops_the_send_with_a_clear_message(write_config: Cal
         item_at(session, "A fine news item", MONDAY - DAY)
         broken = item_at(session, "An item of a kind no template knows", MONDAY - DAY)
         edition = assemble_digest(session, TZ, now=MONDAY).require()
-        broken.kind = "podcast"  # after assembly: there is no templates/email/items/podcast.mjml.j2
+        store_unknown_kind(session, broken)  # after assembly: there is no templates/email/items/podcast.mjml.j2
         edition_id = edition.id
     result = digest("edition", "send", str(edition_id), config=config, check=False)
     assert result.returncode == 1 and result.stdout == ""
@@ -282,7 +282,7 @@ def test_a_scheduled_edition_that_does_not_render_goes_back_to_the_editors(runti
         make_subscribers(session, 2)
         broken = item_at(session, "An item of a kind no template knows", MONDAY - DAY)
         edition = assemble_digest(session, TZ, now=MONDAY).require()
-        broken.kind = "podcast"
+        store_unknown_kind(session, broken)
         edition.status, edition.scheduled_at = "scheduled", MONDAY + DAY
         assert release_due_editions(session, runtime.config, MONDAY + 2 * DAY) == []
         assert (edition.status, edition.html) == ("draft", None)

@@ -20,7 +20,7 @@ from digest.editions.newsletter import create_newsletter
 from digest.models import Delivery, Edition, JobRun
 from scheduler import runs
 from sources.collector import collect
-from tests.factories import make_item
+from tests.factories import make_item, store_unknown_kind
 from tests.feedserver import FeedServer, running_server
 from tests.scheduler.helpers import (
     EDITOR,
@@ -325,7 +325,7 @@ def test_an_edition_that_does_not_render_goes_back_to_the_editors_and_holds_up_n
             schedule(session, edition.id, brussels(tuesday, 10), now=brussels(tuesday, 8))
             editions.append((edition.id, item))
         (broken_id, broken_item), (fine_id, _) = editions
-        broken_item.kind = "podcast"  # no template knows it
+        store_unknown_kind(session, broken_item)  # no template knows it
 
     assert ("send_scheduled", "error") in cycle.at(brussels(tuesday, 10))
 

@@ -19,7 +19,7 @@ from digest.web import create_app
 from scheduler.lock import Lease
 from scheduler.runner import Runner
 from tests.browser import screenshot, serving
-from tests.factories import make_item
+from tests.factories import make_item, store_unknown_kind
 
 PASSWORD = "correct horse battery"
 
@@ -33,7 +33,7 @@ def scheduled_runtime(runtime: Runtime) -> Runtime:
         broken = make_item(session, "An item of a kind no template knows", published_at=then - timedelta(hours=1))
         edition = create_newsletter(session, "Europe/Brussels", title="Broken newsletter", now=then)
         schedule(session, edition.id, then + timedelta(seconds=1), now=then)
-        broken.kind = "podcast"
+        store_unknown_kind(session, broken)
     Runner(runtime, owner="host:42:abcdef").run_due(then + timedelta(minutes=1))
     return runtime
 
