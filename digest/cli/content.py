@@ -13,7 +13,6 @@ from digest.items.sources import add_source, list_sources, remove_source
 from digest.models import ITEM_KINDS, ITEM_STATUSES
 from digest.runtime import Runtime
 from digest.serialize import item_json, source_json
-from digest.submissions.notices import tell_submitters_after_commit
 
 SOURCE_KIND_CHOICES = click.Choice(["news", "event", "call", "achievement", "auto"])
 
@@ -139,8 +138,7 @@ def queue_reject(runtime: Runtime, actor: Actor, ids: tuple[str, ...], note: str
 def _decide(runtime: Runtime, actor: Actor, ids: tuple[str, ...], status: str, note: str | None) -> None:
     item_ids = parse_ids(ids)
     with runtime.sessions() as session, session.begin():
-        decide(session, actor, item_ids, status, note)
-        tell_submitters_after_commit(session, runtime.config)  # submitters hear the decision once it commits
+        decide(session, actor, item_ids, status, note, notify=runtime.config)
     click.echo(f"{status} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")
 
 
