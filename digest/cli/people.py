@@ -13,7 +13,7 @@ import click
 
 from digest.audit import Actor
 from digest.cli.common import json_option, print_json, print_table, with_runtime
-from digest.editors.accounts import add_editor, list_accounts, named_account, set_password
+from digest.editors.accounts import add_editor, list_accounts, named_account, remove_account, set_password, set_role
 from digest.models import EDITOR_ROLES, SUBSCRIBER_STATUSES
 from digest.runtime import Runtime
 from digest.serialize import editor_json, subscriber_json
@@ -192,6 +192,27 @@ def editors_password(runtime: Runtime, actor: Actor, email: str, password_stdin:
     with runtime.sessions() as session, session.begin():
         editor = set_password(session, actor, named_account(session, email), password)
     click.echo(f"new password set for {editor.email}")
+
+
+@editors.command("role")
+@click.argument("email")
+@click.argument("role", type=click.Choice(EDITOR_ROLES))
+@with_runtime(acts=True)
+def editors_role(runtime: Runtime, actor: Actor, email: str, role: str) -> None:
+    """Make an account an editor or an admin (one admin always remains)."""
+    with runtime.sessions() as session, session.begin():
+        editor = set_role(session, actor, named_account(session, email), role)
+    click.echo(f"{editor.email} is now {editor.role}")
+
+
+@editors.command("remove")
+@click.argument("email")
+@with_runtime(acts=True)
+def editors_remove(runtime: Runtime, actor: Actor, email: str) -> None:
+    """Remove an account (never the last admin); its lines in the audit trail stay."""
+    with runtime.sessions() as session, session.begin():
+        removed = remove_account(session, actor, named_account(session, email))
+    click.echo(f"removed {removed}")
 
 
 def read_password(from_stdin: bool) -> str:
