@@ -34,6 +34,7 @@ from common import bench_runtime
 from sqlalchemy import insert, select, update
 from waitress import create_server
 
+from digest.audit import SYSTEM
 from digest.db import transaction
 from digest.editions.newsletter import create_newsletter
 from digest.editors.accounts import add_editor
@@ -60,7 +61,7 @@ def fill(runtime: Runtime, items: int, subscribers: int) -> int:
     rng = random.Random(7)
     now = datetime.now(UTC)
     with transaction(runtime.sessions) as session:
-        add_editor(session, EMAIL, PASSWORD, role="admin")
+        add_editor(session, SYSTEM, EMAIL, PASSWORD, role="admin")
         session.execute(
             insert(Source), [{"name": f"Feed {n}", "url": f"https://feeds.example.eu/{n}.rss", "kind": "auto",
                               "enabled": True, "consecutive_errors": 0} for n in range(20)]

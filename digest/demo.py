@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.audit import SYSTEM
 from digest.config import SourceConfig
 from digest.editors.accounts import add_editor, find_editor
 from digest.items.sources import sync_from_config
@@ -45,11 +46,11 @@ def load_demo(session: Session, declared_sources: list[SourceConfig]) -> DemoRep
     report.sources_added = sync_from_config(session, declared_sources or DEMO_SOURCES)
     for email, name in DEMO_SUBSCRIBERS:
         if find_subscriber(session, email) is None:
-            add_subscriber(session, email, name, confirmed=True)
+            add_subscriber(session, SYSTEM, email, name, confirmed=True)
             report.subscribers_added += 1
     if find_editor(session, DEMO_ADMIN) is None and not _any_admin(session):
         report.admin_password = secrets.token_urlsafe(12)
-        add_editor(session, DEMO_ADMIN, report.admin_password, role="admin")
+        add_editor(session, SYSTEM, DEMO_ADMIN, report.admin_password, role="admin")
     return report
 
 

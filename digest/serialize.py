@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from digest.models import AuditEntry, Edition, Item, Source, Subscriber
+from digest.models import AuditEntry, Edition, Editor, Item, Source, Subscriber
 
 
 def iso(value: datetime | None) -> str | None:
@@ -87,6 +87,10 @@ def subscriber_json(subscriber: Subscriber) -> dict[str, Any]:
         "confirmed_at": iso(subscriber.confirmed_at),
         "unsubscribed_at": iso(subscriber.unsubscribed_at),
     }
+
+
+def editor_json(editor: Editor) -> dict[str, Any]:
+    return {"id": editor.id, "email": editor.email, "role": editor.role, "created_at": iso(editor.created_at)}
 
 
 def audit_json(entry: AuditEntry) -> dict[str, Any]:

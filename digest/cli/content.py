@@ -9,11 +9,10 @@ import click
 from digest.audit import Actor
 from digest.cli.common import json_option, parse_ids, print_json, print_table, with_runtime
 from digest.items.queue import decide, feature, list_items
-from digest.items.sources import add_source, list_sources, remove_source
+from digest.items.sources import add_source, list_sources, named_source, remove_source, set_enabled
 from digest.models import ITEM_KINDS, ITEM_STATUSES
 from digest.runtime import Runtime
 from digest.serialize import item_json, source_json
-from digest.submissions.notices import tell_submitters_after_commit
 
 SOURCE_KIND_CHOICES = click.Choice(["news", "event", "call", "achievement", "auto"])
 
@@ -43,22 +42,45 @@ def sources_list(runtime: Runtime, as_json: bool) -> None:
 @click.argument("name")
 @click.argument("url")
 @click.option("--kind", type=SOURCE_KIND_CHOICES, default="auto", show_default=True)
-@with_runtime()
-def sources_add(runtime: Runtime, name: str, url: str, kind: str) -> None:
+@with_runtime(acts=True)
+def sources_add(runtime: Runtime, actor: Actor, name: str, url: str, kind: str) -> None:
     """Add a feed (RSS, Atom or iCalendar)."""
     with runtime.sessions() as session, session.begin():
-        add_source(session, name, url, kind)
-    click.echo(f"added source {name!r} ({kind}) — collect it with `digest collect --source {name!r}`")
+        source = add_source(session, actor, name, url, kind)
+    click.echo(f"added source {source.name!r} ({kind}) — collect it with `digest collect --source {source.name!r}`")
 
 
 @sources.command("remove")
 @click.argument("name")
-@with_runtime()
-def sources_remove(runtime: Runtime, name: str) -> None:
+@with_runtime(acts=True)
+def sources_remove(runtime: Runtime, actor: Actor, name: str) -> None:
     """Remove a source; the items it brought stay in the queue."""
     with runtime.sessions() as session, session.begin():
-        remove_source(session, name)
+        remove_source(session, actor, name)
     click.echo(f"removed source {name!r}")
+
+
+@sources.command("enable")
+@click.argument("name")
+@with_runtime(acts=True)
+def sources_enable(runtime: Runtime, actor: Actor, name: str) -> None:
+    """Collect a source again."""
+    _switch(runtime, actor, name, True)
+
+
+@sources.command("disable")
+@click.argument("name")
+@with_runtime(acts=True)
+def sources_disable(runtime: Runtime, actor: Actor, name: str) -> None:
+    """Stop collecting a source; its items stay."""
+    _switch(runtime, actor, name, False)
+
+
+def _switch(runtime: Runtime, actor: Actor, name: str, enabled: bool) -> None:
+    state = "enabled" if enabled else "disabled"
+    with runtime.sessions() as session, session.begin():
+        changed = set_enabled(session, actor, named_source(session, name), enabled)
+    click.echo(f"{state} source {name!r}" if changed else f"source {name!r} was already {state}")
 
 
 @click.command()
@@ -139,8 +161,7 @@ def queue_reject(runtime: Runtime, actor: Actor, ids: tuple[str, ...], note: str
 def _decide(runtime: Runtime, actor: Actor, ids: tuple[str, ...], status: str, note: str | None) -> None:
     item_ids = parse_ids(ids)
     with runtime.sessions() as session, session.begin():
-        decide(session, actor, item_ids, status, note)
-        tell_submitters_after_commit(session, runtime.config)  # submitters hear the decision once it commits
+        decide(session, actor, item_ids, status, note, notify=runtime.config)
     click.echo(f"{status} {len(item_ids)} item(s): {', '.join(map(str, item_ids))}")
 
 

@@ -8,8 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from digest import audit
+from digest.config import Config
 from digest.errors import DigestError
 from digest.models import ITEM_KINDS, ITEM_STATUSES, Item, utcnow
+from digest.submissions.notices import tell_submitters_after_commit
 
 # Which statuses an editor's decision may move an item from.
 DECISIONS = {
@@ -44,9 +46,17 @@ def get_items(session: Session, ids: Sequence[int]) -> list[Item]:
 
 
 def decide(
-    session: Session, actor: audit.Actor, ids: Sequence[int], status: str, note: str | None = None
+    session: Session,
+    actor: audit.Actor,
+    ids: Sequence[int],
+    status: str,
+    note: str | None = None,
+    notify: Config | None = None,
 ) -> list[Item]:
-    """Approve or reject items, one audit line each; all or nothing, so a wrong id changes no item."""
+    """Approve or reject items, one audit line each; all or nothing, so a wrong id changes no item.
+
+    With `notify` (the configuration of the app or command doing it), the submitters of the items are
+    emailed the decision once the transaction commits (never when it is rolled back)."""
     items = get_items(session, ids)
     allowed_from = DECISIONS[status]
     for item in items:
@@ -60,6 +70,8 @@ def decide(
             item.editor_note = note
     for item in items:
         audit.record(session, actor, f"item.{status}", "item", item.id, {"note": note} if note else {})
+    if notify is not None:
+        tell_submitters_after_commit(session, notify)
     return items
 
 

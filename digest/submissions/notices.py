@@ -5,8 +5,9 @@ The status emails follow the database, not the call that changed it: `Submission
 holds the item's status the submitter was last told, and `tell_submitters` sends whatever is behind.
 So it is idempotent, a status an email could not carry is sent at the next pass, and two processes
 passing at once do not both send (the rows are claimed, SKIP LOCKED on PostgreSQL). Editorial code
-calls `tell_submitters_after_commit(session, config)` inside its transaction: the pass runs once the
-decision is committed, and never when it is rolled back.
+calls `tell_submitters_after_commit(session, config)` inside its transaction (the queue's `decide` does,
+whichever interface calls it): the pass runs once the decision is committed, and never when it is
+rolled back.
 """
 
 from __future__ import annotations

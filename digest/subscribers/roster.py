@@ -1,4 +1,5 @@
-"""Subscribers: add, list, import and export; the suppression list of forgotten addresses."""
+"""Subscribers: add, list, import and export; unsubscribe or forget one; the suppression list of
+forgotten addresses. What editors do here (from the web app or the command line) writes its audit line."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest import audit
 from digest.errors import DigestError
-from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, utcnow
+from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, new_uid, utcnow
 from digest.subscribers.preferences import make_preferences, topics_of
 
 IMPORT_BATCH_ROWS = 10_000
@@ -23,6 +26,7 @@ EXPORT_FIELDS = ("email", "name", "status", "language", "topics", "created_at", 
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 ERASED_DOMAIN = "erased.invalid"  # the address of a forgotten subscriber's anonymous row
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+THE_SUBSCRIBER = audit.Actor("subscriber")  # the person, acting on their own subscription from its links
 
 
 class SubscriberError(DigestError):
@@ -54,7 +58,25 @@ def find_subscriber(session: Session, email: str) -> Subscriber | None:
     return session.scalar(select(Subscriber).where(Subscriber.email == email))
 
 
-def add_subscriber(session: Session, email: str, name: str | None = None, confirmed: bool = False) -> Subscriber:
+def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise SubscriberError(f"no subscriber with id {subscriber_id}")
+    return subscriber
+
+
+def named_subscriber(session: Session, email: str) -> Subscriber:
+    """The subscriber with this address (SubscriberError when there is none)."""
+    subscriber = find_subscriber(session, normalise_email(email))
+    if subscriber is None:
+        raise SubscriberError(f"no subscriber {email.strip()} (see `digest subscribers list`)")
+    return subscriber
+
+
+def add_subscriber(
+    session: Session, actor: audit.Actor, email: str, name: str | None = None, confirmed: bool = False
+) -> Subscriber:
+    """Add one address ("subscriber.added"): pending until its owner confirms, unless `confirmed`."""
     address = normalise_email(email)
     if find_subscriber(session, address):
         raise SubscriberError(f"{address} is already a subscriber")
@@ -71,6 +93,7 @@ def add_subscriber(session: Session, email: str, name: str | None = None, confir
     )
     session.add(subscriber)
     session.flush()
+    audit.record(session, actor, "subscriber.added", "subscriber", subscriber.id, {"status": subscriber.status})
     return subscriber
 
 
@@ -93,10 +116,13 @@ class ImportReport:
 
 def import_csv(
     session_factory: Callable[[], Session],
+    actor: audit.Actor,
     handle: IO[str],
+    file_name: str,
     on_progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Stream a CSV (email, name, topics, language, status) into the subscribers, in batches.
+    """Stream a CSV (email, name, topics, language, status) into the subscribers, in batches, then
+    write one "subscribers.imported" line with the counts.
 
     Rows are active unless their status says otherwise. `pending` rows wait for the person's
     confirmation; `unsubscribed`, `bounced` and `complained` rows are recorded as such (an active
@@ -112,6 +138,15 @@ def import_csv(
             _import_batch(session, [(line, _clean_row(row)) for line, row in batch], report)
         if on_progress:
             on_progress(batch[-1][0] - 1)
+    detail = {
+        "file": file_name,
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "rejected": len(report.rejected),
+    }
+    with session_factory() as session, session.begin():
+        audit.record(session, actor, "subscribers.imported", "subscriber", None, detail)
     return report
 
 
@@ -230,7 +265,9 @@ def _batches(rows: Iterable[tuple[int, dict]], size: int) -> Iterator[list[tuple
         yield batch
 
 
-def export_csv(session: Session, handle: IO[str]) -> int:
+def export_csv(session: Session, actor: audit.Actor, handle: IO[str]) -> int:
+    """Write every subscriber (not the forgotten) as CSV; return how many, with a "subscribers.exported"
+    line in the caller's transaction."""
     writer = csv.writer(handle)
     writer.writerow(EXPORT_FIELDS)
     count = 0
@@ -253,4 +290,39 @@ def export_csv(session: Session, handle: IO[str]) -> int:
             ]
         )
         count += 1
+    audit.record(session, actor, "subscribers.exported", "subscriber", None, {"rows": count})
     return count
+
+
+def unsubscribe(subscriber: Subscriber, now: datetime | None = None) -> bool:
+    """Stop every mailing to this person at once; False when nothing changed (already unsubscribed,
+    or bounced/complained, which stay as they are)."""
+    if subscriber.status not in ("active", "pending"):
+        return False
+    subscriber.status, subscriber.unsubscribed_at = "unsubscribed", now or utcnow()
+    return True
+
+
+def unsubscribe_subscriber(session: Session, actor: audit.Actor, subscriber: Subscriber) -> bool:
+    """An editor unsubscribes someone ("subscriber.unsubscribed"); False when they already receive nothing."""
+    was = subscriber.status
+    if not unsubscribe(subscriber):
+        return False
+    audit.record(session, actor, "subscriber.unsubscribed", "subscriber", subscriber.id, {"was": was})
+    return True
+
+
+def forget_subscriber(
+    session: Session, actor: audit.Actor, subscriber: Subscriber, now: datetime | None = None
+) -> None:
+    """Erase the person's data ("subscriber.forgotten"). The row stays, anonymous, so edition counts keep
+    adding up; a hash of the address stays in suppressions so no import or subscribe form adds it back."""
+    if not is_suppressed(session, subscriber.email):
+        session.add(Suppression(email_hash=suppression_hash(subscriber.email), reason="forgotten"))
+    anonymous = new_uid()
+    subscriber.uid = anonymous  # every link ever sent to the person stops working
+    subscriber.email = f"forgotten-{anonymous}@{ERASED_DOMAIN}"
+    subscriber.name = subscriber.pending_email = None
+    subscriber.preferences = {}
+    subscriber.status, subscriber.unsubscribed_at = "unsubscribed", now or utcnow()
+    audit.record(session, actor, "subscriber.forgotten", "subscriber", subscriber.id)

@@ -26,9 +26,16 @@ from digest.delivery.notices import (
     confirm_subscription_notice,
 )
 from digest.errors import DigestError
-from digest.models import AuditEntry, Delivery, Edition, Subscriber, Suppression, new_uid, utcnow
+from digest.models import Delivery, Edition, Subscriber, utcnow
 from digest.subscribers.preferences import EDITION_CHOICES, editions_of, make_preferences, topics_of
-from digest.subscribers.roster import ERASED_DOMAIN, find_subscriber, is_suppressed, normalise_email, suppression_hash
+from digest.subscribers.roster import (
+    ERASED_DOMAIN,
+    THE_SUBSCRIBER,
+    find_subscriber,
+    forget_subscriber,
+    is_suppressed,
+    normalise_email,
+)
 from digest.subscribers.tokens import TokenError, make_timed_token, read_timed_token, read_token
 
 CONFIRM_HOURS = 48
@@ -166,12 +173,6 @@ def request_email_change(
     )
 
 
-def unsubscribe(subscriber: Subscriber, now: datetime | None = None) -> None:
-    """Stop every mailing to this person at once (idempotent; bounced/complained stay as they are)."""
-    if subscriber.status in ("active", "pending"):
-        subscriber.status, subscriber.unsubscribed_at = "unsubscribed", now or utcnow()
-
-
 def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     """Everything kept about the person, as JSON-ready data."""
     rows = session.execute(
@@ -197,20 +198,9 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def forget(session: Session, subscriber: Subscriber, now: datetime | None = None, actor: str = "subscriber") -> None:
-    """Erase the person's data. The row stays, anonymous, so edition counts keep adding up; a hash
-    of the address stays in suppressions so no import or subscribe form adds it back."""
-    if not is_suppressed(session, subscriber.email):
-        session.add(Suppression(email_hash=suppression_hash(subscriber.email), reason="forgotten"))
-    anonymous = new_uid()
-    subscriber.uid = anonymous  # every link ever sent to the person stops working
-    subscriber.email = f"forgotten-{anonymous}@{ERASED_DOMAIN}"
-    subscriber.name = subscriber.pending_email = None
-    subscriber.preferences = {}
-    subscriber.status, subscriber.unsubscribed_at = "unsubscribed", now or utcnow()
-    session.add(
-        AuditEntry(actor=actor, action="subscriber.forgotten", target_type="subscriber", target_id=subscriber.id)
-    )
+def forget(session: Session, subscriber: Subscriber, now: datetime | None = None) -> None:
+    """The person asked, from their preferences page, to have their data erased."""
+    forget_subscriber(session, THE_SUBSCRIBER, subscriber, now)
 
 
 def _by_uid(session: Session, uid: str) -> Subscriber:

@@ -32,6 +32,7 @@ from digest.delivery.notices import Mailer, Notice
 from digest.errors import DigestError
 from digest.models import Item, Subscriber
 from digest.subscribers.preferences import EDITION_CHOICES, editions_of, topic_key, topics_of
+from digest.subscribers.roster import unsubscribe
 from digest.subscribers.subscriptions import (
     CONFIRM_HOURS,
     LANGUAGES,
@@ -44,7 +45,6 @@ from digest.subscribers.subscriptions import (
     request_email_change,
     request_subscription,
     subscriber_for,
-    unsubscribe,
     update_preferences,
 )
 from digest.subscribers.tokens import TokenError

@@ -15,6 +15,7 @@ import dkim
 import pytest
 from sqlalchemy import select
 
+from digest.audit import SYSTEM
 from digest.delivery.message import EditionMessage, Recipient, qp_slot, site_links
 from digest.delivery.rate import RateLimiter
 from digest.delivery.worker import Worker, claim_batch, resume_edition, start_sending
@@ -169,8 +170,8 @@ def test_failures_in_a_row_pause_the_edition_tell_the_editors_and_resume_sends_t
         write_config, port, smtp={"pool_size": 1}, delivery={"pause_after_failures": 4, "batch_size": 30}
     )
     with runtime.sessions() as session, session.begin():
-        add_editor(session, "chief@example.net", "a long enough password", role="admin")
-        add_editor(session, "junior@example.net", "a long enough password", role="editor")
+        add_editor(session, SYSTEM, "chief@example.net", "a long enough password", role="admin")
+        add_editor(session, SYSTEM, "junior@example.net", "a long enough password", role="editor")
     handler.refuse_matching = ("@example.org", "451 4.3.2 system not accepting network messages")
     edition_id, readers = queue_edition(runtime, 30)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 
+from digest.audit import SYSTEM
 from digest.editors.accounts import add_editor
 from tests.cli import digest, digest_json
 from tests.factories import make_item
@@ -28,7 +29,7 @@ def test_queue_approve_from_the_command_line_is_in_the_audit_trail(runtime, writ
 def test_as_names_an_editor_and_an_unknown_one_changes_nothing(runtime, write_config) -> None:
     config = write_config()
     with runtime.sessions() as session, session.begin():
-        add_editor(session, "Ana@Example.org", "a long enough password", "editor")
+        ana = add_editor(session, SYSTEM, "Ana@Example.org", "a long enough password", "editor").id
         first = make_item(session, "First", status="pending").id
         second = make_item(session, "Second", status="pending").id
 
@@ -44,6 +45,7 @@ def test_as_names_an_editor_and_an_unknown_one_changes_nothing(runtime, write_co
     assert [(e["actor"], e["action"], e["target"], e["detail"]) for e in entries] == [
         ("ana@example.org", "item.rejected", f"item {second}", {"note": "off topic"}),
         ("ana@example.org", "item.featured", f"item {first}", {}),
+        ("system", "editor.added", f"editor {ana}", {"email": "ana@example.org", "role": "editor"}),
     ]
     assert digest_json("queue", "list", "--status", "pending", config=config)[0]["id"] == first
 

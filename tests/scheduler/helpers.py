@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
 from digest.delivery.worker import Worker
@@ -50,7 +51,7 @@ def scheduler_runtime(write_config: Callable[..., Path], smtp_port: int, **sched
     upgrade(runtime.engine)
     with runtime.sessions() as session, session.begin():
         make_subscribers(session, 3)
-        add_editor(session, EDITOR, "a long editor password")
+        add_editor(session, SYSTEM, EDITOR, "a long editor password")
     return runtime
 
 

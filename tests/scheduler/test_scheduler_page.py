@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from playwright.sync_api import Browser
 
+from digest.audit import SYSTEM
 from digest.editions.lifecycle import schedule
 from digest.editions.newsletter import create_newsletter
 from digest.editors.accounts import add_editor
@@ -29,7 +30,7 @@ def scheduled_runtime(runtime: Runtime) -> Runtime:
     """Two hours ago a scheduler ran every job once; the scheduled edition it found did not render."""
     then = utcnow() - timedelta(hours=2)
     with runtime.sessions() as session, session.begin():
-        add_editor(session, "editor@example.org", PASSWORD)
+        add_editor(session, SYSTEM, "editor@example.org", PASSWORD)
         broken = make_item(session, "An item of a kind no template knows", published_at=then - timedelta(hours=1))
         edition = create_newsletter(session, "Europe/Brussels", title="Broken newsletter", now=then)
         schedule(session, edition.id, then + timedelta(seconds=1), now=then)

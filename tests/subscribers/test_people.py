@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from digest.audit import SYSTEM
 from digest.editors.accounts import authenticate
 from digest.models import Editor, Subscriber
 from digest.runtime import Runtime
@@ -79,7 +80,7 @@ def test_import_reports_bad_rows_and_never_reactivates_an_unsubscribed_address(
 
 def test_an_import_matches_topics_for_delivery(runtime: Runtime) -> None:
     rows = "email,topics\nsea@example.org,Blue economy; Maritime\nall@example.org,\n"
-    import_csv(runtime.sessions, io.StringIO(rows))
+    import_csv(runtime.sessions, SYSTEM, io.StringIO(rows), "people.csv")
     with runtime.sessions() as session:
         stored = {s.email: (s.wanted_editions, s.wanted_topics) for s in session.scalars(select(Subscriber))}
     assert stored == {
@@ -125,7 +126,7 @@ def test_the_import_shows_a_progress_bar_on_a_terminal(write_config: Callable[..
 def test_import_commits_in_batches_and_reports_progress(runtime: Runtime) -> None:
     rows = "email\n" + "".join(f"person{n}@example.org\n" for n in range(25_000))
     progress: list[int] = []
-    report = import_csv(runtime.sessions, io.StringIO(rows), on_progress=progress.append)
+    report = import_csv(runtime.sessions, SYSTEM, io.StringIO(rows), "people.csv", on_progress=progress.append)
     assert report.added == 25_000 and not report.rejected
     assert progress == [10_000, 20_000, 25_000]
 

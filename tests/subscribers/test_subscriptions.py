@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from digest.audit import SYSTEM
 from digest.delivery.worker import Worker, start_sending
 from digest.editions.lifecycle import create_edition
 from digest.models import Subscriber, Suppression
@@ -395,7 +396,8 @@ def test_forget_me_erases_the_person_and_keeps_only_a_suppression_hash(site: Sit
         assert suppression.email_hash == hashlib.sha256(b"erase.me@example.org").hexdigest()
     assert client.get(path).status_code == 404  # every link ever sent stops working
 
-    report = import_csv(site.runtime.sessions, io.StringIO("email,name\nERASE.ME@example.org,Erase Me\n"))
+    rows = io.StringIO("email,name\nERASE.ME@example.org,Erase Me\n")
+    report = import_csv(site.runtime.sessions, SYSTEM, rows, "people.csv")
     assert report.added == 0 and report.rejected == [
         (2, "erase.me@example.org asked to be forgotten; it is never added again")
     ]

@@ -30,6 +30,7 @@ ADMIN_ONLY = {
     "editor.add_subscriber_page",
     "editor.subscriber",
     "editor.unsubscribe_subscriber",
+    "editor.forget_subscriber_page",
     "editor.import_subscribers",
     "editor.export_subscribers",
     "editor.accounts",

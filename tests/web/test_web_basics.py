@@ -7,6 +7,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
+from digest.audit import SYSTEM
 from digest.delivery.worker import Worker, start_sending
 from digest.editions.lifecycle import create_edition
 from digest.editors.accounts import add_editor
@@ -20,7 +21,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def client(runtime: Runtime) -> FlaskClient:
     with runtime.sessions() as session, session.begin():
-        add_editor(session, "editor@example.org", PASSWORD)
+        add_editor(session, SYSTEM, "editor@example.org", PASSWORD)
         make_item(session, "Pending <b>bold</b> news", status="pending")
         make_item(session, "An approved call", kind="call", status="approved")
     app = create_app(runtime)

@@ -6,13 +6,19 @@ from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from digest import audit
-from digest.editors.accounts import MIN_PASSWORD_LENGTH, add_editor
+from digest.editors.accounts import (
+    MIN_PASSWORD_LENGTH,
+    add_editor,
+    get_account,
+    list_accounts,
+    remove_account,
+    set_password,
+    set_role,
+)
 from digest.models import EDITOR_ROLES
 from digest.web.context import runtime
-from digest.web.editor.account_changes import list_accounts, remove_account, set_password, set_role
 from digest.web.editor.actions import perform
-from digest.web.editor.auth import admin_required, current_actor, current_editor
+from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
 
 
@@ -30,10 +36,8 @@ def add_account() -> ResponseReturnValue:
     form = request.form
 
     def work(session: Session) -> str:
-        editor = add_editor(session, form.get("email", ""), form.get("password", ""), form.get("role", "editor"))
-        audit.record(
-            session, current_actor(), "editor.added", "editor", editor.id, {"email": editor.email, "role": editor.role}
-        )
+        email, password, role = form.get("email", ""), form.get("password", ""), form.get("role", "editor")
+        editor = add_editor(session, current_actor(), email, password, role)
         return f"Added {editor.role} {editor.email}: give them their password in person or by phone."
 
     return perform(work, url_for("editor.accounts"))
@@ -43,8 +47,7 @@ def add_account() -> ResponseReturnValue:
 @admin_required
 def account_role(editor_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
-        editor = set_role(session, editor_id, request.form.get("role", ""))
-        audit.record(session, current_actor(), "editor.role_changed", "editor", editor.id, {"role": editor.role})
+        editor = set_role(session, current_actor(), get_account(session, editor_id), request.form.get("role", ""))
         return f"{editor.email} is now {'an admin' if editor.role == 'admin' else 'an editor'}."
 
     return perform(work, url_for("editor.accounts"))
@@ -54,8 +57,8 @@ def account_role(editor_id: int) -> ResponseReturnValue:
 @admin_required
 def account_password(editor_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
-        editor = set_password(session, editor_id, request.form.get("password", ""))
-        audit.record(session, current_actor(), "editor.password_set", "editor", editor.id)
+        password = request.form.get("password", "")
+        editor = set_password(session, current_actor(), get_account(session, editor_id), password)
         return f"New password set for {editor.email}; their open sessions have ended."
 
     return perform(work, url_for("editor.accounts"))
@@ -65,8 +68,7 @@ def account_password(editor_id: int) -> ResponseReturnValue:
 @admin_required
 def account_remove(editor_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
-        email = remove_account(session, editor_id, current_editor())
-        audit.record(session, current_actor(), "editor.removed", "editor", editor_id, {"email": email})
+        email = remove_account(session, current_actor(), get_account(session, editor_id))
         return f"Removed {email}."
 
     return perform(work, url_for("editor.accounts"))

@@ -13,8 +13,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
 from digest import audit
-from digest.editors.accounts import authenticate
-from digest.models import Editor, utcnow
+from digest.editors.accounts import log_in, log_out
+from digest.models import Editor
 from digest.web.context import runtime
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.login_limit import LoginLimiter
@@ -94,10 +94,7 @@ def login() -> ResponseReturnValue:
         return response
     password = request.form.get("password") or ""
     with runtime().sessions() as db, db.begin():
-        editor = authenticate(db, email, password) if email and password else None
-        if editor is not None:
-            editor.last_login_at = utcnow()
-            audit.record(db, audit.Actor.of(editor), "editor.logged_in", "editor", editor.id, {"client": client})
+        editor = log_in(db, email, password, client)
     if editor is None:
         login_limiter().failed(email, client)
         flash("That email and password do not match an editor account.", "error")
@@ -120,7 +117,7 @@ def _safe_next(target: str | None) -> str:
 @login_required
 def logout() -> ResponseReturnValue:
     with runtime().sessions() as db, db.begin():
-        audit.record(db, current_actor(), "editor.logged_out", "editor", current_editor().id)
+        log_out(db, current_actor())
     session.clear()
     flash("You are logged out.", "ok")
     return redirect(url_for("editor.login"), 303)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, render_template, request, url_for
+from collections.abc import Mapping
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.errors import DigestError
+from digest.items.edits import FROZEN_STATUSES, TEXT_FIELDS, ItemChanges, ItemError, edit_item
 from digest.models import ITEM_KINDS, Edition, EditionItem, Item, utcnow
 from digest.web.context import runtime
-from digest.web.editor.actions import editor_path, perform
+from digest.web.editor.actions import editor_path
 from digest.web.editor.auth import current_actor, login_required
 from digest.web.editor.blueprint import blueprint
-from digest.web.editor.item_changes import FROZEN_STATUSES, changes_from_form, edit_item
-from digest.web.editor.local_time import input_value
+from digest.web.editor.local_time import TimeInputError, input_value, parse_optional
 from digest.web.editor.queue_query import closing_soon, deadline_passed, submissions_of
+
+TIME_FIELDS = ("published_at", "starts_at", "ends_at", "deadline")
 
 
 @blueprint.get("/items/<int:item_id>")
@@ -55,21 +59,32 @@ def _show(item_id: int, form: dict[str, str], status: int = 200) -> ResponseRetu
 @blueprint.post("/items/<int:item_id>")
 @login_required
 def save_item(item_id: int) -> ResponseReturnValue:
-    timezone = runtime().config.site.timezone
+    """A value that cannot be used shows the form again as typed (422); any other refusal goes back."""
+    here = url_for("editor.item", item_id=item_id)
     try:
-        changes = changes_from_form(request.form, timezone)
-    except DigestError as error:
+        changes = changes_from_form(request.form, runtime().config.site.timezone)
+        with runtime().sessions() as session, session.begin():
+            _item, changed = edit_item(session, current_actor(), item_id, changes)
+    except (TimeInputError, ItemError) as error:
         flash(str(error), "error")
         return _show(item_id, dict(request.form), 422)
+    except DigestError as error:
+        flash(str(error), "error")
+        return redirect(here, 303)
+    if changed:
+        flash(f"Saved: {', '.join(name.replace('_', ' ') for name in changed)}.", "ok")
+    else:
+        flash("Nothing changed.", "ok")
+    return redirect(here, 303)
 
-    def work(session: Session) -> str:
-        found, changed = edit_item(session, item_id, changes)
-        if not changed:
-            return "Nothing changed."
-        audit.record(session, current_actor(), "item.edited", "item", found.id, changed)
-        return f"Saved: {', '.join(name.replace('_', ' ') for name in changed)}."
 
-    return perform(work, url_for("editor.item", item_id=item_id))
+def changes_from_form(form: Mapping[str, str], timezone: str) -> ItemChanges:
+    """The edit form's values, its times read in the site's zone (TimeInputError says which is wrong)."""
+    times = {name: parse_optional(form.get(name), timezone, name.replace("_", " ")) for name in TIME_FIELDS}
+    texts = {name: form.get(name) or None for name in TEXT_FIELDS}
+    return ItemChanges(
+        summary=form.get("summary") or "", kind=form.get("kind", ""), url=form.get("url"), **texts, **times
+    )  # type: ignore[arg-type]
 
 
 def _form_values(found: Item, timezone: str) -> dict[str, str]:

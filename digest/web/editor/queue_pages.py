@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session
 
 from digest.items.queue import decide, feature
 from digest.models import ITEM_KINDS, ITEM_STATUSES, utcnow
-from digest.submissions.notices import tell_submitters_after_commit
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, back_to, form_ids, perform, plural
 from digest.web.editor.auth import current_actor, login_required
@@ -55,8 +54,7 @@ def decide_items() -> ResponseReturnValue:
         ids = form_ids()
         if not ids:
             raise FormError("tick at least one item")
-        items = decide(session, current_actor(), ids, decision, note)
-        tell_submitters_after_commit(session, runtime().config, runtime().secret_key)  # submitters hear it
+        items = decide(session, current_actor(), ids, decision, note, notify=runtime().config)
         return f"{decision.capitalize()} {plural(len(items), 'item')}" + (f" with the note “{note}”" if note else "")
 
     return perform(work, back_to(url_for("editor.queue")))

@@ -10,13 +10,12 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.config import SOURCE_KINDS
 from digest.errors import DigestError
-from digest.items.sources import add_source, list_sources
+from digest.items.sources import add_source, edit_source, get_source, list_sources, record_collected, set_enabled
 from digest.models import Item, Source, utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import perform, plural
 from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
-from digest.web.editor.source_changes import edit_source, get_source, set_enabled
 from sources.collector import collect
 
 
@@ -42,10 +41,7 @@ def add_source_page() -> ResponseReturnValue:
     form = request.form
 
     def work(session: Session) -> str:
-        source = add_source(session, form.get("name", ""), form.get("url", "").strip(), form.get("kind", ""))
-        audit.record(
-            session, current_actor(), "source.added", "source", source.id, {"name": source.name, "url": source.url}
-        )
+        source = add_source(session, current_actor(), form.get("name", ""), form.get("url", ""), form.get("kind", ""))
         return f"Added the source “{source.name}”: collect it now, or let the scheduler do it."
 
     return perform(work, url_for("editor.sources"))
@@ -76,11 +72,10 @@ def save_source(source_id: int) -> ResponseReturnValue:
 
     def work(session: Session) -> str:
         found, changed = edit_source(
-            session, source_id, form.get("name", ""), form.get("url", ""), form.get("kind", "")
+            session, current_actor(), source_id, form.get("name", ""), form.get("url", ""), form.get("kind", "")
         )
         if not changed:
             return "Nothing changed."
-        audit.record(session, current_actor(), "source.edited", "source", found.id, changed)
         return f"Saved the {', '.join(changed)} of “{found.name}”."
 
     return perform(work, url_for("editor.source", source_id=source_id))
@@ -92,8 +87,8 @@ def source_enabled(source_id: int) -> ResponseReturnValue:
     enabled = request.form.get("enabled") == "1"
 
     def work(session: Session) -> str:
-        found = set_enabled(session, source_id, enabled)
-        audit.record(session, current_actor(), "source.enabled" if enabled else "source.disabled", "source", found.id)
+        found = get_source(session, source_id)
+        set_enabled(session, current_actor(), found, enabled)
         if enabled:
             return f"“{found.name}” is collected again."
         return f"“{found.name}” is switched off: it is no longer collected (its items stay)."
@@ -113,7 +108,7 @@ def source_collect(source_id: int) -> ResponseReturnValue:
         return redirect(url_for("editor.sources"), 303)
     [result] = collect(runtime(), name)
     with runtime().sessions() as session, session.begin():
-        audit.record(session, current_actor(), "source.collected", "source", source_id, result.as_json())
+        record_collected(session, current_actor(), source_id, result.as_json())
     if result.status == "error":
         flash(f"Collecting “{name}” failed: {result.error}", "error")
     else:

@@ -1,5 +1,5 @@
 """Subscribers (/editor/subscribers, admins): search, status and history, add, unsubscribe, import a CSV
-(with a report of the rows it rejected) and export one."""
+(with a report of the rows it rejected), export one, forget one."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.errors import DigestError
 from digest.models import Subscriber, utcnow
+from digest.subscribers import roster
 from digest.subscribers.preferences import editions_of, topics_of
-from digest.subscribers.roster import add_subscriber, export_csv, import_csv
-from digest.subscribers.subscriptions import unsubscribe
 from digest.web.context import runtime
-from digest.web.editor.actions import FormError, perform
+from digest.web.editor.actions import perform
 from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.subscriber_search import SubscriberFilters, deliveries_of, subscriber_page
@@ -38,10 +37,7 @@ def add_subscriber_page() -> ResponseReturnValue:
 
     def work(session: Session) -> str:
         confirmed = form.get("confirmed") == "1"
-        subscriber = add_subscriber(session, form.get("email", ""), form.get("name"), confirmed=confirmed)
-        audit.record(
-            session, current_actor(), "subscriber.added", "subscriber", subscriber.id, {"status": subscriber.status}
-        )
+        subscriber = roster.add_subscriber(session, current_actor(), form.get("email", ""), form.get("name"), confirmed)
         return f"Added {subscriber.email} ({subscriber.status})."
 
     return perform(work, url_for("editor.subscribers"))
@@ -61,6 +57,7 @@ def subscriber(subscriber_id: int) -> ResponseReturnValue:
             topics=topics_of(found.preferences),
             deliveries=deliveries_of(session, found.id),
             trail=audit.entries_for(session, "subscriber", found.id),
+            forgotten=found.email.endswith(f"@{roster.ERASED_DOMAIN}"),
         )
 
 
@@ -68,15 +65,22 @@ def subscriber(subscriber_id: int) -> ResponseReturnValue:
 @admin_required
 def unsubscribe_subscriber(subscriber_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
-        found = session.get(Subscriber, subscriber_id)
-        if found is None:
-            raise FormError(f"no subscriber with id {subscriber_id}")
-        was = found.status
-        unsubscribe(found)
-        if found.status == was:
-            return f"{found.email} is {was}: nothing to do."
-        audit.record(session, current_actor(), "subscriber.unsubscribed", "subscriber", found.id, {"was": was})
+        found = roster.get_subscriber(session, subscriber_id)
+        if not roster.unsubscribe_subscriber(session, current_actor(), found):
+            return f"{found.email} is {found.status}: nothing to do."
         return f"Unsubscribed {found.email}: no edition goes to them any more."
+
+    return perform(work, url_for("editor.subscriber", subscriber_id=subscriber_id))
+
+
+@blueprint.post("/subscribers/<int:subscriber_id>/forget")
+@admin_required
+def forget_subscriber_page(subscriber_id: int) -> ResponseReturnValue:
+    """The person asked the editors (by mail, by phone) to erase their data."""
+
+    def work(session: Session) -> str:
+        roster.forget_subscriber(session, current_actor(), roster.get_subscriber(session, subscriber_id))
+        return "Forgotten: their personal data is erased and the address can never be added again."
 
     return perform(work, url_for("editor.subscriber", subscriber_id=subscriber_id))
 
@@ -90,22 +94,13 @@ def import_subscribers() -> ResponseReturnValue:
         return redirect(url_for("editor.subscribers"), 303)
     text = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", newline="")
     try:
-        report = import_csv(runtime().sessions, text)
+        report = roster.import_csv(runtime().sessions, current_actor(), text, upload.filename)
     except UnicodeDecodeError:
         flash("That file is not UTF-8 text: save it as “CSV UTF-8” and try again.", "error")
         return redirect(url_for("editor.subscribers"), 303)
     except DigestError as error:
         flash(str(error), "error")
         return redirect(url_for("editor.subscribers"), 303)
-    detail = {
-        "file": upload.filename,
-        "added": report.added,
-        "updated": report.updated,
-        "unchanged": report.unchanged,
-        "rejected": len(report.rejected),
-    }
-    with runtime().sessions() as session, session.begin():
-        audit.record(session, current_actor(), "subscribers.imported", "subscriber", None, detail)
     return render_template("editor_import_report.html", report=report, filename=upload.filename)
 
 
@@ -114,8 +109,7 @@ def import_subscribers() -> ResponseReturnValue:
 def export_subscribers() -> ResponseReturnValue:
     handle = io.StringIO()
     with runtime().sessions() as session, session.begin():
-        count = export_csv(session, handle)
-        audit.record(session, current_actor(), "subscribers.exported", "subscriber", None, {"rows": count})
+        roster.export_csv(session, current_actor(), handle)
     filename = f"subscribers-{utcnow():%Y-%m-%d}.csv"
     return Response(
         handle.getvalue(),

@@ -1,0 +1,93 @@
+"""An editor's corrections to an item: title, summary, kind, dates, deadline, link and the like.
+
+The summary is sanitised by the same allowlist as collected summaries (nh3), titles and other
+one-line fields are plain text, the link must be an absolute http(s) URL. An item that has gone out
+in an edition keeps the text subscribers got. Reading the values from a form (and times typed in the
+site's zone) is the interface's job; what is allowed is decided here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from digest import audit
+from digest.items.queue import QueueError, get_items
+from digest.models import ITEM_KINDS, Item
+from sources.normalise import LIMITS, canonical_url, plain_text, sanitise_html
+
+FROZEN_STATUSES = ("published",)
+TEXT_FIELDS = ("title", "organisation", "country", "location")
+
+
+class ItemError(QueueError):
+    """New values for an item that cannot be used, worded for the editor."""
+
+
+@dataclass(frozen=True)
+class ItemChanges:
+    """Every editable field of an item, as the editor gave it (times already read as UTC)."""
+
+    title: str
+    summary: str
+    kind: str
+    url: str | None
+    organisation: str | None
+    country: str | None
+    location: str | None
+    published_at: datetime | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    deadline: datetime | None
+
+
+def checked(changes: ItemChanges) -> ItemChanges:
+    """The changes cleaned (plain text, canonical link, sanitised summary), or ItemError saying what to fix."""
+    if changes.kind not in ITEM_KINDS:
+        raise ItemError(f"choose a kind: {', '.join(ITEM_KINDS)}")
+    texts = {name: plain_text(getattr(changes, name)) or None for name in TEXT_FIELDS}
+    if not texts["title"]:
+        raise ItemError("an item needs a title")
+    for name, value in texts.items():
+        if value and len(value) > LIMITS[name]:
+            raise ItemError(f"the {name} has at most {LIMITS[name]} characters (it has {len(value)})")
+    url = None
+    if (changes.url or "").strip():
+        url = canonical_url(changes.url)
+        if url is None:
+            raise ItemError(f"the link {changes.url.strip()!r} is not an absolute http:// or https:// address")
+    if changes.kind == "event" and changes.starts_at is None:
+        raise ItemError("an event needs its start")
+    if changes.starts_at and changes.ends_at and changes.ends_at < changes.starts_at:
+        raise ItemError("an event cannot end before it starts")
+    summary = sanitise_html(changes.summary or "", base=url)
+    return replace(changes, summary=summary, url=url, **texts)
+
+
+def edit_item(session: Session, actor: audit.Actor, item_id: int, changes: ItemChanges) -> tuple[Item, dict[str, Any]]:
+    """Check and apply the changes, with an "item.edited" audit line when anything changed.
+    Returns the item and what changed (old and new values, the summary by length)."""
+    clean = checked(changes)
+    [item] = get_items(session, [item_id])
+    if item.status in FROZEN_STATUSES:
+        raise QueueError(f"item {item.id} went out in an edition; it keeps the text subscribers got")
+    changed: dict[str, Any] = {}
+    for spec in fields(clean):
+        new, old = getattr(clean, spec.name), getattr(item, spec.name)
+        if new == old or (spec.name == "summary" and new == (old or "")):
+            continue
+        if spec.name == "summary":
+            changed["summary"] = {"from_chars": len(old or ""), "to_chars": len(new)}
+        else:
+            changed[spec.name] = {"from": _plain(old), "to": _plain(new)}
+        setattr(item, spec.name, new)
+    if changed:
+        audit.record(session, actor, "item.edited", "item", item.id, changed)
+    return item, changed
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
