@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from playwright.sync_api import sync_playwright
 from waitress import create_server
 
+from digest.audit import SYSTEM
 from digest.editions.lifecycle import schedule
 from digest.editions.newsletter import create_newsletter
 from digest.editors.accounts import add_editor
@@ -35,7 +36,7 @@ def scheduled_runtime(runtime: Runtime) -> Runtime:
         add_editor(session, "editor@example.org", PASSWORD)
         broken = make_item(session, "An item of a kind no template knows", published_at=then - timedelta(hours=1))
         edition = create_newsletter(session, "Europe/Brussels", title="Broken newsletter", now=then)
-        schedule(session, edition.id, then + timedelta(seconds=1), now=then)
+        schedule(session, SYSTEM, edition.id, then + timedelta(seconds=1), now=then)
         broken.kind = "podcast"
     Runner(runtime, owner="host:42:abcdef").run_due(then + timedelta(minutes=1))
     return runtime
