@@ -5,7 +5,7 @@ arranging sections and items is digest.editions.arrange's.)"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
 
@@ -112,7 +112,8 @@ def schedule(
         raise EditionError(f"{at.isoformat()} is in the past; schedule a time to come")
     edition.status = "scheduled"
     edition.scheduled_at = at
-    detail = {"at": at.isoformat()} | ({"timezone": timezone} if timezone else {}) | ({"by": by} if by else {})
+    extra = {"timezone": timezone, "by": by}
+    detail = {"at": at.astimezone(UTC).isoformat()} | {key: value for key, value in extra.items() if value}
     audit.record(session, actor, "edition.scheduled", "edition", edition_id, detail)
     return edition
 
