@@ -43,9 +43,11 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from digest.audit import SYSTEM  # noqa: E402
 from digest.config import load_config  # noqa: E402
 from digest.db import transaction, upgrade  # noqa: E402
-from digest.delivery.worker import Worker, start_sending  # noqa: E402
+from digest.delivery.ledger import start_sending  # noqa: E402
+from digest.delivery.worker import Worker  # noqa: E402
 from digest.editions.core import create_edition  # noqa: E402
 from digest.models import Edition, Item, Subscriber, new_uid  # noqa: E402
 from digest.rendering.render import personalise  # noqa: E402
@@ -184,7 +186,7 @@ def prepare(runtime: Runtime, subscribers: int) -> int:
         for start in range(0, len(rows), 5000):
             session.execute(insert(Subscriber), rows[start : start + 5000])
     with transaction(runtime.sessions) as session:
-        edition = create_edition(session, "digest", runtime.config.site.timezone)
+        edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         start_sending(session, runtime.config, edition.id)
         return edition.id
 

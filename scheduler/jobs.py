@@ -21,11 +21,13 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from digest import audit
 from digest.config import Config
-from digest.delivery.worker import start_sending
+from digest.delivery.sending import start
 from digest.editions.assembly import assemble_digest
 from digest.editions.core import add_warnings, get_edition, item_titles
-from digest.models import AuditEntry, Delivery, Edition, Item
+from digest.editions.lifecycle import schedule
+from digest.models import Delivery, Edition, Item
 from digest.runtime import Runtime
 from scheduler import notices, runs
 from scheduler.notices import EditorMessage, EditorNotifier, local
@@ -34,6 +36,7 @@ from scheduler.policy import send_too_late, window_closed_since
 log = logging.getLogger(__name__)
 JOB_HISTORY = timedelta(days=30)  # runs older than this are pruned by the cleanup job
 OUTBOX_SUFFIXES = (".eml", ".tmp")
+SCHEDULER = audit.Actor("scheduler")  # who the audit trail names for what the scheduler does
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,8 @@ def assemble_weekly_digest(context: JobContext, now: datetime, fire: datetime) -
             return Result("skipped", assembly.message)
         summary = f"{assembly.message} ({len(edition.entries)} items)"
         send_at, reason = _automatic_send(context, edition, fire, now)
-        if send_at is not None:
-            edition.status, edition.scheduled_at = "scheduled", send_at  # editions.schedule's effect, at `fire`
-            session.add(_audit("edition.scheduled", edition, at=send_at.isoformat(), by="schedules.digest_auto_send"))
+        if send_at is not None:  # scheduled as of `fire`: a late run may schedule a time just passed
+            schedule(session, SCHEDULER, edition.id, send_at, now=fire, by="schedules.digest_auto_send")
             plan = f"scheduled for {local(config, send_at)}"
         else:
             message = notices.draft_ready(config, edition, fire, reason)
@@ -160,8 +162,7 @@ def _release(runtime: Runtime, edition_id: int, now: datetime) -> _Release:
             decided = _not_sent_automatically(session, config, edition, now)
             if decided is not None:
                 return decided
-            queued = start_sending(session, config, edition_id, now)
-            session.add(_audit("edition.released", edition, recipients=queued))
+            queued = start(session, config, SCHEDULER, edition_id, now, action="edition.released")
         return _Release(f"edition {edition_id} is sending to {queued} subscriber{'s' if queued != 1 else ''}")
     except SQLAlchemyError:  # the database's trouble, not the edition's: it stays scheduled, the next run retries
         raise
@@ -203,7 +204,9 @@ def _not_sent_automatically(session: Session, config: Config, edition: Edition, 
         "Send it by hand or schedule it again."
     )
     _back_to_draft(edition, reason, error=reason)
-    session.add(_audit("edition.send_missed", edition, scheduled_at=scheduled_at.isoformat()))
+    audit.record(
+        session, SCHEDULER, "edition.send_missed", "edition", edition.id, {"scheduled_at": scheduled_at.isoformat()}
+    )
     line = f"edition {edition.id} missed its time by {hours:.1f} h: back to the editors"
     return _Release(line, notices.send_missed(config, edition, scheduled_at, now))
 
@@ -213,10 +216,6 @@ def _back_to_draft(edition: Edition, warning: str, error: str | None = None) -> 
     add_warnings(edition, [warning])
     if error is not None:
         edition.last_error = error
-
-
-def _audit(action: str, edition: Edition, **detail: object) -> AuditEntry:
-    return AuditEntry(actor="scheduler", action=action, target_type="edition", target_id=edition.id, detail=detail)
 
 
 # --------------------------------------------------------------------------- housekeeping

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
+from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery.worker import start_sending
+from digest.delivery.ledger import start_sending
 from digest.editions.lifecycle import create_edition
 from digest.models import Delivery, Subscriber
 from digest.runtime import Runtime
@@ -43,7 +44,7 @@ def queue_edition(runtime: Runtime, subscribers: int, edition_type: str = "diges
         readers = make_subscribers(session, subscribers)
         make_subscribers(session, 2, status="unsubscribed", prefix="gone")
         make_subscribers(session, 1, status="pending", prefix="unconfirmed")
-        edition = create_edition(session, edition_type, "Europe/Brussels")
+        edition = create_edition(session, runtime.config, SYSTEM, edition_type).require()
         start_sending(session, runtime.config, edition.id)
         return edition.id, [reader.email for reader in readers]
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.orm import Session
 
 from digest.config import Config
-from digest.delivery.worker import start_sending
+from digest.delivery.ledger import start_sending
 from digest.models import Edition, Item
 from tests.factories import make_item
 

@@ -1,5 +1,6 @@
-"""Commands for editions: create (the weekly digest or a newsletter), inspect, preview, schedule,
-send and cancel."""
+"""Commands for editions: create (the weekly digest or a newsletter) or duplicate, inspect, preview,
+schedule or unschedule, hold back from automatic sending or release, send and cancel. Each action is
+one function of digest.editions.lifecycle or digest.delivery.sending, which writes the audit line."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from digest.audit import Actor
 from digest.cli.common import fail, json_option, parse_ids, print_json, print_table, with_runtime
 from digest.delivery.message import site_links
-from digest.delivery.worker import send_test, start_sending
-from digest.editions.assembly import assemble_digest
-from digest.editions.compose import EditionRenderError, check_rendering, freeze, record_failure
-from digest.editions.core import default_sections, delivery_counts, get_edition, list_editions
-from digest.editions.lifecycle import cancel, schedule
-from digest.editions.newsletter import create_newsletter
-from digest.items.queue import get_items
-from digest.models import Edition, utcnow
+from digest.delivery.sending import send_now, send_test
+from digest.editions.compose import freeze
+from digest.editions.core import delivery_counts, get_edition, list_editions
+from digest.editions.lifecycle import cancel, create_edition, duplicate, hold, release, schedule, unschedule
+from digest.editions.newsletter import kind_sections
+from digest.models import Edition
 from digest.rendering.render import personalise
 from digest.runtime import Runtime
 from digest.serialize import edition_json, iso
@@ -54,9 +54,10 @@ def edition() -> None:
 @click.option("--subject", default=None, help="Newsletter: the subject line (default: the title).")
 @click.option("--preheader", default=None, help="Newsletter: the preview text mail clients show.")
 @json_option
-@with_runtime()
+@with_runtime(acts=True)
 def edition_create(
     runtime: Runtime,
+    actor: Actor,
     edition_type: str,
     title: str | None,
     item_ids: str | None,
@@ -71,27 +72,23 @@ def edition_create(
     newsletter_options = item_ids or chosen_sections or intro_file or subject or preheader
     if edition_type == "digest" and newsletter_options:
         raise click.UsageError("--items, --section, --intro-file, --subject and --preheader are for newsletters")
-    timezone = runtime.config.site.timezone
     with runtime.sessions() as session, session.begin():
-        if edition_type == "digest":
-            assembly = assemble_digest(session, timezone, title=title)
-            made, message = assembly.edition, assembly.message
-        else:
-            made = create_newsletter(
-                session,
-                timezone,
-                title=title,
-                sections=_sections(session, item_ids, chosen_sections),
-                intro=intro_file.read_text(encoding="utf-8") if intro_file else "",
-                subject=subject,
-                preheader=preheader,
-            )
-            message = f"created newsletter {made.id}"
-        if made is not None:
-            check_rendering(runtime.config, made)
-            row = _row(session, made)
-    if made is None:  # the transaction is committed: calls and events that lapsed stay expired
-        fail(message)
+        options = {"title": title}
+        if edition_type == "newsletter":
+            options |= {
+                "sections": _sections(session, item_ids, chosen_sections),
+                "intro": intro_file.read_text(encoding="utf-8") if intro_file else "",
+                "subject": subject,
+                "preheader": preheader,
+            }
+        made = create_edition(session, runtime.config, actor, edition_type, **options)
+        row = _row(session, made.edition) if made.edition is not None else None
+    if row is None:  # the transaction is committed: calls and events that lapsed stay expired
+        fail(made.message)
+    _print_edition(row, made.message, as_json)
+
+
+def _print_edition(row: dict[str, Any], message: str, as_json: bool) -> None:
     if as_json:
         print_json(row)
         return
@@ -103,9 +100,7 @@ def _sections(session: Session, item_ids: str | None, chosen: tuple[str, ...]) -
     """The newsletter's sections from --items (each in its kind's section, order kept) and --section."""
     sections: list[tuple[str, list[int]]] = []
     if item_ids:
-        items = get_items(session, parse_ids((item_ids,)))
-        by_kind = default_sections(items, utcnow(), sort=False)
-        sections += [(title, [item.id for item in members]) for title, members in by_kind]
+        sections += kind_sections(session, parse_ids((item_ids,)))
     for choice in chosen:
         title, separator, ids = choice.partition("=")
         if not separator:
@@ -209,48 +204,84 @@ def edition_preview(runtime: Runtime, edition_id: int, html_out: Path, text_out:
     _echo_warnings(warnings)
 
 
+@edition.command("duplicate")
+@click.argument("edition_id", type=int)
+@json_option
+@with_runtime(acts=True)
+def edition_duplicate(runtime: Runtime, actor: Actor, edition_id: int, as_json: bool) -> None:
+    """Make a new draft from an edition (any, a cancelled one too): same type, texts, sections and items,
+    less the items that cannot go out again."""
+    with runtime.sessions() as session, session.begin():
+        copy = duplicate(session, runtime.config, actor, edition_id)
+        row = _row(session, copy)
+    _print_edition(row, f"edition {edition_id} copied to draft {row['id']}", as_json)
+
+
 @edition.command("schedule")
 @click.argument("edition_id", type=int)
 @click.option("--at", "at", required=True, help="ISO 8601 time with its offset, e.g. 2026-11-30T09:00:00+01:00")
-@with_runtime()
-def edition_schedule(runtime: Runtime, edition_id: int, at: str) -> None:
+@with_runtime(acts=True)
+def edition_schedule(runtime: Runtime, actor: Actor, edition_id: int, at: str) -> None:
     """Send the edition at a given time (the scheduler, `digest scheduler` or `digest run`, releases it)."""
     try:
         when = datetime.fromisoformat(at)
     except ValueError:
         raise click.BadParameter(f"{at!r} is not an ISO 8601 time (e.g. 2026-11-30T09:00:00+01:00)") from None
     with runtime.sessions() as session, session.begin():
-        schedule(session, edition_id, when)
+        schedule(session, actor, edition_id, when, timezone=runtime.config.site.timezone)
     click.echo(f"edition {edition_id} scheduled for {when.isoformat()}")
+
+
+@edition.command("unschedule")
+@click.argument("edition_id", type=int)
+@with_runtime(acts=True)
+def edition_unschedule(runtime: Runtime, actor: Actor, edition_id: int) -> None:
+    """Take a scheduled edition back to a draft."""
+    with runtime.sessions() as session, session.begin():
+        unschedule(session, actor, edition_id)
+    click.echo(f"edition {edition_id} is a draft again")
+
+
+@edition.command("hold")
+@click.argument("edition_id", type=int)
+@with_runtime(acts=True)
+def edition_hold(runtime: Runtime, actor: Actor, edition_id: int) -> None:
+    """Hold an edition back from automatic sending (at its time it goes back to the editors as a draft)."""
+    with runtime.sessions() as session, session.begin():
+        hold(session, actor, edition_id)
+    click.echo(f"edition {edition_id} held: it will not go out by itself")
+
+
+@edition.command("release")
+@click.argument("edition_id", type=int)
+@with_runtime(acts=True)
+def edition_release(runtime: Runtime, actor: Actor, edition_id: int) -> None:
+    """Let a held edition go out by itself again, at its scheduled time."""
+    with runtime.sessions() as session, session.begin():
+        release(session, actor, edition_id)
+    click.echo(f"edition {edition_id} released: it goes out at its scheduled time")
 
 
 @edition.command("send")
 @click.argument("edition_id", type=int)
 @click.option("--test", "test_address", default=None, help="Send one test copy to this address instead.")
-@with_runtime()
-def edition_send(runtime: Runtime, edition_id: int, test_address: str | None) -> None:
+@with_runtime(acts=True)
+def edition_send(runtime: Runtime, actor: Actor, edition_id: int, test_address: str | None) -> None:
     """Queue the edition for every active subscriber (the worker delivers it)."""
     if test_address:
-        send_test(runtime, edition_id, test_address)
-        click.echo(f"sent a test of edition {edition_id} to {test_address}")
+        address = send_test(runtime, actor, edition_id, test_address)
+        click.echo(f"sent a test of edition {edition_id} to {address}")
         return
-    try:
-        with runtime.sessions() as session, session.begin():
-            queued = start_sending(session, runtime.config, edition_id)
-            warnings = list(get_edition(session, edition_id).warnings or [])
-    except EditionRenderError as error:
-        with runtime.sessions() as session, session.begin():  # the failed transaction was rolled back
-            record_failure(session, edition_id, str(error))
-        raise
-    click.echo(f"edition {edition_id}: {queued} deliveries queued — `digest worker --drain` sends them")
-    _echo_warnings(warnings)
+    started = send_now(runtime, actor, edition_id)
+    click.echo(f"edition {edition_id}: {started.queued} deliveries queued — `digest worker --drain` sends them")
+    _echo_warnings(started.warnings)
 
 
 @edition.command("cancel")
 @click.argument("edition_id", type=int)
-@with_runtime()
-def edition_cancel(runtime: Runtime, edition_id: int) -> None:
+@with_runtime(acts=True)
+def edition_cancel(runtime: Runtime, actor: Actor, edition_id: int) -> None:
     """Cancel a draft or scheduled edition."""
     with runtime.sessions() as session, session.begin():
-        cancel(session, edition_id)
+        cancel(session, actor, edition_id)
     click.echo(f"edition {edition_id} cancelled")

@@ -18,9 +18,10 @@ from datetime import UTC, datetime
 from email import quoprimime
 from email.header import Header
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
+from digest.delivery.message_id import edition_message_id, sender_domain
 from digest.models import Edition
 from digest.rendering.render import PLACEHOLDERS
 from digest.subscribers.tokens import make_token
@@ -76,7 +77,7 @@ class EditionMessage:
         self.edition_id = edition.id
         self.sender = sender
         self.links = links
-        self.domain = _sender_domain(sender)
+        self.domain = sender_domain(sender)
         self.list_id = f"{list_name} <{_list_id_label(list_name)}.{self.domain}>"
         self.sign = sign
         self.segments = self._template(subject_prefix + edition.subject, edition.text, edition.html)
@@ -86,12 +87,7 @@ class EditionMessage:
         return parseaddr(self.sender)[1]
 
     def message_id(self, delivery_id: int) -> str:
-        prefix, suffix = self.message_id_parts()
-        return f"{prefix}{delivery_id}{suffix}"
-
-    def message_id_parts(self) -> tuple[str, str]:
-        """What comes before and after the delivery id in a Message-ID (the ledger builds it in SQL too)."""
-        return f"<edition-{self.edition_id}.delivery-", f"@{self.domain}>"
+        return edition_message_id(self.edition_id, delivery_id, self.domain)
 
     def build(self, recipient: Recipient, delivery_id: int) -> bytes:
         """The complete message for one recipient, CRLF line endings, DKIM-signed when configured."""
@@ -219,12 +215,6 @@ def _date_header() -> bytes:
         moment = datetime.fromtimestamp(second, UTC)
         _date_cache = (second, f"Date: {format_datetime(moment)}\r\n".encode())
     return _date_cache[1]
-
-
-def _sender_domain(sender: str) -> str:
-    addresses = getaddresses([sender])
-    address = addresses[0][1] if addresses else ""
-    return address.rpartition("@")[2] or "localhost"
 
 
 def _list_id_label(list_name: str) -> str:

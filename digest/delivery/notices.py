@@ -4,7 +4,6 @@ the editors. Short plain-text emails through the configured transport (and DKIM 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from email.utils import format_datetime, getaddresses
 from digest.config import Config
 from digest.delivery.dkim import make_signer
 from digest.delivery.errors import TransientError
+from digest.delivery.message_id import notice_message_id, sender_domain
 from digest.delivery.transport import Transport, make_transport
 from digest.models import utcnow
 
@@ -85,7 +85,7 @@ def compose(notice: Notice, sender: str, sign: Callable[[bytes], bytes] | None =
     message["To"] = notice.to
     message["Subject"] = notice.subject
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = f"<notice-{secrets.token_hex(12)}@{_domain(sender)}>"
+    message["Message-ID"] = notice_message_id(sender_domain(sender))
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(notice.text)
     payload = message.as_bytes(policy=SMTP_POLICY)
@@ -137,7 +137,3 @@ class Mailer:
             except Exception:
                 log.exception("notice %r to %s not sent", notice.subject, notice.to)
                 return
-
-
-def _domain(sender: str) -> str:
-    return getaddresses([sender])[0][1].rpartition("@")[2] or "localhost"

@@ -1,6 +1,7 @@
-"""Editions: what every edition shares (sections, titles, slugs), and finding, listing, scheduling
-and cancelling them. The weekly digest is assembled in ``digest.editions.assembly``, newsletters are made in
-``digest.editions.newsletter``, and a draft's sections are arranged with ``digest.editions.arrange``."""
+"""Editions: what every edition shares (sections, titles, slugs), and finding and listing them. The weekly
+digest is assembled in ``digest.editions.assembly``, newsletters are made in ``digest.editions.newsletter``,
+a draft's sections are arranged with ``digest.editions.arrange``, and editors' actions on an edition
+(create, duplicate, schedule, hold, cancel …) are ``digest.editions.lifecycle``'s."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from digest.editions.arrange import place_items, set_texts
+from digest.editions.arrange import apply_texts, place_items
 from digest.editions.core import (
     EditionError,
     counts_preheader,
@@ -49,11 +49,16 @@ def create_newsletter(
             place_items(edition, get_items(session, list(item_ids)), section)
     session.flush()
     chosen = [entry.item for entry in edition.entries]
-    set_texts(
-        session,
-        edition.id,
+    apply_texts(
+        edition,
         subject=subject,
         preheader=preheader if preheader is not None else counts_preheader(chosen, lead="In this issue"),
         intro=intro,
     )
     return edition
+
+
+def kind_sections(session: Session, item_ids: Sequence[int], now: datetime | None = None) -> list[SectionChoice]:
+    """Chosen items in their kinds' default sections, in the order given (for create_newsletter)."""
+    grouped = default_sections(get_items(session, list(item_ids)), now or utcnow(), sort=False)
+    return [(title, [item.id for item in members]) for title, members in grouped]

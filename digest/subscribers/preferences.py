@@ -8,7 +8,8 @@ picks an edition's recipients with ``LIKE``:
 - ``wanted_editions``: ``|digest|newsletter|`` — the edition types the person wants;
 - ``wanted_topics``: ``|health|digital transition|`` — topic keys, or ``""`` for "every topic".
 
-The matching rule (``digest.delivery.worker.start_sending``): a subscriber receives an edition when
+The matching rule (``digest.delivery.recipients``, which sending and the editors' app share): a subscriber
+receives an edition when
 1. its type is among their editions, and
 2. they chose no topics, or the edition carries no topics, or at least one topic of the edition's
    items is among theirs (compared case- and space-insensitively).

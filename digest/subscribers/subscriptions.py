@@ -29,7 +29,6 @@ from digest.errors import DigestError
 from digest.models import Delivery, Edition, Subscriber, utcnow
 from digest.subscribers.preferences import EDITION_CHOICES, editions_of, make_preferences, topics_of
 from digest.subscribers.roster import (
-    ERASED_DOMAIN,
     THE_SUBSCRIBER,
     find_subscriber,
     forget_subscriber,

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from digest.delivery.worker import Worker, start_sending
+from digest.audit import SYSTEM
+from digest.delivery.ledger import start_sending
+from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.models import Edition, EditionItem, Item, utcnow
 from digest.rendering.render import PLACEHOLDERS
@@ -48,7 +50,7 @@ def publish(
         for spec in items:
             fields = spec[2] if len(spec) == 3 else {}
             make_item(session, spec[0], kind=spec[1], status="approved", **fields)
-        edition = create_edition(session, edition_type, runtime.config.site.timezone, title=title, now=when)
+        edition = create_edition(session, runtime.config, SYSTEM, edition_type, title=title, now=when).require()
         queued = start_sending(session, runtime.config, edition.id, now=when)
         slug = edition.slug
     if queued:

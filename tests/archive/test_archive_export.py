@@ -15,6 +15,7 @@ import feedparser
 import pytest
 from icalendar import Calendar
 
+from digest.audit import SYSTEM
 from digest.editions.lifecycle import create_edition
 from digest.models import Item
 from digest.runtime import Runtime
@@ -36,7 +37,7 @@ def published(runtime: Runtime) -> list[str]:
     october = publish(runtime, [("Open call for textile SMEs", "call")], when=at(2026, 10, 1), title="October news")
     with runtime.sessions() as session, session.begin():
         make_item(session, "Item of a draft nobody sent")
-        create_edition(session, "newsletter", "Europe/Brussels", title="Unsent draft")
+        create_edition(session, runtime.config, SYSTEM, "newsletter", title="Unsent draft").require()
     return [october, september]
 
 

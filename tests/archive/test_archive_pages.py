@@ -11,7 +11,9 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from flask.testing import FlaskClient
 
-from digest.delivery.worker import Worker, start_sending
+from digest.audit import SYSTEM
+from digest.delivery.ledger import start_sending
+from digest.delivery.worker import Worker
 from digest.editions.lifecycle import cancel, create_edition
 from digest.models import Delivery
 from digest.runtime import Runtime
@@ -54,11 +56,11 @@ def archive(runtime: Runtime) -> Archive:
     november = publish(runtime, [("Digital innovation hubs meet", "news")], when=at(2026, 11, 5), title="November news")
     with runtime.sessions() as session, session.begin():
         make_item(session, "Announcement still in a draft")
-        draft = create_edition(session, "newsletter", "Europe/Brussels", title="Draft newsletter").slug
+        draft = create_edition(session, runtime.config, SYSTEM, "newsletter", title="Draft newsletter").require().slug
     with runtime.sessions() as session, session.begin():
         make_item(session, "Announcement of a cancelled edition")
-        edition = create_edition(session, "newsletter", "Europe/Brussels", title="Cancelled newsletter")
-        cancel(session, edition.id)
+        edition = create_edition(session, runtime.config, SYSTEM, "newsletter", title="Cancelled newsletter").require()
+        cancel(session, SYSTEM, edition.id)
         cancelled = edition.slug
     return Archive(
         client=create_app(runtime).test_client(),
@@ -180,7 +182,7 @@ def test_an_edition_being_sent_is_readable_once_a_subscriber_has_it_but_not_list
     with runtime.sessions() as session, session.begin():
         make_subscribers(session, 3)
         make_item(session, "News on its way out")
-        edition = create_edition(session, "newsletter", "Europe/Brussels", title="Going out now")
+        edition = create_edition(session, runtime.config, SYSTEM, "newsletter", title="Going out now").require()
         start_sending(session, runtime.config, edition.id)
         slug = edition.slug
     client = create_app(runtime).test_client()

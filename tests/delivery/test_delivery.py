@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import select
 
 from digest.audit import SYSTEM
+from digest.delivery.ledger import claim_batch, resume_edition, start_sending
 from digest.delivery.message import EditionMessage, Recipient, qp_slot, site_links
 from digest.delivery.rate import RateLimiter
-from digest.delivery.worker import Worker, claim_batch, resume_edition, start_sending
+from digest.delivery.worker import Worker
 from digest.editions.core import EditionError, delivery_counts
 from digest.editions.lifecycle import create_edition
 from digest.editors.accounts import add_editor
@@ -199,7 +200,7 @@ def test_failures_in_a_row_pause_the_edition_tell_the_editors_and_resume_sends_t
         assert session.get(Edition, edition_id).status == "sent"
         assert delivery_counts(session, [edition_id])[edition_id]["sent"] == 30
         with pytest.raises(EditionError, match="only a paused edition can be resumed"):
-            resume_edition(session, edition_id)
+            resume_edition(session, SYSTEM, edition_id)
     runtime.close()
 
 
@@ -308,7 +309,7 @@ def test_the_rate_limit_spaces_sends_evenly() -> None:
 def test_a_message_is_built_once_and_only_the_personal_parts_change(runtime: Runtime) -> None:
     with runtime.sessions() as session, session.begin():
         make_item(session, "Ünïcode news — with “quotes” & <brackets>")
-        edition = create_edition(session, "digest", "Europe/Brussels")
+        edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         start_sending(session, runtime.config, edition.id)
         links = site_links("http://digest.test", "x" * 32)
         message = EditionMessage(edition, "Digest <digest@digest.test>", "Test Cluster Platform", links)
@@ -387,10 +388,10 @@ def test_an_edition_goes_to_those_whose_preferences_match_it(runtime: Runtime) -
         session.add(Subscriber(email="waiting@example.org", status="pending", preferences={}))
         make_item(session, "A health item", topics=["Health", "Digital transition"])
         make_item(session, "An item without topics")
-        digest_edition = create_edition(session, "digest", "Europe/Brussels")
+        digest_edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         assert start_sending(session, runtime.config, digest_edition.id) == 3
         make_item(session, "A newsletter item without topics")
-        newsletter = create_edition(session, "newsletter", "Europe/Brussels")
+        newsletter = create_edition(session, runtime.config, SYSTEM, "newsletter").require()
         assert start_sending(session, runtime.config, newsletter.id) == 4
     by_edition = {}
     for edition_id in (digest_edition.id, newsletter.id):

@@ -145,7 +145,7 @@ def test_a_draft_is_brought_up_to_date_and_keeps_the_editors_order(runtime: Runt
         b = item_at(session, "Newer news", MONDAY - DAY)
         edition = assemble(session).require()
         assert carried(edition) == [b.id, a.id]  # newest first
-        move_item(session, edition.id, a.id, position=0)  # the editor prefers the older one first
+        move_item(session, SYSTEM, edition.id, a.id, position=0)  # the editor prefers the older one first
         c = item_at(session, "Approved after the assembly", MONDAY + timedelta(hours=1))
         call = item_at(
             session,
@@ -193,7 +193,7 @@ def test_a_cancelled_digest_gives_its_window_up(runtime: Runtime) -> None:
     with runtime.sessions() as session, session.begin():
         news = item_at(session, "Monday news", MONDAY - DAY)
         first = assemble(session).require()
-        cancel(session, first.id)
+        cancel(session, SYSTEM, first.id)
         second = assemble(session, MONDAY + timedelta(hours=1))
         assert second.created and second.require() is not first
         assert carried(second.require()) == [news.id]
@@ -285,5 +285,5 @@ def test_once_sent_the_order_is_frozen_and_items_are_published(runtime: Runtime)
         send(session, runtime.config, edition, MONDAY)
         assert (a.status, b.status) == ("published", "published")
         with pytest.raises(EditionError, match="frozen"):
-            move_item(session, edition.id, b.id, position=0)
+            move_item(session, SYSTEM, edition.id, b.id, position=0)
         assert carried(edition) == [a.id, b.id]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.editions.arrange import (
     add_items,
@@ -78,18 +79,18 @@ def test_reorder_move_add_remove_rename(runtime: Runtime) -> None:
         a, b, c = three_items(session)
         d = item_at(session, "Another story", MONDAY - DAY).id
         edition = create_newsletter(session, TZ, sections=[("Stories", [a, c]), ("Funding", [b])], now=MONDAY)
-        move_item(session, edition.id, c, position=0)
+        move_item(session, SYSTEM, edition.id, c, position=0)
         assert shape(edition) == [("Stories", [c, a]), ("Funding", [b])]
-        move_item(session, edition.id, a, position=5, section="Funding")  # past the end: last
+        move_item(session, SYSTEM, edition.id, a, position=5, section="Funding")  # past the end: last
         assert shape(edition) == [("Stories", [c]), ("Funding", [b, a])]
-        add_items(session, edition.id, [d], "Stories", position=0)
+        add_items(session, SYSTEM, edition.id, [d], "Stories", position=0)
         assert shape(edition) == [("Stories", [d, c]), ("Funding", [b, a])]
-        order_sections(session, edition.id, ["Funding", "Stories"])
+        order_sections(session, SYSTEM, edition.id, ["Funding", "Stories"])
         assert shape(edition) == [("Funding", [b, a]), ("Stories", [d, c])]
-        rename_section(session, edition.id, "Stories", "More stories")
-        remove_items(session, edition.id, [b])
+        rename_section(session, SYSTEM, edition.id, "Stories", "More stories")
+        remove_items(session, SYSTEM, edition.id, [b])
         assert shape(edition) == [("Funding", [a]), ("More stories", [d, c])]
-        move_item(session, edition.id, a, position=0, section="New section")  # the old section empties out
+        move_item(session, SYSTEM, edition.id, a, position=0, section="New section")  # the old section empties out
         assert shape(edition) == [("More stories", [d, c]), ("New section", [a])]
         assert [entry.position for entry in edition.entries] == [0, 1, 2]
     with runtime.sessions() as session:  # what was stored, read back
@@ -102,21 +103,21 @@ def test_arranging_refuses_what_cannot_be(runtime: Runtime) -> None:
         pending = make_item(session, "Not approved yet", status="pending").id
         edition = create_newsletter(session, TZ, sections=[("Stories", [a])], now=MONDAY)
         with pytest.raises(EditionError, match="pending"):
-            add_items(session, edition.id, [pending], "Stories")
+            add_items(session, SYSTEM, edition.id, [pending], "Stories")
         with pytest.raises(EditionError, match="already in edition"):
-            add_items(session, edition.id, [a], "Other")
+            add_items(session, SYSTEM, edition.id, [a], "Other")
         with pytest.raises(QueueError, match="no item with id 999"):
-            add_items(session, edition.id, [999], "Stories")
+            add_items(session, SYSTEM, edition.id, [999], "Stories")
         with pytest.raises(EditionError, match="does not carry item"):
-            move_item(session, edition.id, b, position=0)
+            move_item(session, SYSTEM, edition.id, b, position=0)
         with pytest.raises(EditionError, match="name every section"):
-            order_sections(session, edition.id, ["Stories", "Nope"])
+            order_sections(session, SYSTEM, edition.id, ["Stories", "Nope"])
         with pytest.raises(EditionError, match="needs a title"):
-            add_items(session, edition.id, [b], "   ")
+            add_items(session, SYSTEM, edition.id, [b], "   ")
         with pytest.raises(EditionError, match="subject cannot be empty"):
-            set_texts(session, edition.id, subject=" ")
+            set_texts(session, SYSTEM, edition.id, subject=" ")
         with pytest.raises(EditionError, match="at most 300"):
-            set_texts(session, edition.id, preheader="x" * 301)
+            set_texts(session, SYSTEM, edition.id, preheader="x" * 301)
         with pytest.raises(EditionError, match="already in edition"):
             create_newsletter(session, TZ, sections=[("One", [a]), ("Two", [a])], now=MONDAY)
         assert shape(edition) == [("Stories", [a])]
@@ -127,8 +128,8 @@ def test_an_empty_draft_can_be_filled_later(runtime: Runtime) -> None:
         a, b, _ = three_items(session)
         edition = create_newsletter(session, TZ, sections=[], title="To be filled", now=MONDAY)
         assert edition.entries == [] and edition.preheader == ""
-        add_items(session, edition.id, [b, a], "Picks")
-        set_texts(session, edition.id, preheader="Two picks", intro="*Hello*")
+        add_items(session, SYSTEM, edition.id, [b, a], "Picks")
+        set_texts(session, SYSTEM, edition.id, preheader="Two picks", intro="*Hello*")
         assert shape(edition) == [("Picks", [b, a])]
         assert (edition.preheader, edition.intro) == ("Two picks", "*Hello*")
 

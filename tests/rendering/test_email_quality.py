@@ -16,12 +16,14 @@ from sqlalchemy import func, select
 
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery.worker import Worker, release_due_editions, start_sending
+from digest.delivery.ledger import start_sending
+from digest.delivery.worker import Worker
 from digest.editions.assembly import assemble_digest
 from digest.editions.compose import SIZE_LIMIT, compose, email_size, freeze
 from digest.models import Delivery, Edition, Item, utcnow
 from digest.rendering.render import PLACEHOLDERS, personalise
 from digest.runtime import Runtime
+from scheduler.runner import Runner
 from tests.cli import digest, digest_json
 from tests.edition_helpers import DAY, MONDAY, forty_item_week, item_at, long_summary
 from tests.factories import make_subscribers, store_unknown_kind
@@ -284,7 +286,11 @@ def test_a_scheduled_edition_that_does_not_render_goes_back_to_the_editors(runti
         edition = assemble_digest(session, TZ, now=MONDAY).require()
         store_unknown_kind(session, broken)
         edition.status, edition.scheduled_at = "scheduled", MONDAY + DAY
-        assert release_due_editions(session, runtime.config, MONDAY + 2 * DAY) == []
+        edition_id = edition.id
+    [run] = Runner(runtime).run_due(MONDAY + DAY + DAY / 24, only=["send_scheduled"])  # the scheduler, on time
+    assert run.outcome == "error" and "unknown kind 'podcast'" in run.detail
+    with runtime.sessions() as session:
+        edition = session.get(Edition, edition_id)
         assert (edition.status, edition.html) == ("draft", None)
         assert edition.last_error and "unknown kind 'podcast'" in edition.last_error
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0

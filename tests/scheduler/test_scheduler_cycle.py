@@ -13,7 +13,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from digest.delivery.worker import start_sending
+from digest.audit import SYSTEM
+from digest.delivery.ledger import start_sending
 from digest.editions.assembly import assemble_digest
 from digest.editions.lifecycle import schedule
 from digest.editions.newsletter import create_newsletter
@@ -201,10 +202,10 @@ def test_a_send_missed_beyond_the_grace_period_goes_back_to_the_editors(write_co
     with runtime.sessions() as session, session.begin():
         make_item(session, "Too late", published_at=brussels(tuesday, 7))
         late = create_newsletter(session, TZ, title="Ten o'clock newsletter", now=brussels(tuesday, 8))
-        schedule(session, late.id, brussels(tuesday, 10), now=brussels(tuesday, 8))
+        schedule(session, SYSTEM, late.id, brussels(tuesday, 10), now=brussels(tuesday, 8))
         make_item(session, "In time", published_at=brussels(tuesday, 7))
         in_time = create_newsletter(session, TZ, title="Noon newsletter", now=brussels(tuesday, 8))
-        schedule(session, in_time.id, brussels(tuesday, 12), now=brussels(tuesday, 8))
+        schedule(session, SYSTEM, in_time.id, brussels(tuesday, 12), now=brussels(tuesday, 8))
         late_id, in_time_id = late.id, in_time.id
     cycle.at(brussels(tuesday, 9))
 
@@ -322,7 +323,7 @@ def test_an_edition_that_does_not_render_goes_back_to_the_editors_and_holds_up_n
             edition = create_newsletter(
                 session, TZ, title=title, sections=[("News", [item.id])], now=brussels(tuesday, 8)
             )
-            schedule(session, edition.id, brussels(tuesday, 10), now=brussels(tuesday, 8))
+            schedule(session, SYSTEM, edition.id, brussels(tuesday, 10), now=brussels(tuesday, 8))
             editions.append((edition.id, item))
         (broken_id, broken_item), (fine_id, _) = editions
         store_unknown_kind(session, broken_item)  # no template knows it

@@ -33,7 +33,7 @@ def scheduled_runtime(runtime: Runtime) -> Runtime:
         add_editor(session, SYSTEM, "editor@example.org", PASSWORD)
         broken = make_item(session, "An item of a kind no template knows", published_at=then - timedelta(hours=1))
         edition = create_newsletter(session, "Europe/Brussels", title="Broken newsletter", now=then)
-        schedule(session, edition.id, then + timedelta(seconds=1), now=then)
+        schedule(session, SYSTEM, edition.id, then + timedelta(seconds=1), now=then)
         store_unknown_kind(session, broken)
     Runner(runtime, owner="host:42:abcdef").run_due(then + timedelta(minutes=1))
     return runtime

@@ -23,7 +23,8 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from digest.audit import SYSTEM
-from digest.delivery.worker import Worker, start_sending
+from digest.delivery.ledger import start_sending
+from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.models import Subscriber, Suppression
 from digest.runtime import Runtime
@@ -252,7 +253,7 @@ def test_one_click_unsubscribe_as_rfc_8058_describes(site: Site) -> None:
         subscribe_confirmed(site, f"reader{n}@example.org")
     with runtime.sessions() as session, session.begin():
         make_item(session, "News for the one-click test")
-        edition = create_edition(session, "digest", "Europe/Brussels")
+        edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         start_sending(session, runtime.config, edition.id)
     worker = Worker(runtime)
     worker.drain()
@@ -330,7 +331,7 @@ def test_preferences_choose_editions_topics_and_language(site: Site) -> None:
         "newsletter"
     ]
     with runtime.sessions() as session, session.begin():  # a digest no longer goes to them
-        edition = create_edition(session, "digest", "Europe/Brussels")
+        edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         assert start_sending(session, runtime.config, edition.id) == 0
 
 

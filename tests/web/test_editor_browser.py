@@ -15,11 +15,12 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from sqlalchemy import select
 
-from digest.delivery.worker import Worker, release_due_editions
+from digest.delivery.worker import Worker
 from digest.editions.core import get_edition
 from digest.models import Edition, Item
 from digest.runtime import Runtime
 from digest.web import create_app
+from scheduler.runner import Runner
 from tests.browser import screenshot, scroll_width, serving
 from tests.delivery_helpers import smtp_runtime_for
 from tests.editor_helpers import ADMIN, PASSWORD, add_accounts
@@ -163,12 +164,12 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
     expect(page.locator(".flash.ok")).to_contain_text("(Europe/Brussels).")
     expect(page.locator(".page-head .badge.status-scheduled")).to_be_visible()
 
-    # Its time comes: the worker releases it; the page follows the delivery live until it is sent.
+    # Its time comes: the scheduler releases it; the page follows the delivery live until it is sent.
     with desk.runtime.sessions() as session:
         edition = session.scalar(select(Edition))
         due = edition.scheduled_at + timedelta(minutes=1)
-    with desk.runtime.sessions() as session, session.begin():
-        assert release_due_editions(session, desk.runtime.config, due) == [edition.id]
+    [released] = Runner(desk.runtime).run_due(due, only=["send_scheduled"])
+    assert released.outcome == "ok" and f"edition {edition.id} is sending to 3 subscribers" in released.detail
     page.goto(edition_url)
     expect(page.locator("#progress")).to_have_attribute("data-status", "sending")
     expect(page.locator('[data-count="queued"]')).to_have_text("3")

@@ -8,7 +8,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from digest.audit import SYSTEM
-from digest.delivery.worker import Worker, start_sending
+from digest.delivery.ledger import start_sending
+from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.editors.accounts import add_editor
 from digest.runtime import Runtime
@@ -96,7 +97,7 @@ def test_login_never_redirects_outside_the_editor_pages(client: FlaskClient) -> 
 def test_the_archive_copy_of_a_sent_edition_carries_no_personal_link(runtime: Runtime, client: FlaskClient) -> None:
     with runtime.sessions() as session, session.begin():
         make_subscribers(session, 2)
-        edition = create_edition(session, "digest", "Europe/Brussels")
+        edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         start_sending(session, runtime.config, edition.id)
         slug = edition.slug
     assert client.get(f"/archive/{slug}").status_code == 404  # not sent yet

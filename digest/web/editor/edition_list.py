@@ -1,20 +1,20 @@
 """The editions (/editor/editions): every edition with its progress, and making a new one: this week's
-digest (assembled by its rules) or a newsletter of hand-picked items."""
+digest (assembled by its rules), a newsletter of hand-picked items, or a copy of an edition."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from digest import audit
-from digest.editions.assembly import assemble_digest
-from digest.editions.compose import check_rendering
+from digest.editions import lifecycle
+from digest.editions.assembly import Assembly
 from digest.editions.core import default_sections, delivery_counts, list_editions, unsent_approved_items
-from digest.editions.newsletter import create_newsletter
+from digest.editions.newsletter import kind_sections
 from digest.errors import DigestError
-from digest.items.queue import get_items
-from digest.models import Edition, utcnow
+from digest.models import utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, form_ids, plural
 from digest.web.editor.auth import current_actor, login_required
@@ -39,42 +39,49 @@ def create_edition() -> ResponseReturnValue:
     edition_type = request.form.get("type")
     try:
         with runtime().sessions() as session, session.begin():
-            if edition_type == "digest":
-                edition, message = _assemble(session)
-            elif edition_type == "newsletter":
-                edition, message = _newsletter(session)
-            else:
+            if edition_type not in ("digest", "newsletter"):
                 raise FormError("choose a digest or a newsletter")
-            edition_id = edition.id if edition is not None else None
-            if edition is not None:
-                check_rendering(runtime().config, edition)
-                detail = {"type": edition.type, "items": len(edition.entries), "message": message}
-                audit.record(session, current_actor(), "edition.created", "edition", edition.id, detail)
+            made = lifecycle.create_edition(
+                session, runtime().config, current_actor(), edition_type, **_choices(session)
+            )
+            edition_id = made.edition.id if made.edition is not None else None
+            said = _said(made)
     except DigestError as error:
         flash(str(error), "error")
         return redirect(url_for("editor.editions"), 303)
     if edition_id is None:  # an empty window makes nothing (what lapsed meanwhile stays expired)
-        flash(message, "error")
+        flash(said, "error")
         return redirect(url_for("editor.editions"), 303)
-    flash(message, "ok")
+    flash(said, "ok")
     return redirect(url_for("editor.edition", edition_id=edition_id), 303)
 
 
-def _assemble(session: Session) -> tuple[Edition | None, str]:
-    assembly = assemble_digest(session, runtime().config.site.timezone)
-    edition = assembly.edition
-    if edition is None:
-        return None, assembly.message
-    if assembly.created:
-        return edition, f"Assembled this week's digest: {plural(len(edition.entries), 'item')}."
-    return edition, f"This window's digest already exists: {plural(len(assembly.added), 'new item')} added to it."
+def _choices(session: Session) -> dict[str, Any]:
+    """A newsletter's title and items, in their kinds' sections (a digest is assembled by its rules)."""
+    if request.form.get("type") != "newsletter":
+        return {}
+    return {"title": request.form.get("title") or None, "sections": kind_sections(session, form_ids())}
 
 
-def _newsletter(session: Session) -> tuple[Edition, str]:
-    ids = form_ids()
-    items = get_items(session, ids)
-    sections = [(title, [item.id for item in members]) for title, members in default_sections(items, utcnow(), False)]
-    edition = create_newsletter(
-        session, runtime().config.site.timezone, title=request.form.get("title") or None, sections=sections
-    )
-    return edition, f"Made a newsletter with {plural(len(ids), 'item')}."
+def _said(made: Assembly) -> str:
+    if made.edition is None:
+        return made.message
+    if made.edition is not None and made.edition.type == "newsletter":
+        return f"Made a newsletter with {plural(len(made.added), 'item')}."
+    if made.created:
+        return f"Assembled this week's digest: {plural(len(made.added), 'item')}."
+    return f"This window's digest already exists: {plural(len(made.added), 'new item')} added to it."
+
+
+@blueprint.post("/editions/<int:edition_id>/duplicate")
+@login_required
+def edition_duplicate(edition_id: int) -> ResponseReturnValue:
+    try:
+        with runtime().sessions() as session, session.begin():
+            copy = lifecycle.duplicate(session, runtime().config, current_actor(), edition_id)
+            copy_id, left_out = copy.id, list(copy.warnings)
+    except DigestError as error:
+        flash(str(error), "error")
+        return redirect(url_for("editor.edition", edition_id=edition_id), 303)
+    flash(f"Made a copy of edition {edition_id}: a new draft." + "".join(f" {note}" for note in left_out), "ok")
+    return redirect(url_for("editor.edition", edition_id=copy_id), 303)

@@ -7,28 +7,25 @@ time), cancelling a scheduled edition, letting a held one go and resuming a paus
 
 from __future__ import annotations
 
-import smtplib
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from digest import audit
-from digest.delivery.errors import PermanentError, TransientError
-from digest.delivery.worker import resume_edition, send_test, start_sending
-from digest.editions.compose import EditionRenderError, record_failure
+from digest.delivery.ledger import resume_edition
+from digest.delivery.recipients import recipient_count
+from digest.delivery.sending import TestNotSent, send_now, send_test
+from digest.editions import lifecycle
 from digest.editions.core import EditionError, get_edition
-from digest.editions.lifecycle import cancel, schedule
 from digest.errors import DigestError
 from digest.models import Edition
-from digest.subscribers.roster import normalise_email
 from digest.web.context import runtime
 from digest.web.editor.actions import perform, plural
 from digest.web.editor.auth import admin_required, current_actor, current_editor, is_admin, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.local_time import parse_local
-from digest.web.editor.progress import progress, recipient_count
+from digest.web.editor.progress import progress
 
 
 def _edition_page(edition_id: int, anchor: str = "") -> str:
@@ -40,16 +37,15 @@ def _edition_page(edition_id: int, anchor: str = "") -> str:
 def edition_test(edition_id: int) -> ResponseReturnValue:
     back = _edition_page(edition_id, "#send")
     try:
-        address = normalise_email(request.form.get("address") or current_editor().email)
-        send_test(runtime(), edition_id, address)
+        address = send_test(
+            runtime(), current_actor(), edition_id, request.form.get("address") or current_editor().email
+        )
+    except TestNotSent as error:
+        flash(f"The mail server did not take the test: {error.reason}", "error")
+        return redirect(back, 303)
     except DigestError as error:
         flash(str(error), "error")
         return redirect(back, 303)
-    except (TransientError, PermanentError, smtplib.SMTPException, OSError) as error:
-        flash(f"The mail server did not take the test: {error}", "error")
-        return redirect(back, 303)
-    with runtime().sessions() as session, session.begin():
-        audit.record(session, current_actor(), "edition.test_sent", "edition", edition_id, {"to": address})
     flash(f"Sent a test to {address}.", "ok")
     return redirect(back, 303)
 
@@ -61,16 +57,8 @@ def edition_schedule(edition_id: int) -> ResponseReturnValue:
 
     def work(session: Session) -> str:
         at = parse_local(request.form.get("at", ""), timezone, "sending time")
-        found = schedule(session, edition_id, at)
+        lifecycle.schedule(session, current_actor(), edition_id, at, timezone=timezone)
         local = at.astimezone(ZoneInfo(timezone))
-        audit.record(
-            session,
-            current_actor(),
-            "edition.scheduled",
-            "edition",
-            found.id,
-            {"at": at.isoformat(), "timezone": timezone},
-        )
         return f"Scheduled for {local:%a %d %b %Y, %H:%M} ({timezone})."
 
     return perform(work, _edition_page(edition_id, "#send"))
@@ -97,20 +85,11 @@ def edition_send(edition_id: int) -> ResponseReturnValue:
         flash("Confirm the send on this page first.", "error")
         return redirect(url_for("editor.edition_send_confirm", edition_id=edition_id), 303)
     try:
-        with runtime().sessions() as session, session.begin():
-            queued = start_sending(session, runtime().config, edition_id)
-            audit.record(
-                session, current_actor(), "edition.send_started", "edition", edition_id, {"recipients": queued}
-            )
-    except EditionRenderError as error:
-        with runtime().sessions() as session, session.begin():  # the failed transaction was rolled back
-            record_failure(session, edition_id, str(error))
-        flash(str(error), "error")
-        return redirect(_edition_page(edition_id), 303)
+        started = send_now(runtime(), current_actor(), edition_id)
     except DigestError as error:
         flash(str(error), "error")
         return redirect(_edition_page(edition_id), 303)
-    flash(f"Sending to {plural(queued, 'subscriber')}: the delivery worker takes it from here.", "ok")
+    flash(f"Sending to {plural(started.queued, 'subscriber')}: the delivery worker takes it from here.", "ok")
     return redirect(_edition_page(edition_id, "#progress"), 303)
 
 
@@ -118,12 +97,10 @@ def edition_send(edition_id: int) -> ResponseReturnValue:
 @login_required
 def edition_cancel(edition_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
-        found = get_edition(session, edition_id)
-        was = found.status
+        was = get_edition(session, edition_id).status
         if was == "scheduled" and not is_admin():
             raise EditionError("only an admin can cancel a scheduled edition")
-        cancel(session, edition_id)
-        audit.record(session, current_actor(), "edition.cancelled", "edition", edition_id, {"was": was})
+        lifecycle.cancel(session, current_actor(), edition_id)
         return "Scheduled sending cancelled." if was == "scheduled" else "Draft discarded."
 
     return perform(work, _edition_page(edition_id))
@@ -136,15 +113,12 @@ def edition_hold(edition_id: int) -> ResponseReturnValue:
     held = request.form.get("held", "1") == "1"
 
     def work(session: Session) -> str:
-        found = get_edition(session, edition_id)
-        if found.status not in ("draft", "scheduled"):
-            raise EditionError(f"edition {edition_id} is {found.status}; only a draft or scheduled edition can be held")
-        if not held and not is_admin():
-            raise EditionError("only an admin can let a held edition go out by itself again")
-        found.held = held
-        audit.record(session, current_actor(), "edition.held" if held else "edition.unheld", "edition", edition_id)
         if held:
+            lifecycle.hold(session, current_actor(), edition_id)
             return "Held: it will not go out by itself; at its time it comes back to you as a draft."
+        if not is_admin():
+            raise EditionError("only an admin can let a held edition go out by itself again")
+        lifecycle.release(session, current_actor(), edition_id)
         return "No longer held: it goes out at its scheduled time."
 
     return perform(work, _edition_page(edition_id, "#send"))
@@ -154,7 +128,7 @@ def edition_hold(edition_id: int) -> ResponseReturnValue:
 @admin_required
 def edition_resume(edition_id: int) -> ResponseReturnValue:
     def work(session: Session) -> str:
-        resume_edition(session, edition_id, actor=current_editor().email)  # writes its own audit line
+        resume_edition(session, current_actor(), edition_id)
         return "Sending resumed: the worker picks the queued deliveries up again."
 
     return perform(work, _edition_page(edition_id, "#progress"))

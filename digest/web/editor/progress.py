@@ -1,15 +1,14 @@
-"""How far an edition's delivery has come (the live progress bar), its failures, and, before sending,
-how many subscribers it would go to."""
+"""How far an edition's delivery has come (the live progress bar) and its failures. (How many subscribers
+it would go to before sending is digest.delivery.recipients.recipient_count, the rule sending applies.)"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from digest.delivery.worker import _topic_match, edition_topic_keys  # the very rule sending applies
 from digest.editions.core import delivery_counts
 from digest.models import Delivery, Edition, Subscriber
 
@@ -62,13 +61,3 @@ def failures(session: Session, edition_id: int, limit: int = FAILURES_SHOWN) -> 
         .limit(limit)
     )
     return [Failure(*row) for row in rows]
-
-
-def recipient_count(session: Session, edition: Edition) -> int:
-    """How many deliveries sending now would queue: active subscribers who want this type and topics."""
-    query = select(func.count(Subscriber.id)).where(
-        Subscriber.status == "active",
-        Subscriber.wanted_editions.contains(f"|{edition.type}|", autoescape=True),
-        _topic_match(edition_topic_keys(edition)),
-    )
-    return session.scalar(query) or 0

@@ -1,0 +1,335 @@
+"""The delivery ledger: one row per recipient of an edition, and every change to it.
+
+``start_sending`` freezes an edition and queues its deliveries; the worker then claims batches
+(``claim_batch``, ``load_jobs``), records what happened to each message, and marks editions sent when
+nothing is left (``finish_editions``). A claim older than its lease goes back to the queue, so a
+crashed worker loses nothing. ``LedgerStore`` is the SQLAlchemy implementation of the worker's Store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest import audit
+from digest.config import Config, DeliveryConfig
+from digest.delivery.message import Recipient
+from digest.delivery.message_id import edition_message_id_parts
+from digest.delivery.recipients import receives
+from digest.editions.compose import freeze
+from digest.editions.core import EditionError, get_edition
+from digest.models import Delivery, Edition, Editor, Item, Subscriber, utcnow
+from digest.submissions.notices import tell_submitters_after_commit
+
+MAX_RETRY_DELAY = timedelta(hours=1)
+FAILED_RESULTS = ("retry", "failed")  # what counts towards pausing an edition (not bounces, not skips)
+
+
+def start_sending(session: Session, config: Config, edition_id: int, now: datetime | None = None) -> int:
+    """Freeze the edition and queue one delivery per subscriber who receives it (digest.delivery.recipients);
+    return how many."""
+    now = now or utcnow()
+    edition = get_edition(session, edition_id)
+    if edition.status not in ("draft", "scheduled"):
+        raise EditionError(f"edition {edition_id} is {edition.status}; only a draft or scheduled edition can be sent")
+    if not edition.entries:
+        raise EditionError(f"edition {edition_id} has no items")
+    freeze(config, edition, now)
+    edition.status = "sending"
+    edition.failure_streak = 0
+    recipients = select(literal(edition.id), Subscriber.id, literal("queued"), literal(0)).where(receives(edition))
+    session.execute(insert(Delivery).from_select(["edition_id", "subscriber_id", "status", "attempts"], recipients))
+    # Counted, not taken from rowcount: some drivers report -1 for INSERT … SELECT.
+    edition.recipient_count = session.scalar(select(func.count()).where(Delivery.edition_id == edition.id)) or 0
+    item_ids = [entry.item_id for entry in edition.entries]
+    session.execute(update(Item).where(Item.id.in_(item_ids)).values(status="published"))
+    tell_submitters_after_commit(session, config)  # submitted items: "published" emails once this commits
+    if edition.recipient_count == 0:
+        edition.status, edition.sent_at = "sent", now
+    return edition.recipient_count
+
+
+def claim_batch(session: Session, batch_size: int, lease_seconds: int, now: datetime) -> list[int]:
+    """Take up to batch_size due deliveries (queued, or claimed longer ago than the lease)."""
+    stale_before = now - timedelta(seconds=lease_seconds)
+    due = or_(
+        and_(Delivery.status == "queued", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
+        and_(Delivery.status == "sending", Delivery.claimed_at < stale_before),
+    )
+    query = (
+        select(Delivery.id)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .where(Edition.status == "sending", due)
+        .order_by(Delivery.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
+    ids = list(session.scalars(query))
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
+        )
+    return ids
+
+
+@dataclass(frozen=True)
+class Job:
+    """One claimed delivery, with what sending it needs."""
+
+    delivery_id: int
+    edition_id: int
+    attempts: int
+    subscriber_id: int
+    subscriber_status: str
+    recipient: Recipient
+
+
+def load_jobs(session: Session, delivery_ids: list[int]) -> list[Job]:
+    rows = session.execute(
+        select(
+            Delivery.id,
+            Delivery.edition_id,
+            Delivery.attempts,
+            Subscriber.id,
+            Subscriber.status,
+            Subscriber.email,
+            Subscriber.name,
+            Subscriber.uid,
+        )
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.id.in_(delivery_ids))
+        .order_by(Delivery.id)
+    )
+    return [
+        Job(delivery_id, edition_id, attempts, subscriber_id, status, Recipient(email=email, name=name, uid=uid))
+        for delivery_id, edition_id, attempts, subscriber_id, status, email, name, uid in rows
+    ]
+
+
+def next_due_at(session: Session, lease_seconds: int) -> datetime | None:
+    """When something of a sending edition may next be claimed; None when nothing waits."""
+    active = and_(Edition.id == Delivery.edition_id, Edition.status == "sending")
+    queued = session.execute(
+        select(func.count(), func.count(Delivery.next_attempt_at), func.min(Delivery.next_attempt_at))
+        .join(Edition, active)
+        .where(Delivery.status == "queued")
+    ).one()
+    claimed = session.scalar(
+        select(func.min(Delivery.claimed_at)).join(Edition, active).where(Delivery.status == "sending")
+    )
+    candidates = []
+    if queued[0]:
+        candidates.append(utcnow() if queued[0] > queued[1] else queued[2])  # some have no delay at all
+    if claimed is not None:
+        candidates.append(claimed + timedelta(seconds=lease_seconds))
+    return min(candidates) if candidates else None
+
+
+def finish_editions(session: Session, now: datetime) -> list[int]:
+    """Mark sent every sending edition whose ledger has nothing left to do."""
+    unfinished = exists().where(Delivery.edition_id == Edition.id, Delivery.status.in_(("queued", "sending")))
+    editions = list(session.scalars(select(Edition).where(Edition.status == "sending", ~unfinished)))
+    for edition in editions:
+        edition.status, edition.sent_at = "sent", now
+    return [edition.id for edition in editions]
+
+
+def resume_edition(session: Session, actor: audit.Actor, edition_id: int) -> Edition:
+    """Send a paused edition again: its queued deliveries are due at once."""
+    edition = get_edition(session, edition_id)
+    if edition.status != "paused":
+        raise EditionError(f"edition {edition_id} is {edition.status}; only a paused edition can be resumed")
+    edition.status, edition.failure_streak, edition.last_error = "sending", 0, None
+    session.execute(
+        update(Delivery)
+        .where(Delivery.edition_id == edition_id, Delivery.status == "queued")
+        .values(next_attempt_at=None)
+    )
+    audit.record(session, actor, "edition.resumed", "edition", edition_id)
+    return edition
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    result: str  # sent | retry | failed | bounced | skipped | released
+    error: str | None = None
+
+
+@dataclass
+class Recorded:
+    """What a group of outcomes did to the ledger."""
+
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    paused: list[tuple[int, str]] = field(default_factory=list)  # (edition id, why)
+
+
+class LedgerStore:
+    """The worker's Store on the database: each call is one short transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session], settings: DeliveryConfig, sender_domain: str) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.domain = sender_domain
+
+    def claim(self, batch_size: int, now: datetime) -> list[Job]:
+        with self.sessions() as session, session.begin():
+            return load_jobs(session, claim_batch(session, batch_size, self.settings.lease_seconds, now))
+
+    def frozen_editions(self, edition_ids: set[int]) -> dict[int, Edition | None]:
+        """The editions, read for their frozen message (None: gone, or never frozen)."""
+        with self.sessions() as session:
+            found = {edition_id: session.get(Edition, edition_id) for edition_id in edition_ids}
+        return {edition_id: edition if edition and edition.html else None for edition_id, edition in found.items()}
+
+    def next_due_at(self) -> datetime | None:
+        with self.sessions() as session:
+            return next_due_at(session, self.settings.lease_seconds)
+
+    def finish_editions(self, now: datetime) -> list[int]:
+        with self.sessions() as session, session.begin():
+            return finish_editions(session, now)
+
+    def renew(self, delivery_ids: set[int], now: datetime) -> None:
+        with self.sessions() as session, session.begin():
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(sorted(delivery_ids)), Delivery.status == "sending")
+                .values(claimed_at=now)
+            )
+
+    def admins(self) -> list[str]:
+        with self.sessions() as session:
+            return list(session.scalars(select(Editor.email).where(Editor.role == "admin").order_by(Editor.id)))
+
+    def edition_title(self, edition_id: int) -> str:
+        with self.sessions() as session:
+            return session.scalar(select(Edition.title).where(Edition.id == edition_id)) or f"edition {edition_id}"
+
+    def record(self, outcomes: Sequence[Outcome], now: datetime) -> Recorded:
+        """Write a group of outcomes in one transaction (sent, retry later, failed, bounced); pause
+        editions that keep failing."""
+        recorded = Recorded()
+        if not outcomes:
+            return recorded
+        rows = [self._ledger_row(outcome, now) for outcome in outcomes]
+        bounced = [o.job.subscriber_id for o in outcomes if o.result == "bounced"]
+        with self.sessions() as session, session.begin():
+            self._record_sent(session, [row for row in rows if row["b_status"] == "sent"], now)
+            others = [row for row in rows if row["b_status"] != "sent"]
+            if others:
+                session.connection().execute(_LEDGER_UPDATE, others)
+            if bounced:
+                session.execute(
+                    update(Subscriber)
+                    .where(Subscriber.id.in_(bounced), Subscriber.status == "active")
+                    .values(status="bounced")
+                )
+            recorded.paused = self._update_streaks(session, outcomes)
+        for row in rows:
+            recorded.sent += row["b_status"] == "sent"
+            recorded.retried += row["b_status"] == "queued" and row["b_next"] is not None
+            recorded.failed += row["b_status"] in ("failed", "bounced")
+        return recorded
+
+    def _record_sent(self, session: Session, rows: list[dict], now: datetime) -> None:
+        """The common case in one UPDATE per edition (not one per row), the Message-ID built by the database."""
+        by_edition: dict[int, list[int]] = {}
+        for row in rows:
+            by_edition.setdefault(row["b_edition"], []).append(row["b_id"])
+        for edition_id, ids in by_edition.items():
+            prefix, suffix = edition_message_id_parts(edition_id, self.domain)
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids), Delivery.status == "sending")
+                .values(
+                    status="sent",
+                    sent_at=now,
+                    last_error=None,
+                    message_id=literal(prefix) + cast(Delivery.id, String) + literal(suffix),
+                )
+            )
+
+    def _ledger_row(self, outcome: Outcome, now: datetime) -> dict:
+        """The ledger's new values for one outcome (sent rows are written by _record_sent)."""
+        job, result = outcome.job, outcome.result
+        row = {
+            "b_id": job.delivery_id,
+            "b_edition": job.edition_id,
+            "b_status": result,
+            "b_attempts": job.attempts,
+            "b_error": outcome.error,
+            "b_next": None,
+            "b_sent_at": None,
+            "b_message_id": None,
+        }
+        if result == "released":  # never tried: back to the queue as it was
+            row |= {"b_status": "queued", "b_attempts": job.attempts - 1}
+        elif result == "skipped":
+            row["b_status"] = "failed"
+        elif result == "retry" and job.attempts >= self.settings.max_attempts:
+            row |= {"b_status": "failed", "b_error": f"gave up after {job.attempts} attempts: {outcome.error}"}
+        elif result == "retry":
+            delay = timedelta(seconds=self.settings.retry_seconds * 2 ** (job.attempts - 1))
+            row |= {"b_status": "queued", "b_next": now + min(delay, MAX_RETRY_DELAY)}
+        return row
+
+    def _update_streaks(self, session: Session, outcomes: Sequence[Outcome]) -> list[tuple[int, str]]:
+        """Track failures in a row per edition; pause (once, whoever gets there) at the threshold."""
+        threshold = self.settings.pause_after_failures
+        by_edition: dict[int, list[Outcome]] = {}
+        for outcome in outcomes:
+            if outcome.result in (*FAILED_RESULTS, "sent"):
+                by_edition.setdefault(outcome.job.edition_id, []).append(outcome)
+        paused = []
+        for edition_id, results in by_edition.items():
+            trailing = 0
+            for outcome in reversed(results):
+                if outcome.result == "sent":
+                    break
+                trailing += 1
+            if not trailing:  # the streak is broken (written only when there was one)
+                session.execute(
+                    update(Edition)
+                    .where(Edition.id == edition_id, Edition.failure_streak != 0)
+                    .values(failure_streak=0)
+                )
+                continue
+            streak = Edition.failure_streak + trailing if trailing == len(results) else literal(trailing)
+            session.execute(update(Edition).where(Edition.id == edition_id).values(failure_streak=streak))
+            reason = f"{threshold} deliveries in a row failed; the last: {results[-1].error}"
+            pause = (
+                update(Edition)
+                .where(Edition.id == edition_id, Edition.status == "sending", Edition.failure_streak >= threshold)
+                .values(status="paused", last_error=reason)
+            )
+            if session.execute(pause).rowcount:
+                audit.record(session, audit.SYSTEM, "edition.paused", "edition", edition_id, {"reason": reason})
+                paused.append((edition_id, reason))
+        return paused
+
+
+_TABLE = Delivery.__table__
+_LEDGER_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status == "sending")
+    .values(
+        status=bindparam("b_status"),
+        attempts=bindparam("b_attempts"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        sent_at=bindparam("b_sent_at"),
+        message_id=bindparam("b_message_id"),
+    )
+)
