@@ -34,6 +34,19 @@ SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complain
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced")
 EDITOR_ROLES = ("editor", "admin")
 
+# Text columns and their lengths, for checking input before it is stored (PostgreSQL enforces them; SQLite
+# does not).
+TEXT_LIMITS = {
+    "title": 500,
+    "url": 2048,
+    "organisation": 300,
+    "country": 100,
+    "location": 500,
+    "timezone": 64,
+    "guid": 2048,
+    "topic": 60,
+}
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

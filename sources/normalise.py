@@ -9,47 +9,17 @@ import re
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from digest.rendering.sanitise import URL_LIMIT, canonical_url, sanitise_html
-from digest.rendering.text import html_to_text
+from digest.models import TEXT_LIMITS
+from digest.rendering.sanitise import canonical_url, sanitise_html
+from digest.rendering.text import clean_text, html_to_text, plain_text
 from sources import dedup
 from sources.classify import detect_kind, extract_deadline, parse_deadline_value
 from sources.entry import Candidate, Entry
 
-# Text columns and their lengths (PostgreSQL enforces them; SQLite does not).
-LIMITS = {
-    "title": 500,
-    "url": URL_LIMIT,
-    "organisation": 300,
-    "country": 100,
-    "location": 500,
-    "timezone": 64,
-    "guid": 2048,
-    "topic": 60,
-}
 EARLIEST_PUBLISHED = datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
-_SPACES = re.compile(r"\s+")
 _IMG_SRC = re.compile(r"<img\b[^>]*\bsrc=\"([^\"]+)\"", re.IGNORECASE)
-
-
-def clean_text(value: str | None) -> str:
-    """Collapse whitespace and drop control characters (PostgreSQL refuses NUL in text)."""
-    if not value:
-        return ""
-    return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()
-
-
-def plain_text(value: str | None) -> str:
-    """Text without markup or entities: titles and other one-line fields."""
-    text = clean_text(value)
-    for _round in range(3):  # feeds double-escape markup often enough: peel it until stable
-        stripped = clean_text(html_to_text(text))
-        if stripped == text:
-            break
-        text = stripped
-    return text
 
 
 def truncate(value: str | None, limit: int) -> str | None:
@@ -125,19 +95,19 @@ def build_candidate(
     image = canonical_url(entry.image, url or base) or canonical_url(first_image(summary))
     candidate = Candidate(
         kind=kind,
-        title=truncate(title, LIMITS["title"]) or "",
+        title=truncate(title, TEXT_LIMITS["title"]) or "",
         summary=summary,
         url=url,
         guid=_guid(entry.guid),
         image_url=image,
-        organisation=truncate(organisation, LIMITS["organisation"]),
-        country=truncate(country, LIMITS["country"]),
+        organisation=truncate(organisation, TEXT_LIMITS["organisation"]),
+        country=truncate(country, TEXT_LIMITS["country"]),
         topics=topics,
         published_at=sane_published(entry.published, now),
         starts_at=entry.starts_at,
         ends_at=entry.ends_at,
-        location=truncate(plain_text(entry.location) or None, LIMITS["location"]),
-        timezone=entry.timezone if entry.timezone and len(entry.timezone) <= LIMITS["timezone"] else None,
+        location=truncate(plain_text(entry.location) or None, TEXT_LIMITS["location"]),
+        timezone=entry.timezone if entry.timezone and len(entry.timezone) <= TEXT_LIMITS["timezone"] else None,
         deadline=deadline if kind == "call" or entry.deadline_text else None,
     )
     candidate.content_hash = dedup.content_hash(candidate)
@@ -154,7 +124,7 @@ def _guid(value: str | None) -> str | None:
     if not guid:
         return None
     # An over-long GUID is still an identity: keep it whole, as a hash.
-    return guid if len(guid) <= LIMITS["guid"] else "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
+    return guid if len(guid) <= TEXT_LIMITS["guid"] else "sha256:" + hashlib.sha256(guid.encode()).hexdigest()
 
 
 def _categorise(entry: Entry) -> tuple[str | None, str | None, list[str]]:
@@ -172,7 +142,7 @@ def _categorise(entry: Entry) -> tuple[str | None, str | None, list[str]]:
             organisation = organisation or text
         elif text.casefold() not in seen and len(topics) < MAX_TOPICS:
             seen.add(text.casefold())
-            topics.append(truncate(text, LIMITS["topic"]) or text)
+            topics.append(truncate(text, TEXT_LIMITS["topic"]) or text)
     if organisation is None and entry.author_is_organisation and entry.author:
         organisation = plain_text(entry.author) or None
     return organisation, country, topics

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.items.queue import QueueError, get_items
-from digest.models import ITEM_KINDS, Item
-from sources.normalise import LIMITS, canonical_url, plain_text, sanitise_html
+from digest.models import ITEM_KINDS, TEXT_LIMITS, Item
+from digest.rendering.sanitise import canonical_url, sanitise_html
+from digest.rendering.text import plain_text
 
 FROZEN_STATUSES = ("published",)
 TEXT_FIELDS = ("title", "organisation", "country", "location")
@@ -52,8 +53,8 @@ def checked(changes: ItemChanges) -> ItemChanges:
     if not texts["title"]:
         raise ItemError("an item needs a title")
     for name, value in texts.items():
-        if value and len(value) > LIMITS[name]:
-            raise ItemError(f"the {name} has at most {LIMITS[name]} characters (it has {len(value)})")
+        if value and len(value) > TEXT_LIMITS[name]:
+            raise ItemError(f"the {name} has at most {TEXT_LIMITS[name]} characters (it has {len(value)})")
     url = None
     if (changes.url or "").strip():
         url = canonical_url(changes.url)

@@ -54,3 +54,25 @@ def _spelled_out_link(match: re.Match[str]) -> str:
     if not plain_label or plain_label in (url, shown):
         return html.escape(shown, quote=False)
     return f"{label} ({html.escape(shown, quote=False)})"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+_SPACES = re.compile(r"\s+")
+
+
+def clean_text(value: str | None) -> str:
+    """Collapse whitespace and drop control characters (PostgreSQL refuses NUL in text)."""
+    if not value:
+        return ""
+    return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()
+
+
+def plain_text(value: str | None) -> str:
+    """Text without markup or entities: titles and other one-line fields."""
+    text = clean_text(value)
+    for _round in range(3):  # feeds double-escape markup often enough: peel it until stable
+        stripped = clean_text(html_to_text(text))
+        if stripped == text:
+            break
+        text = stripped
+    return text

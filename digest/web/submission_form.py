@@ -23,10 +23,11 @@ from wtforms import EmailField, Field, RadioField, SelectField, StringField, Tex
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
-from digest.models import utcnow
+from digest.models import TEXT_LIMITS, utcnow
 from digest.rendering.markdown import summary_html, summary_source
+from digest.rendering.sanitise import canonical_url
+from digest.rendering.text import plain_text
 from digest.submissions.status import KIND_LABELS
-from sources.normalise import LIMITS, canonical_url, plain_text
 from sources.submissions import SubmittedItem
 
 TITLE_MAX = 200
@@ -74,8 +75,8 @@ def web_address(_form: Any, field: Field) -> None:
     if url is None or not field.data.lower().startswith(("http://", "https://")):
         raise ValidationError("Enter a full web address starting with http:// or https://.")
     field.data = percent_encoded(url)
-    if len(field.data) > LIMITS["url"]:
-        raise ValidationError(f"This address is too long: at most {LIMITS['url']:,} characters once encoded.")
+    if len(field.data) > TEXT_LIMITS["url"]:
+        raise ValidationError(f"This address is too long: at most {TEXT_LIMITS['url']:,} characters once encoded.")
 
 
 def percent_encoded(url: str) -> str:
@@ -126,25 +127,25 @@ class SubmissionForm(FlaskForm):
     url = URLField(
         "Link",
         filters=[stripped],
-        validators=[at_most(LIMITS["url"], "The link"), web_address],
+        validators=[at_most(TEXT_LIMITS["url"], "The link"), web_address],
         description="Where readers can find out more (optional), starting with https://.",
     )
     image_url = URLField(
         "Image link",
         filters=[stripped],
-        validators=[at_most(LIMITS["url"], "The image link"), web_address],
+        validators=[at_most(TEXT_LIMITS["url"], "The image link"), web_address],
         description="The address of a picture to show with it (optional).",
     )
     organisation = StringField(
         "Organisation",
         filters=[one_line],
-        validators=[DataRequired("Enter your organisation's name."), at_most(LIMITS["organisation"], "The name")],
+        validators=[DataRequired("Enter your organisation's name."), at_most(TEXT_LIMITS["organisation"], "The name")],
         description="The cluster or organisation this comes from.",
     )
     country = StringField(
         "Country",
         filters=[one_line],
-        validators=[at_most(LIMITS["country"], "The country")],
+        validators=[at_most(TEXT_LIMITS["country"], "The country")],
         description="Optional.",
     )
     contact_name = StringField(
