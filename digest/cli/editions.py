@@ -186,7 +186,7 @@ def edition_preview(runtime: Runtime, edition_id: int, html_out: Path, text_out:
     with runtime.sessions() as session:
         found = get_edition(session, edition_id)
         if found.status in ("draft", "scheduled"):
-            freeze(runtime.config, found, None)  # the send-time rules and trimming, then rolled back
+            freeze(runtime.config, found, None, public=False)  # the send-time rules and trimming, rolled back
         rich, text, warnings = found.html or "", found.text or "", list(found.warnings or [])
         session.rollback()
     links = site_links(runtime.config.site.base_url, runtime.secret_key)

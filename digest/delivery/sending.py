@@ -75,7 +75,7 @@ def send_test(runtime: Runtime, actor: audit.Actor, edition_id: int, address: st
     try:
         with runtime.sessions() as session:
             edition = get_edition(session, edition_id)
-            freeze(config, edition, now)
+            freeze(config, edition, now, public=False)
             links = site_links(config.site.base_url, runtime.secret_key)
             message = EditionMessage(
                 edition, config.mail.from_address, config.site.name, links, "[TEST] ", make_signer(config)

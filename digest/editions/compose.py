@@ -46,7 +46,6 @@ class EditionRenderError(EditionError):
 class Composition:
     html: str
     text: str
-    archive_html: str  # the public copy: the whole edition rendered for the "public" audience
     size: int  # bytes of the whole edition's HTML, personalised
     kept: int
     total: int
@@ -112,22 +111,25 @@ def email_size(html: str) -> int:
 def compose(config: Config, edition: Edition, now: datetime | None = None) -> Composition:
     """Render the edition as subscribers would get it now; trim it to its top items if it is too big.
     Raises RenderError."""
-    today = (now or utcnow()).astimezone(ZoneInfo(config.site.timezone)).date()
+    today = _local_day(config, now or utcnow())
     site = site_view(config)
     view = edition_view(config, edition, today)
     whole = render_edition(view, site, today)
-    public = render_edition(view, site, today, audience="public")
     total = sum(len(section.items) for section in view.sections)
     size = email_size(whole.html)
     if size <= SIZE_LIMIT:
-        return Composition(whole.html, whole.text, public.html, size, total, total)
+        return Composition(whole.html, whole.text, size, total, total)
     kept, trimmed = _largest_fitting(view, site, today)
     warning = (
         f"Trimmed to its top {kept} of {total} items: the whole edition would be {size / 1024:.0f} KB of HTML, "
         f"over the {SIZE_LIMIT // 1024} KB that keeps Gmail from clipping it. The email ends with a link "
         f"to the archive copy, which has all {total}."
     )
-    return Composition(trimmed.html, trimmed.text, public.html, size, kept, total, [warning])
+    return Composition(trimmed.html, trimmed.text, size, kept, total, [warning])
+
+
+def _local_day(config: Config, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(config.site.timezone)).date()
 
 
 def public_copy(config: Config, edition: Edition, on_day: date) -> RenderedEdition:
@@ -168,18 +170,22 @@ def _keeping(view: EditionView, places: set[tuple[int, int]]) -> EditionView:
     return replace(view, sections=tuple(section for section in sections if section.items), more_count=left_out)
 
 
-def freeze(config: Config, edition: Edition, now: datetime | None = None) -> None:
-    """Apply the send-time rules and render once: every recipient gets exactly this HTML and text."""
+def freeze(config: Config, edition: Edition, now: datetime | None = None, public: bool = True) -> None:
+    """Apply the send-time rules and render once: every recipient gets exactly this HTML and text.
+
+    The public copy for the archive is rendered too, unless `public` is False (a preview, which is
+    rolled back, has no use for it: the public copy would double its rendering time)."""
     now = now or utcnow()
     notes = _drop_what_lapsed(edition, now)
     if not edition.entries:
         raise EditionError(f"edition {edition.id} has nothing left to send: {' '.join(notes)}")
     try:
         composed = compose(config, edition, now)
+        archive_html = public_copy(config, edition, _local_day(config, now)).html if public else None
     except RenderError as error:
         edition.last_error = f"not sent: {error}"
         raise EditionRenderError(f"edition {edition.id} was not sent: {error}") from error
-    edition.html, edition.text, edition.archive_html = composed.html, composed.text, composed.archive_html
+    edition.html, edition.text, edition.archive_html = composed.html, composed.text, archive_html
     add_warnings(edition, [*notes, *composed.warnings])
     edition.last_error = None
 

@@ -73,7 +73,7 @@ def preview(runtime: Runtime, cache: PreviewCache, session: Session, edition_id:
     found = cache.get(key)
     if found is None:
         try:
-            freeze(runtime.config, edition, now)  # the send-time rules and trimming, then rolled back
+            freeze(runtime.config, edition, now, public=False)  # the send-time rules and trimming, rolled back
             found = _personalised(runtime, edition.html or "", edition.text or "", edition.warnings)
         finally:
             session.rollback()
