@@ -39,12 +39,6 @@ from tests.smtpserver import RecordingHandler, smtp_server
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def smtp_runtime(write_config: Callable[..., Path], smtp: tuple[RecordingHandler, int]) -> Iterator[Runtime]:
     runtime = smtp_runtime_for(write_config, smtp[1])
     yield runtime

@@ -7,10 +7,8 @@ server, a real SMTP server and the real delivery worker do the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from digest.audit import SYSTEM
@@ -22,7 +20,6 @@ from digest.models import Delivery, Edition, JobRun
 from scheduler import runs
 from sources.collector import collect
 from tests.factories import make_item, store_unknown_kind
-from tests.feedserver import FeedServer, running_server
 from tests.scheduler.helpers import (
     EDITOR,
     Cycle,
@@ -36,23 +33,11 @@ from tests.scheduler.helpers import (
     notices_to_editors,
     scheduler_runtime,
 )
-from tests.smtpserver import RecordingHandler, smtp_server
+from tests.smtpserver import RecordingHandler
 
 DAY = timedelta(days=1)
 READERS = {f"reader{n}@example.org" for n in range(3)}
 TZ = "Europe/Brussels"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
 
 
 def readers_of(handler: RecordingHandler, edition_id: int) -> dict[str, int]:
@@ -70,10 +55,10 @@ def week_of_news(feed: WeeklyFeed, cycle: Cycle, week: int) -> list[str]:
     return titles
 
 
-def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, feeds) -> None:
+def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, feed_server) -> None:
     handler, port = smtp
     runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feeds, runtime)
+    feed = WeeklyFeed(feed_server, runtime)
     cycle = Cycle(runtime)
 
     first_start = cycle.at(brussels(monday(0) - 5 * DAY, 10))  # a Wednesday
@@ -107,10 +92,10 @@ def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, 
     assert notices_to_editors(handler) == []  # nothing went wrong: nobody is bothered
 
 
-def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_config, smtp, feeds) -> None:
+def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_config, smtp, feed_server) -> None:
     handler, port = smtp
     runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feeds, runtime)
+    feed = WeeklyFeed(feed_server, runtime)
     cycle = Cycle(runtime)
     cycle.at(brussels(monday(0) - 5 * DAY, 10))
     week_of_news(feed, cycle, 0)
@@ -154,10 +139,10 @@ def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_co
     assert len(notices_to_editors(handler)) == 1
 
 
-def test_a_restart_between_assembly_and_send_sends_once(write_config, smtp, feeds) -> None:
+def test_a_restart_between_assembly_and_send_sends_once(write_config, smtp, feed_server) -> None:
     handler, port = smtp
     runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feeds, runtime)
+    feed = WeeklyFeed(feed_server, runtime)
     cycle = Cycle(runtime)
     cycle.at(brussels(monday(0) - 5 * DAY, 10))
     week_of_news(feed, cycle, 0)

@@ -6,7 +6,6 @@ read), the other sources collected, and nothing dangerous stored."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -22,7 +21,6 @@ from tests.feedserver import (
     gzip_bomb,
     never_answers,
     redirect,
-    running_server,
     slow_trickle,
     status,
 )
@@ -34,12 +32,6 @@ DANGEROUS = re.compile(
     r"|data:text|srcdoc",
     re.IGNORECASE,
 )
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
 
 
 def run_with_good_neighbour(runtime, server: FeedServer, name: str, path: str, behaviour, **settings) -> dict:

@@ -19,14 +19,9 @@ from digest.runtime import Runtime
 from digest.web import create_app
 from tests.cli import digest
 from tests.delivery_helpers import smtp_runtime_for
-from tests.editor_helpers import ADMIN, EDITOR, Desk, add_accounts, desk, make_app, trail
+from tests.editor_helpers import ADMIN, EDITOR, Desk, add_accounts, desk, trail
 from tests.factories import make_item, make_subscribers
 from tests.smtpserver import RecordingHandler, smtp_server
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
 
 
 @pytest.fixture
