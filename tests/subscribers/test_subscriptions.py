@@ -24,7 +24,6 @@ from sqlalchemy import select
 
 from digest.audit import SYSTEM
 from digest.delivery.ledger import start_sending
-from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.models import Subscriber, Suppression
 from digest.runtime import Runtime
@@ -32,6 +31,7 @@ from digest.subscribers.roster import import_csv
 from digest.web import create_app
 from tests.cli import digest
 from tests.conftest import TEST_SECRET
+from tests.delivery_helpers import drain
 from tests.factories import make_item
 
 BASE = "http://digest.test"
@@ -255,9 +255,7 @@ def test_one_click_unsubscribe_as_rfc_8058_describes(site: Site) -> None:
         make_item(session, "News for the one-click test")
         edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         start_sending(session, runtime.config, edition.id)
-    worker = Worker(runtime)
-    worker.drain()
-    worker.close()
+    drain(runtime)
     [message] = [m for m in site.mails_to("reader0@example.org") if "List-Unsubscribe" in m]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = message["List-Unsubscribe"].strip("<>")
