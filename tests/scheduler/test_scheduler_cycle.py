@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from digest.audit import SYSTEM
@@ -92,7 +93,10 @@ def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, 
     assert notices_to_editors(handler) == []  # nothing went wrong: nobody is bothered
 
 
-def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_config, smtp, feed_server) -> None:
+@pytest.fixture
+def first_digest_assembled(write_config, smtp, feed_server) -> tuple[RecordingHandler, WeeklyFeed, Cycle]:
+    """An auto-sending scheduler first started on the Wednesday before week 0, that week's news approved,
+    and the digest assembled on Monday 07:00 (due at 09:00): the SMTP server's handler, the feed, the cycle."""
     handler, port = smtp
     runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
     feed = WeeklyFeed(feed_server, runtime)
@@ -100,6 +104,12 @@ def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_co
     cycle.at(brussels(monday(0) - 5 * DAY, 10))
     week_of_news(feed, cycle, 0)
     cycle.at(brussels(monday(0), 7))
+    return handler, feed, cycle
+
+
+def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(first_digest_assembled) -> None:
+    handler, feed, cycle = first_digest_assembled
+    runtime = cycle.runtime
     cycle.at(brussels(monday(0), 9))
     [first] = digests(runtime)
     assert first.status == "sent"
@@ -139,14 +149,9 @@ def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_co
     assert len(notices_to_editors(handler)) == 1
 
 
-def test_a_restart_between_assembly_and_send_sends_once(write_config, smtp, feed_server) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feed_server, runtime)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - 5 * DAY, 10))
-    week_of_news(feed, cycle, 0)
-    cycle.at(brussels(monday(0), 7))
+def test_a_restart_between_assembly_and_send_sends_once(first_digest_assembled) -> None:
+    handler, _feed, cycle = first_digest_assembled
+    runtime = cycle.runtime
 
     cycle.restart(brussels(monday(0), 8))
     assert ("digest_assemble", "ok") not in cycle.at(brussels(monday(0), 8))  # answered before the restart
