@@ -11,11 +11,15 @@ from typing import Any
 
 import pytest
 import yaml
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from digest.config import Config, load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
+from tests.editor_helpers import ADMIN, Desk, desk, make_app
+from tests.feedserver import FeedServer, running_server
+from tests.smtpserver import RecordingHandler, smtp_server
 
 pytest_plugins = ["tests.browser"]  # the browser tests' `browser` fixture
 
@@ -78,3 +82,29 @@ def runtime(config: Config) -> Iterator[Runtime]:
     upgrade(runtime.engine)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    """The web app on the test runtime, with the editors' accounts of tests.editor_helpers."""
+    return make_app(runtime)
+
+
+@pytest.fixture
+def admin(app: Flask) -> Desk:
+    """The admin, logged in to the editors' app."""
+    return desk(app, ADMIN)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[RecordingHandler, int]]:
+    """A real SMTP server on 127.0.0.1 that records what it receives: (handler, port)."""
+    with smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A real HTTP server whose routes the test sets (tests.feedserver)."""
+    with running_server() as server:
+        yield server

@@ -7,6 +7,7 @@ import datetime as dt
 import ipaddress
 import ssl
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
 from digest.delivery.ledger import start_sending
+from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
-from digest.models import Delivery, Subscriber
+from digest.models import Delivery, Subscriber, utcnow
 from digest.runtime import Runtime
 from tests.factories import make_item, make_subscribers
 
@@ -34,6 +36,16 @@ def smtp_runtime_for(write_config: Callable[..., Path], port: int, **sections: A
     runtime = Runtime(load_config(path, environ={}))
     upgrade(runtime.engine)
     return runtime
+
+
+def drain(runtime: Runtime, clock: Callable[[], datetime] = utcnow) -> Worker:
+    """A delivery worker sends everything queued, its clock at ``clock``; the worker, for its stats."""
+    worker = Worker(runtime, clock=clock)
+    try:
+        worker.drain()
+    finally:
+        worker.close()
+    return worker
 
 
 def queue_edition(runtime: Runtime, subscribers: int, edition_type: str = "digest") -> tuple[int, list[str]]:

@@ -1,9 +1,10 @@
 """A real HTTP server in a thread for the collector tests: files from tests/sources/testdata/ plus
 scripted behaviours (status codes, never answering, redirect loops, endless bodies, gzip bombs,
-ETag/304, 429 with Retry-After, charset headers)."""
+ETag/304, 429 with Retry-After, charset headers); and a plain static web server for a folder of files."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 FIXTURES = Path(__file__).resolve().parent / "sources" / "testdata"
@@ -235,3 +236,21 @@ def running_server() -> Iterator[FeedServer]:
         yield server
     finally:
         server.stop()
+
+
+class QuietFileHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serving_folder(root: Path) -> Iterator[str]:
+    """The files under ``root`` served as they are, by a plain static web server in a thread; yields its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietFileHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

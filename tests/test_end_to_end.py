@@ -4,37 +4,26 @@ init --demo, collect, approve, edition create, edition send, worker --drain, the
 from __future__ import annotations
 
 import html
-import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from tests.cli import digest, digest_json
+from tests.feedserver import serving_folder
 
 FIXTURES = Path(__file__).parent / "testdata"
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
 
 
 @pytest.fixture
 def feed_server() -> Iterator[str]:
     """A real HTTP server serving tests/testdata/."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(QuietHandler, directory=str(FIXTURES)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving_folder(FIXTURES) as url:
+        yield url
 
 
 def read_outbox(folder: Path) -> list[EmailMessage]:

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 
 from digest.audit import SYSTEM
 from digest.delivery.ledger import start_sending
-from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.models import Edition, EditionItem, Item, utcnow
 from digest.rendering.render import PLACEHOLDERS
 from digest.runtime import Runtime
+from tests.delivery_helpers import drain
 from tests.factories import make_item
 
 # What would identify one subscriber: our markers, and token paths of the subscription pages.
@@ -54,11 +54,7 @@ def publish(
         queued = start_sending(session, runtime.config, edition.id, now=when)
         slug = edition.slug
     if queued:
-        worker = Worker(runtime, clock=(lambda: when) if when else utcnow)
-        try:
-            worker.drain()
-        finally:
-            worker.close()
+        drain(runtime, clock=(lambda: when) if when else utcnow)
     return slug
 
 

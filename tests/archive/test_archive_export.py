@@ -3,9 +3,6 @@ from any subfolder, with no personal link anywhere and feeds and calendars that 
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +19,7 @@ from digest.runtime import Runtime
 from tests.archive.helpers import at, links_of, personal_leaks, publish, sent_personal_links
 from tests.cli import digest
 from tests.factories import make_item, make_subscribers
+from tests.feedserver import serving_folder
 
 
 @pytest.fixture
@@ -111,23 +109,12 @@ def test_the_exported_feeds_and_calendars_parse(runtime: Runtime, published: lis
             assert {"UID", "DTSTAMP", "DTSTART", "SUMMARY", "URL", "DESCRIPTION"} <= set(event), path
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def static_server(tmp_path: Path) -> Iterator[str]:
     root = tmp_path / "www"
     root.mkdir()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_folder(root) as url:
+        yield url
 
 
 def test_a_static_web_server_serves_the_export_from_a_subfolder(

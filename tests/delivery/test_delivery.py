@@ -29,6 +29,7 @@ from digest.subscribers.preferences import make_preferences
 from tests.cli import digest, digest_json
 from tests.delivery_helpers import (
     dkim_key_pair,
+    drain,
     queue_edition,
     smtp_runtime_for,
     statuses,
@@ -39,25 +40,10 @@ from tests.smtpserver import RecordingHandler, smtp_server
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
 def smtp_runtime(write_config: Callable[..., Path], smtp: tuple[RecordingHandler, int]) -> Iterator[Runtime]:
     runtime = smtp_runtime_for(write_config, smtp[1])
     yield runtime
     runtime.close()
-
-
-def drain(runtime: Runtime) -> Worker:
-    worker = Worker(runtime)
-    try:
-        worker.drain()
-    finally:
-        worker.close()
-    return worker
 
 
 def delivered(handler: RecordingHandler) -> list[str]:

@@ -47,6 +47,12 @@ def _anonymous(detail: dict, named: re.Pattern[str], edition_ids: list[int]) -> 
     return {key: hide(key, value) for key, value in detail.items()}
 
 
+def _empty_newsletter(runtime: Runtime) -> int:
+    """A new draft newsletter with no item in it; its id."""
+    with runtime.sessions() as session, session.begin():
+        return create_edition(session, runtime.config, SYSTEM, "newsletter", sections=[]).require().id
+
+
 def _web_life(admin: Desk, item_id: int) -> list[int]:
     """Create, schedule, hold, release, cancel and duplicate a newsletter; create, test and send another."""
     first = _edition_id(admin.post("/editor/editions", {"type": "newsletter", "title": "Autumn", "ids": [item_id]}))
@@ -121,8 +127,7 @@ def test_the_command_line_records_its_own_user_when_no_editor_is_named(
     runtime: Runtime, write_config: Callable[..., Path]
 ) -> None:
     config = write_config()
-    with runtime.sessions() as session, session.begin():
-        edition_id = create_edition(session, runtime.config, SYSTEM, "newsletter", sections=[]).require().id
+    edition_id = _empty_newsletter(runtime)
     digest("edition", "hold", str(edition_id), config=config)
     [entry] = digest_json("audit", "list", "--limit", "1", config=config)
     assert (entry["action"], entry["target"]) == ("edition.held", f"edition {edition_id}")
@@ -162,8 +167,7 @@ def test_hold_release_schedule_and_unschedule_from_the_command_line(
     runtime: Runtime, write_config: Callable[..., Path]
 ) -> None:
     config = write_config()
-    with runtime.sessions() as session, session.begin():
-        edition_id = create_edition(session, runtime.config, SYSTEM, "newsletter", sections=[]).require().id
+    edition_id = _empty_newsletter(runtime)
     at = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
 
     digest("edition", "schedule", str(edition_id), "--at", at.isoformat(), config=config)

@@ -11,19 +11,9 @@ from digest.models import Editor
 from digest.runtime import Runtime
 from tests.audit_helpers import CLI_ACTOR, assert_same_line, last_line
 from tests.cli import digest, digest_json
-from tests.editor_helpers import ADMIN, EDITOR, Desk, desk, log_in, make_app
+from tests.editor_helpers import ADMIN, EDITOR, Desk, log_in
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
-
-
-@pytest.fixture
-def admin(app: Flask) -> Desk:
-    return desk(app, ADMIN)
 
 
 def account_id(runtime: Runtime, email: str) -> int:

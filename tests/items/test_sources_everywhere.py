@@ -4,27 +4,16 @@ so the same audit line (only the actor differs); `digest sources enable|disable 
 from __future__ import annotations
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from digest.models import Source
 from digest.runtime import Runtime
 from tests.audit_helpers import CLI_ACTOR, assert_same_line, last_line
 from tests.cli import digest, digest_json
-from tests.editor_helpers import ADMIN, Desk, desk, make_app
+from tests.editor_helpers import Desk
 from tests.factories import make_item
 
 FEED = "https://feeds.example.eu/news.rss"
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
-
-
-@pytest.fixture
-def admin(app: Flask) -> Desk:
-    return desk(app, ADMIN)
 
 
 def source_id(runtime: Runtime, name: str) -> int:

@@ -17,11 +17,11 @@ from sqlalchemy import select
 from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery.worker import Worker
 from digest.editors.accounts import add_editor
 from digest.models import Edition, Item, JobRun, Source
 from digest.runtime import Runtime
 from scheduler.runner import Runner
+from tests.delivery_helpers import drain
 from tests.factories import make_subscribers
 from tests.feedserver import FeedServer, body
 from tests.smtpserver import RecordingHandler
@@ -88,11 +88,7 @@ class Cycle:
     def at(self, now: datetime) -> list[tuple[str, str]]:
         """What a scheduler does at ``now``, then the worker delivers what was queued. Returns (job, outcome)."""
         ran = self.runner.run_due(now)
-        worker = Worker(self.runtime, clock=lambda: now)
-        try:
-            worker.drain()
-        finally:
-            worker.close()
+        drain(self.runtime, clock=lambda: now)
         return [(run.job, run.outcome) for run in ran]
 
     def restart(self, now: datetime, owner: str = "restarted-scheduler") -> None:

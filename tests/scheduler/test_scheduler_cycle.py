@@ -7,8 +7,8 @@ server, a real SMTP server and the real delivery worker do the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -22,7 +22,6 @@ from digest.models import Delivery, Edition, JobRun
 from scheduler import runs
 from sources.collector import collect
 from tests.factories import make_item, store_unknown_kind
-from tests.feedserver import FeedServer, running_server
 from tests.scheduler.helpers import (
     EDITOR,
     Cycle,
@@ -36,23 +35,20 @@ from tests.scheduler.helpers import (
     notices_to_editors,
     scheduler_runtime,
 )
-from tests.smtpserver import RecordingHandler, smtp_server
+from tests.smtpserver import RecordingHandler
 
 DAY = timedelta(days=1)
 READERS = {f"reader{n}@example.org" for n in range(3)}
 TZ = "Europe/Brussels"
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def feeds() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
+def started(write_config, smtp, now: datetime, **schedules: Any) -> tuple[RecordingHandler, Cycle]:
+    """A scheduler (3 readers and 1 editor, mailing the test SMTP server) first started at ``now``: the SMTP
+    server's handler and the cycle."""
+    handler, port = smtp
+    cycle = Cycle(scheduler_runtime(write_config, port, **schedules))
+    cycle.at(now)
+    return handler, cycle
 
 
 def readers_of(handler: RecordingHandler, edition_id: int) -> dict[str, int]:
@@ -70,10 +66,10 @@ def week_of_news(feed: WeeklyFeed, cycle: Cycle, week: int) -> list[str]:
     return titles
 
 
-def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, feeds) -> None:
+def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, feed_server) -> None:
     handler, port = smtp
     runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feeds, runtime)
+    feed = WeeklyFeed(feed_server, runtime)
     cycle = Cycle(runtime)
 
     first_start = cycle.at(brussels(monday(0) - 5 * DAY, 10))  # a Wednesday
@@ -107,14 +103,20 @@ def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, 
     assert notices_to_editors(handler) == []  # nothing went wrong: nobody is bothered
 
 
-def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_config, smtp, feeds) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feeds, runtime)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - 5 * DAY, 10))
+@pytest.fixture
+def first_digest_assembled(write_config, smtp, feed_server) -> tuple[RecordingHandler, WeeklyFeed, Cycle]:
+    """An auto-sending scheduler first started on the Wednesday before week 0, that week's news approved,
+    and the digest assembled on Monday 07:00 (due at 09:00): the SMTP server's handler, the feed, the cycle."""
+    handler, cycle = started(write_config, smtp, brussels(monday(0) - 5 * DAY, 10), digest_auto_send=True)
+    feed = WeeklyFeed(feed_server, cycle.runtime)
     week_of_news(feed, cycle, 0)
     cycle.at(brussels(monday(0), 7))
+    return handler, feed, cycle
+
+
+def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(first_digest_assembled) -> None:
+    handler, feed, cycle = first_digest_assembled
+    runtime = cycle.runtime
     cycle.at(brussels(monday(0), 9))
     [first] = digests(runtime)
     assert first.status == "sent"
@@ -154,14 +156,9 @@ def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(write_co
     assert len(notices_to_editors(handler)) == 1
 
 
-def test_a_restart_between_assembly_and_send_sends_once(write_config, smtp, feeds) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    feed = WeeklyFeed(feeds, runtime)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - 5 * DAY, 10))
-    week_of_news(feed, cycle, 0)
-    cycle.at(brussels(monday(0), 7))
+def test_a_restart_between_assembly_and_send_sends_once(first_digest_assembled) -> None:
+    handler, _feed, cycle = first_digest_assembled
+    runtime = cycle.runtime
 
     cycle.restart(brussels(monday(0), 8))
     assert ("digest_assemble", "ok") not in cycle.at(brussels(monday(0), 8))  # answered before the restart
@@ -172,10 +169,8 @@ def test_a_restart_between_assembly_and_send_sends_once(write_config, smtp, feed
 
 
 def test_an_assembly_interrupted_by_a_crash_is_done_again_without_a_second_digest(write_config, smtp) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - 5 * DAY, 10))
+    handler, cycle = started(write_config, smtp, brussels(monday(0) - 5 * DAY, 10), digest_auto_send=True)
+    runtime = cycle.runtime
     fire = brussels(monday(0), 7)
     # A scheduler started the assembly, the digest was committed, and the process died before scheduling it.
     with runtime.sessions() as session, session.begin():
@@ -194,11 +189,9 @@ def test_an_assembly_interrupted_by_a_crash_is_done_again_without_a_second_diges
 
 
 def test_a_send_missed_beyond_the_grace_period_goes_back_to_the_editors(write_config, smtp) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port)
     tuesday = monday(0) + DAY
-    cycle = Cycle(runtime)
-    cycle.at(brussels(tuesday, 8))
+    handler, cycle = started(write_config, smtp, brussels(tuesday, 8))
+    runtime = cycle.runtime
     with runtime.sessions() as session, session.begin():
         make_item(session, "Too late", published_at=brussels(tuesday, 7))
         late = create_newsletter(session, TZ, title="Ten o'clock newsletter", now=brussels(tuesday, 8))
@@ -231,10 +224,8 @@ def test_a_send_missed_beyond_the_grace_period_goes_back_to_the_editors(write_co
 
 
 def test_without_automatic_sending_the_editors_are_told_a_draft_is_ready(write_config, smtp) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=False)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - DAY, 10))
+    handler, cycle = started(write_config, smtp, brussels(monday(0) - DAY, 10), digest_auto_send=False)
+    runtime = cycle.runtime
     with runtime.sessions() as session, session.begin():
         make_item(session, "Sunday news", approved_at=brussels(monday(0) - DAY, 11), published_at=None)
 
@@ -252,10 +243,8 @@ def test_without_automatic_sending_the_editors_are_told_a_draft_is_ready(write_c
 
 
 def test_a_digest_held_by_an_editor_is_not_sent(write_config, smtp) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - DAY, 10))
+    handler, cycle = started(write_config, smtp, brussels(monday(0) - DAY, 10), digest_auto_send=True)
+    runtime = cycle.runtime
     with runtime.sessions() as session, session.begin():
         make_item(session, "Sunday news", approved_at=brussels(monday(0) - DAY, 11))
     cycle.at(brussels(monday(0), 7))
@@ -271,10 +260,8 @@ def test_a_digest_held_by_an_editor_is_not_sent(write_config, smtp) -> None:
 
 
 def test_a_missed_assembly_is_not_run_when_the_editors_sent_the_digest_meanwhile(write_config, smtp) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port, digest_auto_send=True)
-    cycle = Cycle(runtime)
-    cycle.at(brussels(monday(0) - DAY, 10))
+    handler, cycle = started(write_config, smtp, brussels(monday(0) - DAY, 10), digest_auto_send=True)
+    runtime = cycle.runtime
     with runtime.sessions() as session, session.begin():
         make_item(session, "Sunday news", approved_at=brussels(monday(0) - DAY, 11))
     # The scheduler is down on Monday morning; an editor assembles and sends the digest by hand at 08:00.
@@ -311,11 +298,9 @@ def test_every_run_is_recorded_with_its_trigger_time_and_owner(write_config, smt
 
 
 def test_an_edition_that_does_not_render_goes_back_to_the_editors_and_holds_up_no_other(write_config, smtp) -> None:
-    handler, port = smtp
-    runtime = scheduler_runtime(write_config, port)
     tuesday = monday(0) + DAY
-    cycle = Cycle(runtime)
-    cycle.at(brussels(tuesday, 8))
+    handler, cycle = started(write_config, smtp, brussels(tuesday, 8))
+    runtime = cycle.runtime
     with runtime.sessions() as session, session.begin():
         editions = []
         for title in ("Broken", "Fine"):

@@ -86,34 +86,44 @@ def test_the_latest_trigger_time_is_found_quickly_after_long_downtime() -> None:
     assert latest_fire(monthly, now - timedelta(days=400), now) == datetime(2027, 1, 1, 5, tzinfo=UTC)
 
 
-def test_a_0230_job_runs_once_when_the_clocks_go_forward(write_config: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        pytest.param(
+            datetime(2027, 3, 27, 12, tzinfo=UTC),
+            # 28 March 2027 has no 02:30 in Brussels (02:00 CET → 03:00 CEST): the run comes an hour later, once.
+            [
+                datetime(2027, 3, 28, 1, 30, tzinfo=UTC),  # 03:30 CEST
+                datetime(2027, 3, 29, 0, 30, tzinfo=UTC),  # 02:30 CEST the next day
+            ],
+            id="forward",
+        ),
+        pytest.param(
+            datetime(2027, 10, 30, 12, tzinfo=UTC),
+            # 31 October 2027 has 02:30 twice (03:00 CEST → 02:00 CET): only the first runs.
+            [
+                datetime(2027, 10, 31, 0, 30, tzinfo=UTC),  # 02:30 CEST
+                datetime(2027, 11, 1, 1, 30, tzinfo=UTC),  # 02:30 CET the next day
+            ],
+            id="back",
+        ),
+    ],
+)
+def test_a_0230_job_runs_once_when_the_clocks_change(
+    write_config: Callable[..., Path], start: datetime, expected: list[datetime]
+) -> None:
     runtime = runtime_with(write_config, cleanup="30 2 * * *")
-    runner = Runner(runtime)
-    drive(runner, "cleanup", datetime(2027, 3, 27, 12, tzinfo=UTC), datetime(2027, 3, 29, 12, tzinfo=UTC), HOUR / 4)
+    drive(Runner(runtime), "cleanup", start, start + timedelta(days=2), HOUR / 4)
     _first_start, *scheduled = job_runs(runtime, "cleanup")
-    # 28 March 2027 has no 02:30 in Brussels (02:00 CET → 03:00 CEST): the run comes an hour later, once.
-    assert [run.scheduled_for for run in scheduled] == [
-        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),  # 03:30 CEST
-        datetime(2027, 3, 29, 0, 30, tzinfo=UTC),  # 02:30 CEST the next day
-    ]
+    assert [run.scheduled_for for run in scheduled] == expected
     assert [run.outcome for run in scheduled] == ["ok", "ok"]
     runtime.close()
 
 
-def test_a_0230_job_runs_once_when_the_clocks_go_back(write_config: Callable[..., Path]) -> None:
-    runtime = runtime_with(write_config, cleanup="30 2 * * *")
-    runner = Runner(runtime)
-    drive(runner, "cleanup", datetime(2027, 10, 30, 12, tzinfo=UTC), datetime(2027, 11, 1, 12, tzinfo=UTC), HOUR / 4)
-    _first_start, *scheduled = job_runs(runtime, "cleanup")
-    # 31 October 2027 has 02:30 twice (03:00 CEST → 02:00 CET): only the first runs.
-    assert [run.scheduled_for for run in scheduled] == [
-        datetime(2027, 10, 31, 0, 30, tzinfo=UTC),  # 02:30 CEST
-        datetime(2027, 11, 1, 1, 30, tzinfo=UTC),  # 02:30 CET the next day
-    ]
-    # Plain APScheduler 3 CronTrigger would fire at both: that is why the schedules use SiteCronTrigger.
+def test_plain_apscheduler_cron_would_run_a_0230_job_twice_when_the_clocks_go_back() -> None:
+    """That is why the schedules use SiteCronTrigger."""
     plain = CronTrigger.from_crontab("30 2 * * *", timezone=BRUSSELS)
     assert len(fires(plain, datetime(2027, 10, 30, 12, tzinfo=UTC), datetime(2027, 10, 31, 12, tzinfo=UTC))) == 2
-    runtime.close()
 
 
 def test_interval_schedules_follow_real_time_through_both_changes(write_config: Callable[..., Path]) -> None:

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sources.collector import CollectResult, UnknownSource, collect
-from tests.feedserver import FeedServer, body, fixture, running_server
+from tests.feedserver import FeedServer, body, fixture
 from tests.sources.helpers import FAST, NOW, add_source, by_name, items_of, source_row
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
-
 
 SAMPLES = {
     "ECCP News": ("sample://news.rss", "news"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -11,14 +10,8 @@ import pytest
 from digest.db import transaction
 from digest.models import Item, Source
 from sources.collector import collect
-from tests.feedserver import FeedServer, Handler, body, fixture, running_server
+from tests.feedserver import Handler, body, fixture
 from tests.sources.helpers import FAST, NOW, add_source, by_name, items_of
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
 
 
 def rss(*items: str, namespace: str = "") -> bytes:

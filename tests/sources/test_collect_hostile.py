@@ -6,14 +6,13 @@ read), the other sources collected, and nothing dangerous stored."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from digest.db import transaction
 from digest.models import Source
-from sources.collector import collect
+from sources.collector import CollectResult, collect
 from tests.feedserver import (
     FeedServer,
     big_body,
@@ -22,7 +21,6 @@ from tests.feedserver import (
     gzip_bomb,
     never_answers,
     redirect,
-    running_server,
     slow_trickle,
     status,
 )
@@ -34,12 +32,6 @@ DANGEROUS = re.compile(
     r"|data:text|srcdoc",
     re.IGNORECASE,
 )
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
 
 
 def run_with_good_neighbour(runtime, server: FeedServer, name: str, path: str, behaviour, **settings) -> dict:
@@ -174,11 +166,13 @@ def test_wrong_or_missing_charsets(runtime, feed_server, name, file, content_typ
         assert results[name].warnings == []
 
 
-def reparse(runtime, name: str) -> None:
-    """Forget the validators so the next collection parses the same body again."""
+def collect_again(runtime, name: str) -> CollectResult:
+    """Collect the source again with its validators forgotten, so that the same body is parsed again."""
     with transaction(runtime.sessions) as session:
         source = session.query(Source).filter_by(name=name).one()
         source.etag = source.last_modified = source.content_hash = None
+    [again] = collect(runtime, name, now=NOW, settings=FAST)
+    return again
 
 
 def test_entries_without_guid_link_or_date(runtime, feed_server) -> None:
@@ -194,8 +188,7 @@ def test_entries_without_guid_link_or_date(runtime, feed_server) -> None:
     assert all(item.url is None and item.guid is None and item.published_at is None for item in items)
     assert all(item.collected_at == NOW for item in items)
 
-    reparse(runtime, "bare")
-    [again] = collect(runtime, "bare", now=NOW, settings=FAST)
+    again = collect_again(runtime, "bare")
     assert (again.new, again.duplicates, again.updated) == (0, 3, 0)
 
 
@@ -205,8 +198,7 @@ def test_one_guid_repeated_for_every_entry(runtime, feed_server) -> None:
     assert results["same"].new == 4
     assert len({item.dedup_key for item in items_of(runtime, "same")}) == 4
 
-    reparse(runtime, "same")
-    [again] = collect(runtime, "same", now=NOW, settings=FAST)
+    again = collect_again(runtime, "same")
     assert (again.new, again.duplicates, again.updated) == (0, 4, 0)
 
 
@@ -215,8 +207,7 @@ def test_one_guid_and_one_link_for_every_entry(runtime, feed_server) -> None:
 
     assert results["home"].new == 3
 
-    reparse(runtime, "home")
-    [again] = collect(runtime, "home", now=NOW, settings=FAST)
+    again = collect_again(runtime, "home")
     assert (again.new, again.duplicates) == (0, 3)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from email.utils import format_datetime
 
@@ -11,15 +10,8 @@ import pytest
 
 from sources.collector import CollectResult, collect
 from sources.settings import DEFAULT_USER_AGENT
-from tests.feedserver import FIXTURES, FeedServer, Handler, body, fixture, gzipped, redirect, running_server, status
+from tests.feedserver import FIXTURES, Handler, body, fixture, gzipped, redirect, status
 from tests.sources.helpers import FAST, NOW, add_source, by_name, items_of, source_row
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
-
 
 RSS = (FIXTURES / "rss2.rss").read_bytes()
 

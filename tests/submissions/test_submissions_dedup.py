@@ -15,7 +15,7 @@ from digest.models import Item, Submission
 from digest.runtime import Runtime
 from sources.collector import collect
 from sources.submissions import SubmittedItem, store_submission, submission_for_item, submissions_for_item
-from tests.feedserver import FeedServer, body, running_server
+from tests.feedserver import FeedServer, body
 from tests.sources.helpers import FAST, add_source
 from tests.submissions.helpers import Site, running_site, valid
 
@@ -24,12 +24,6 @@ from tests.submissions.helpers import Site, running_site, valid
 def site(runtime: Runtime) -> Iterator[Site]:
     with running_site(runtime) as site:
         yield site
-
-
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    with running_server() as server:
-        yield server
 
 
 def rss(title: str, link: str) -> bytes:

@@ -18,21 +18,15 @@ from digest.runtime import Runtime
 from digest.submissions.notices import tell_submitters
 from tests.cli import digest, digest_json
 from tests.editor_helpers import EDITOR, add_accounts, desk
-from tests.smtpserver import RecordingHandler, smtp_server
+from tests.smtpserver import RecordingHandler
 from tests.submissions.helpers import Site, parse_mail, running_site, status_link, valid
 
 SUBMITTER = "ane@cluster.example.eu"
 
 
 @pytest.fixture
-def mail_server() -> Iterator[tuple[RecordingHandler, int]]:
-    with smtp_server() as server:
-        yield server
-
-
-@pytest.fixture
-def site(write_config: Callable[..., Path], mail_server: tuple[RecordingHandler, int]) -> Iterator[Site]:
-    _handler, port = mail_server
+def site(write_config: Callable[..., Path], smtp: tuple[RecordingHandler, int]) -> Iterator[Site]:
+    _handler, port = smtp
     path = write_config(mail={"transport": "smtp", "smtp": {"host": "127.0.0.1", "port": port}})
     runtime = Runtime(load_config(path, environ={}))
     upgrade(runtime.engine)
@@ -51,8 +45,8 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def test_the_submitter_gets_a_confirmation_with_a_working_status_link(site: Site, mail_server) -> None:
-    handler, _port = mail_server
+def test_the_submitter_gets_a_confirmation_with_a_working_status_link(site: Site, smtp) -> None:
+    handler, _port = smtp
     site.form(valid("event"))
 
     [mail] = received(site, handler)
@@ -65,8 +59,8 @@ def test_the_submitter_gets_a_confirmation_with_a_working_status_link(site: Site
     assert page.status_code == 200 and "Waiting for an editor" in page.get_data(as_text=True)
 
 
-def test_a_duplicates_sender_is_told_it_joined_the_known_item(site: Site, mail_server) -> None:
-    handler, _port = mail_server
+def test_a_duplicates_sender_is_told_it_joined_the_known_item(site: Site, smtp) -> None:
+    handler, _port = smtp
     site.api(valid("news"))
     site.api(valid("news", contact_email="colleague@cluster.example.eu"))
 
@@ -75,8 +69,8 @@ def test_a_duplicates_sender_is_told_it_joined_the_known_item(site: Site, mail_s
     assert "It matches an item they already have" in flat(mail.get_content())
 
 
-def test_approval_rejection_with_a_note_and_publication_are_each_told_once(site: Site, mail_server) -> None:
-    handler, _port = mail_server
+def test_approval_rejection_with_a_note_and_publication_are_each_told_once(site: Site, smtp) -> None:
+    handler, _port = smtp
     config = site.runtime.config.path
     first = site.api(valid("news")).get_json()
     site.api(valid("news", contact_email="colleague@cluster.example.eu"))  # the same story: a duplicate
@@ -115,8 +109,8 @@ def test_approval_rejection_with_a_note_and_publication_are_each_told_once(site:
     assert len(received(site, handler)) == 3
 
 
-def test_a_status_email_the_server_could_not_take_goes_with_the_next_pass(site: Site, mail_server) -> None:
-    handler, _port = mail_server
+def test_a_status_email_the_server_could_not_take_goes_with_the_next_pass(site: Site, smtp) -> None:
+    handler, _port = smtp
     config = site.runtime.config.path
     item_id = site.api(valid("news")).get_json()["item_id"]
     received(site, handler)  # the confirmation is out
@@ -134,8 +128,8 @@ def test_a_status_email_the_server_could_not_take_goes_with_the_next_pass(site: 
     assert received(site, handler)[-1]["Subject"] == "Approved: Cluster news worth telling"
 
 
-def test_an_address_that_refuses_mail_is_not_tried_for_ever(site: Site, mail_server) -> None:
-    handler, _port = mail_server
+def test_an_address_that_refuses_mail_is_not_tried_for_ever(site: Site, smtp) -> None:
+    handler, _port = smtp
     item_id = site.api(valid("news")).get_json()["item_id"]
     received(site, handler)
     handler.scripted[SUBMITTER] = ["550 5.1.1 no such mailbox"]

@@ -6,27 +6,15 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from digest.models import Subscriber, Suppression
 from digest.runtime import Runtime
 from tests.audit_helpers import assert_same_line, last_line
 from tests.cli import digest
-from tests.editor_helpers import ADMIN, Desk, desk, make_app
+from tests.editor_helpers import Desk
 
 PEOPLE = "email,name\n{0}one@example.org,One\n{0}two@example.org,Two\n"
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
-
-
-@pytest.fixture
-def admin(app: Flask) -> Desk:
-    return desk(app, ADMIN)
 
 
 def subscriber_id(runtime: Runtime, email: str) -> int:

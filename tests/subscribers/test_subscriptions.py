@@ -24,7 +24,6 @@ from sqlalchemy import select
 
 from digest.audit import SYSTEM
 from digest.delivery.ledger import start_sending
-from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.models import Subscriber, Suppression
 from digest.runtime import Runtime
@@ -32,6 +31,7 @@ from digest.subscribers.roster import import_csv
 from digest.web import create_app
 from tests.cli import digest
 from tests.conftest import TEST_SECRET
+from tests.delivery_helpers import drain
 from tests.factories import make_item
 
 BASE = "http://digest.test"
@@ -94,6 +94,13 @@ def preferences_path(site: Site, subscriber: Subscriber) -> str:
     return site_links(BASE, TEST_SECRET).preferences_url(subscriber.uid).removeprefix(BASE)
 
 
+def preferences_form(site: Site, subscriber: Subscriber) -> tuple[FlaskClient, str, str]:
+    """A visitor opening the subscriber's preferences page: their client, the page's path and its form token."""
+    client = site.client()
+    path = preferences_path(site, subscriber)
+    return client, path, csrf(client.get(path).get_data(as_text=True))
+
+
 def unsubscribe_path(site: Site, subscriber: Subscriber) -> str:
     from digest.delivery.message import site_links
 
@@ -114,9 +121,7 @@ def test_a_form_that_cannot_be_used_says_why_beside_each_field(site: Site) -> No
     assert site.subscriber("broken-address") is None
 
     subscriber = subscribe_confirmed(site, "ines@example.org")
-    client = site.client()
-    path = preferences_path(site, subscriber)
-    token = csrf(client.get(path).get_data(as_text=True))
+    client, path, token = preferences_form(site, subscriber)
     data = {"action": "save", "name": "Inês", "editions": ["digest"], "language": "xx", "csrf_token": token}
     page = client.post(path, data=data).get_data(as_text=True)
     assert re.findall(r'<span class="field-error">([^<]+)</span>', page) == ["Not a valid choice."]
@@ -255,9 +260,7 @@ def test_one_click_unsubscribe_as_rfc_8058_describes(site: Site) -> None:
         make_item(session, "News for the one-click test")
         edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
         start_sending(session, runtime.config, edition.id)
-    worker = Worker(runtime)
-    worker.drain()
-    worker.close()
+    drain(runtime)
     [message] = [m for m in site.mails_to("reader0@example.org") if "List-Unsubscribe" in m]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = message["List-Unsubscribe"].strip("<>")
@@ -366,9 +369,7 @@ def test_changing_the_address_takes_effect_only_once_the_new_one_confirms(site: 
 
 def test_export_my_data_as_json(site: Site) -> None:
     subscriber = subscribe_confirmed(site, "curious@example.org", name="Curious Reader")
-    client = site.client()
-    path = preferences_path(site, subscriber)
-    token = csrf(client.get(path).get_data(as_text=True))
+    client, path, token = preferences_form(site, subscriber)
     response = client.post(path, data={"action": "export", "csrf_token": token})
     assert response.status_code == 200 and response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
@@ -380,9 +381,7 @@ def test_export_my_data_as_json(site: Site) -> None:
 
 def test_forget_me_erases_the_person_and_keeps_only_a_suppression_hash(site: Site) -> None:
     subscriber = subscribe_confirmed(site, "Erase.Me@Example.org", name="Erase Me")
-    client = site.client()
-    path = preferences_path(site, subscriber)
-    token = csrf(client.get(path).get_data(as_text=True))
+    client, path, token = preferences_form(site, subscriber)
     unticked = client.post(path, data={"action": "forget", "csrf_token": token})
     assert unticked.status_code == 400 and site.subscriber("erase.me@example.org") is not None
 

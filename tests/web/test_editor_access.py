@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
@@ -44,11 +43,6 @@ ADMIN_ONLY = {
     "editor.edition_send",
     "editor.edition_resume",
 }
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
 
 
 def editor_rules(app: Flask) -> list[Rule]:

@@ -8,25 +8,14 @@ import csv
 import io
 import re
 
-import pytest
 from flask import Flask
 from sqlalchemy import select
 
 from digest.models import Editor, Item, Source, Subscriber
 from digest.runtime import Runtime
-from tests.editor_helpers import ADMIN, EDITOR, Desk, desk, log_in, make_app, trail
+from tests.editor_helpers import ADMIN, EDITOR, Desk, log_in, trail
 from tests.factories import make_subscribers
 from tests.feedserver import FIXTURES
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
-
-
-@pytest.fixture
-def admin(app: Flask) -> Desk:
-    return desk(app, ADMIN)
 
 
 def source_named(runtime: Runtime, name: str) -> Source | None:

@@ -12,21 +12,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from digest.delivery.worker import Worker
 from digest.editions.core import get_edition
 from digest.models import Delivery, Edition, Item
 from digest.runtime import Runtime
 from digest.web import create_app
 from tests.cli import digest
-from tests.delivery_helpers import smtp_runtime_for
-from tests.editor_helpers import ADMIN, EDITOR, Desk, add_accounts, desk, make_app, trail
+from tests.delivery_helpers import drain, smtp_runtime_for
+from tests.editor_helpers import ADMIN, EDITOR, Desk, add_accounts, desk, trail
 from tests.factories import make_item, make_subscribers
 from tests.smtpserver import RecordingHandler, smtp_server
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
 
 
 @pytest.fixture
@@ -273,9 +267,7 @@ def test_sending_now_asks_for_a_confirmation_then_queues_one_delivery_per_reader
     assert admin.get(f"{base}/progress.json").get_json() | {"failures": []} == {
         "status": "sending", "queued": 3, "sent": 0, "failed": 0, "total": 3, "failures": [], "done_percent": 0,
     }  # fmt: skip
-    worker = Worker(runtime)
-    worker.drain()
-    worker.close()
+    drain(runtime)
     progress = admin.get(f"{base}/progress.json").get_json()
     assert (progress["status"], progress["sent"], progress["queued"], progress["done_percent"]) == ("sent", 3, 0, 100)
     sent_page = admin.page(base)
@@ -320,9 +312,7 @@ def _send_with_refusals(runtime: Runtime, handler: RecordingHandler) -> dict:
     edition_id = assemble(admin)
     handler.refuse_matching = ("reader", "550 5.7.1 relaying denied")
     admin.follow(f"/editor/editions/{edition_id}/send", {"confirm": "yes"})
-    worker = Worker(runtime)
-    worker.drain()
-    worker.close()
+    drain(runtime)
     return admin.get(f"/editor/editions/{edition_id}/progress.json").get_json() | {"id": edition_id}
 
 

@@ -12,13 +12,8 @@ from sqlalchemy import insert
 
 from digest.models import Item
 from digest.runtime import Runtime
-from tests.editor_helpers import EDITOR, Desk, counted_queries, desk, item_row, make_app, trail, varied_items
+from tests.editor_helpers import EDITOR, Desk, counted_queries, desk, item_row, trail, varied_items
 from tests.factories import make_item
-
-
-@pytest.fixture
-def app(runtime: Runtime) -> Flask:
-    return make_app(runtime)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from flask.testing import FlaskClient
 
 from digest.audit import SYSTEM
 from digest.delivery.ledger import start_sending
-from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.editors.accounts import add_editor
 from digest.runtime import Runtime
 from digest.web import create_app
+from tests.delivery_helpers import drain
 from tests.factories import make_item, make_subscribers
 
 PASSWORD = "correct horse battery"
@@ -101,9 +101,7 @@ def test_the_archive_copy_of_a_sent_edition_carries_no_personal_link(runtime: Ru
         start_sending(session, runtime.config, edition.id)
         slug = edition.slug
     assert client.get(f"/archive/{slug}").status_code == 404  # not sent yet
-    worker = Worker(runtime)
-    worker.drain()
-    worker.close()
+    drain(runtime)
     page = client.get(f"/archive/{slug}").get_data(as_text=True)
     assert "An approved call" in page
     assert "/unsubscribe/" not in page and "/preferences/" not in page and "XDIGESTX" not in page
