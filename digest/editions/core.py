@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest.errors import DigestError
+from digest.errors import DigestError, required
 from digest.models import DELIVERY_STATUSES, Delivery, Edition, EditionItem, Item
 
 NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS = (
@@ -162,9 +162,7 @@ def unique_slug(session: Session, base: str) -> str:
 
 def get_edition(session: Session, edition_id: int) -> Edition:
     edition = session.get(Edition, edition_id, options=[selectinload(Edition.entries).selectinload(EditionItem.item)])
-    if edition is None:
-        raise EditionError(f"no edition with id {edition_id} (see `digest edition list`)")
-    return edition
+    return required(edition, EditionError, f"no edition with id {edition_id} (see `digest edition list`)")
 
 
 def editable_edition(session: Session, edition_id: int) -> Edition:
