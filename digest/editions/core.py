@@ -149,6 +149,11 @@ def item_titles(items: Sequence[Item], shown: int = 3) -> str:
     return ", ".join(named) + (f" and {more} more" if more else "")
 
 
+def left_out_notes(*groups: tuple[str, Sequence[Item]]) -> list[str]:
+    """A warning for each (why, items) group that has items: "<why>: “First”, “Second”…"."""
+    return [f"{why}: {item_titles(items)}" for why, items in groups if items]
+
+
 def unique_slug(session: Session, base: str) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
     taken = set(session.scalars(select(Edition.slug).where(Edition.slug.like(f"{base}%"))))
