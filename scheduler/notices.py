@@ -39,24 +39,35 @@ def local(config: Config, moment: datetime) -> str:
     return moment.astimezone(ZoneInfo(config.site.timezone)).strftime("%A %d %B %Y, %H:%M %Z")
 
 
-def _edition_links(config: Config, edition: Edition) -> str:
-    return (
-        f"Review it: {config.site.base_url}/editor/editions/{edition.id}\n"
-        f"       or: digest edition show {edition.id}\n"
-        f"Send it:   digest edition send {edition.id}\n"
+def _about_edition(
+    config: Config, edition: Edition, *, kind: str, key: datetime, subject: str, text: str
+) -> EditorMessage:
+    """A message about one edition: its title ends the subject, the ways to review and send it end the text."""
+    return EditorMessage(
+        kind=kind,
+        key=key.isoformat(),
+        edition_id=edition.id,
+        subject=f"[{config.site.name}] {subject}: {edition.title}",
+        text=(
+            f"{text}\n\n"
+            f"Review it: {config.site.base_url}/editor/editions/{edition.id}\n"
+            f"       or: digest edition show {edition.id}\n"
+            f"Send it:   digest edition send {edition.id}\n"
+        ),
     )
 
 
 def draft_ready(config: Config, edition: Edition, fire: datetime, reason: str) -> EditorMessage:
     count = len(edition.entries)
-    return EditorMessage(
+    return _about_edition(
+        config,
+        edition,
         kind="draft_ready",
-        key=fire.isoformat(),
-        edition_id=edition.id,
-        subject=f"[{config.site.name}] The weekly digest is ready for review: {edition.title}",
+        key=fire,
+        subject="The weekly digest is ready for review",
         text=(
             f"The weekly digest “{edition.title}” (edition {edition.id}, {count} item{'s' if count != 1 else ''}) "
-            f"was assembled for {local(config, fire)}.\n\n{reason}\n\n" + _edition_links(config, edition)
+            f"was assembled for {local(config, fire)}.\n\n{reason}"
         ),
     )
 
@@ -64,32 +75,33 @@ def draft_ready(config: Config, edition: Edition, fire: datetime, reason: str) -
 def send_missed(config: Config, edition: Edition, scheduled_at: datetime, now: datetime) -> EditorMessage:
     hours = (now - scheduled_at).total_seconds() / 3600
     grace = config.schedules.send_grace_hours
-    return EditorMessage(
+    return _about_edition(
+        config,
+        edition,
         kind="send_missed",
-        key=scheduled_at.isoformat(),
-        edition_id=edition.id,
-        subject=f"[{config.site.name}] Not sent at its time: {edition.title}",
+        key=scheduled_at,
+        subject="Not sent at its time",
         text=(
             f"Edition {edition.id} (“{edition.title}”) was scheduled for {local(config, scheduled_at)}, but no "
             f"scheduler was running then. That was {hours:.1f} hours ago, more than the grace period of {grace:g} "
             "hours, so it was not sent automatically.\n\n"
             "It is a draft again. Check that it is still current, then send it, or schedule it again with "
-            f"`digest edition schedule {edition.id} --at …`.\n\n" + _edition_links(config, edition)
+            f"`digest edition schedule {edition.id} --at …`."
         ),
     )
 
 
 def send_failed(config: Config, edition: Edition, scheduled_at: datetime, error: str) -> EditorMessage:
-    return EditorMessage(
+    return _about_edition(
+        config,
+        edition,
         kind="send_failed",
-        key=scheduled_at.isoformat(),
-        edition_id=edition.id,
-        subject=f"[{config.site.name}] Could not be sent: {edition.title}",
+        key=scheduled_at,
+        subject="Could not be sent",
         text=(
             f"Edition {edition.id} (“{edition.title}”) could not be sent at its scheduled time, "
             f"{local(config, scheduled_at)}:\n\n  {error}\n\n"
-            "It is a draft again: fix the cause, then send it or schedule it again.\n\n"
-            + _edition_links(config, edition)
+            "It is a draft again: fix the cause, then send it or schedule it again."
         ),
     )
 

@@ -31,14 +31,13 @@ class Notice:
 
 
 def confirm_subscription_notice(site_name: str, to: str, confirm_url: str, hours: int) -> Notice:
-    return Notice(
-        to=to,
+    return _confirmation(
+        to,
         subject=f"Confirm your subscription to {site_name}",
-        text=(
-            f"Someone, hopefully you, asked to receive {site_name} at this address.\n\n"
-            f"To confirm, open this link within {hours} hours:\n\n  {confirm_url}\n\n"
-            "If it was not you, ignore this message: nothing will be sent to you.\n"
-        ),
+        request=f"to receive {site_name} at this address",
+        confirm_url=confirm_url,
+        hours=hours,
+        otherwise="nothing will be sent to you",
     )
 
 
@@ -55,13 +54,25 @@ def already_subscribed_notice(site_name: str, to: str, preferences_url: str) -> 
 
 
 def confirm_new_address_notice(site_name: str, to: str, confirm_url: str, hours: int) -> Notice:
+    return _confirmation(
+        to,
+        subject=f"Confirm your new address for {site_name}",
+        request=f"to receive {site_name} at this address instead of their old one",
+        confirm_url=confirm_url,
+        hours=hours,
+        otherwise="nothing will change",
+    )
+
+
+def _confirmation(to: str, *, subject: str, request: str, confirm_url: str, hours: int, otherwise: str) -> Notice:
+    """A link the owner of the address opens to confirm what someone asked for it."""
     return Notice(
         to=to,
-        subject=f"Confirm your new address for {site_name}",
+        subject=subject,
         text=(
-            f"Someone, hopefully you, asked to receive {site_name} at this address instead of their old one.\n\n"
+            f"Someone, hopefully you, asked {request}.\n\n"
             f"To confirm, open this link within {hours} hours:\n\n  {confirm_url}\n\n"
-            "If it was not you, ignore this message: nothing will change.\n"
+            f"If it was not you, ignore this message: {otherwise}.\n"
         ),
     )
 

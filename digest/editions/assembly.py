@@ -33,8 +33,8 @@ from digest.editions.core import (
     counts_preheader,
     default_sections,
     entries_for,
-    item_titles,
     lapsed,
+    left_out_notes,
     new_edition,
     unsent_approved_items,
 )
@@ -138,14 +138,10 @@ def _expire_lapsed(items: Sequence[Item], now: datetime) -> list[str]:
     gone = [item for item in items if lapsed(item, now)]
     for item in gone:
         item.status = "expired"
-    calls = [item for item in gone if item.kind == "call"]
-    events = [item for item in gone if item.kind == "event"]
-    notes = []
-    if calls:
-        notes.append(f"Left out, deadline passed (marked expired): {item_titles(calls)}")
-    if events:
-        notes.append(f"Left out, already ended (marked expired): {item_titles(events)}")
-    return notes
+    return left_out_notes(
+        ("Left out, deadline passed (marked expired)", [item for item in gone if item.kind == "call"]),
+        ("Left out, already ended (marked expired)", [item for item in gone if item.kind == "event"]),
+    )
 
 
 def _waiting_events(items: Sequence[Item], now: datetime) -> list[str]:
@@ -154,9 +150,7 @@ def _waiting_events(items: Sequence[Item], now: datetime) -> list[str]:
         for item in items
         if item.kind == "event" and item.starts_at is not None and item.starts_at > now + EVENT_HORIZON
     ]
-    if not waiting:
-        return []
-    return [f"Waiting for a later digest, starting over {EVENT_HORIZON.days} days from now: {item_titles(waiting)}"]
+    return left_out_notes((f"Waiting for a later digest, starting over {EVENT_HORIZON.days} days from now", waiting))
 
 
 def _bring_up_to_date(edition: Edition, live: list[Item], now: datetime, notes: list[str]) -> Assembly:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session
 
 from digest.config import Config
 from digest.editions.arrange import layout
-from digest.editions.core import EditionError, add_warnings, item_titles, lapsed, sent_item_ids
+from digest.editions.core import EditionError, add_warnings, lapsed, left_out_notes, sent_item_ids
 from digest.models import Edition, EditionItem, Item, utcnow
 from digest.rendering.markdown import intro_html as render_intro
 from digest.rendering.render import (
@@ -223,9 +223,7 @@ def _drop_what_lapsed(edition: Edition, now: datetime) -> list[str]:
         else:
             keep.append(entry)
     edition.entries = keep
-    notes = []
-    if expired:
-        notes.append(f"Left out at send time, deadline passed or ended (marked expired): {item_titles(expired)}")
-    if repeated:
-        notes.append(f"Left out at send time, another edition has sent it since: {item_titles(repeated)}")
-    return notes
+    return left_out_notes(
+        ("Left out at send time, deadline passed or ended (marked expired)", expired),
+        ("Left out at send time, another edition has sent it since", repeated),
+    )

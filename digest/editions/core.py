@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from digest.errors import DigestError
+from digest.errors import DigestError, required
 from digest.models import DELIVERY_STATUSES, Delivery, Edition, EditionItem, Item
 
 NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS = (
@@ -149,6 +149,11 @@ def item_titles(items: Sequence[Item], shown: int = 3) -> str:
     return ", ".join(named) + (f" and {more} more" if more else "")
 
 
+def left_out_notes(*groups: tuple[str, Sequence[Item]]) -> list[str]:
+    """A warning for each (why, items) group that has items: "<why>: “First”, “Second”…"."""
+    return [f"{why}: {item_titles(items)}" for why, items in groups if items]
+
+
 def unique_slug(session: Session, base: str) -> str:
     base = re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-")
     taken = set(session.scalars(select(Edition.slug).where(Edition.slug.like(f"{base}%"))))
@@ -162,9 +167,7 @@ def unique_slug(session: Session, base: str) -> str:
 
 def get_edition(session: Session, edition_id: int) -> Edition:
     edition = session.get(Edition, edition_id, options=[selectinload(Edition.entries).selectinload(EditionItem.item)])
-    if edition is None:
-        raise EditionError(f"no edition with id {edition_id} (see `digest edition list`)")
-    return edition
+    return required(edition, EditionError, f"no edition with id {edition_id} (see `digest edition list`)")
 
 
 def editable_edition(session: Session, edition_id: int) -> Edition:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from digest import audit
-from digest.errors import DigestError
+from digest.errors import DigestError, required
 from digest.models import EDITOR_ROLES, Editor, utcnow
 from digest.subscribers.roster import SubscriberError, normalise_email
 
@@ -52,17 +52,12 @@ def find_editor(session: Session, email: str) -> Editor | None:
 
 
 def get_account(session: Session, editor_id: int) -> Editor:
-    editor = session.get(Editor, editor_id)
-    if editor is None:
-        raise EditorError(f"no editor account with id {editor_id}")
-    return editor
+    return required(session.get(Editor, editor_id), EditorError, f"no editor account with id {editor_id}")
 
 
 def named_account(session: Session, email: str) -> Editor:
-    editor = find_editor(session, email)
-    if editor is None:
-        raise EditorError(f"no editor account {email.strip()} (see `digest editors list`)")
-    return editor
+    missing = f"no editor account {email.strip()} (see `digest editors list`)"
+    return required(find_editor(session, email), EditorError, missing)
 
 
 def list_accounts(session: Session) -> list[Editor]:

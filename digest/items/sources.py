@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.config import SOURCE_KINDS, SourceConfig
-from digest.errors import DigestError
+from digest.errors import DigestError, required
 from digest.models import Source
 
 FEED_SCHEMES = ("http://", "https://", "file://", "sample://")
@@ -30,17 +30,12 @@ def find_source(session: Session, name: str) -> Source | None:
 
 
 def get_source(session: Session, source_id: int) -> Source:
-    source = session.get(Source, source_id)
-    if source is None:
-        raise SourceError(f"no source with id {source_id}")
-    return source
+    return required(session.get(Source, source_id), SourceError, f"no source with id {source_id}")
 
 
 def named_source(session: Session, name: str) -> Source:
-    source = find_source(session, name)
-    if source is None:
-        raise SourceError(f"no source named {name!r} (see `digest sources list`)")
-    return source
+    missing = f"no source named {name!r} (see `digest sources list`)"
+    return required(find_source(session, name), SourceError, missing)
 
 
 def add_source(session: Session, actor: audit.Actor, name: str, url: str, kind: str) -> Source:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import audit
-from digest.errors import DigestError
+from digest.errors import DigestError, required
 from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, new_uid, utcnow
 from digest.subscribers.preferences import make_preferences, topics_of
 
@@ -59,18 +59,14 @@ def find_subscriber(session: Session, email: str) -> Subscriber | None:
 
 
 def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        raise SubscriberError(f"no subscriber with id {subscriber_id}")
-    return subscriber
+    missing = f"no subscriber with id {subscriber_id}"
+    return required(session.get(Subscriber, subscriber_id), SubscriberError, missing)
 
 
 def named_subscriber(session: Session, email: str) -> Subscriber:
     """The subscriber with this address (SubscriberError when there is none)."""
-    subscriber = find_subscriber(session, normalise_email(email))
-    if subscriber is None:
-        raise SubscriberError(f"no subscriber {email.strip()} (see `digest subscribers list`)")
-    return subscriber
+    missing = f"no subscriber {email.strip()} (see `digest subscribers list`)"
+    return required(find_subscriber(session, normalise_email(email)), SubscriberError, missing)
 
 
 def add_subscriber(

@@ -7,6 +7,8 @@ secret key under a purpose-specific salt, so a token for one purpose is useless 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -33,18 +35,11 @@ def make_token(secret_key: str, purpose: str, value: str) -> str:
 
 
 def read_token(secret_key: str, purpose: str, token: str, max_age_seconds: int | None = None) -> str:
-    try:
-        if max_age_seconds is None:
-            value = _serializer(secret_key, purpose).loads(token)
-        else:
-            value = _timed_serializer(secret_key, purpose).loads(token, max_age=max_age_seconds)
-    except SignatureExpired:
-        raise TokenError("this link has expired") from None
-    except BadSignature:
-        raise TokenError("this link is not valid") from None
-    if not isinstance(value, str):
-        raise TokenError("this link is not valid")
-    return value
+    if max_age_seconds is not None:
+        return read_timed_token(secret_key, purpose, token, max_age_seconds)[0]
+    with _link_errors():
+        value = _serializer(secret_key, purpose).loads(token)
+    return _text(value)
 
 
 def make_timed_token(secret_key: str, purpose: str, value: str) -> str:
@@ -53,17 +48,29 @@ def make_timed_token(secret_key: str, purpose: str, value: str) -> str:
 
 def read_timed_token(secret_key: str, purpose: str, token: str, max_age_seconds: int) -> tuple[str, datetime]:
     """The value of an expiring token and when it was signed (aware UTC)."""
-    try:
+    with _link_errors():
         value, signed_at = _timed_serializer(secret_key, purpose).loads(
             token, max_age=max_age_seconds, return_timestamp=True
         )
+    return _text(value), signed_at
+
+
+@contextmanager
+def _link_errors() -> Iterator[None]:
+    """A token that does not read is a link the visitor is told is expired or not valid."""
+    try:
+        yield
     except SignatureExpired:
         raise TokenError("this link has expired") from None
     except BadSignature:
         raise TokenError("this link is not valid") from None
+
+
+def _text(value: Any) -> str:
+    """What a token carries: always a string, so anything else was not made by us."""
     if not isinstance(value, str):
         raise TokenError("this link is not valid")
-    return value, signed_at
+    return value
 
 
 @functools.lru_cache(maxsize=64)
