@@ -12,14 +12,12 @@ the models, with a realistic frozen HTML per edition), then measures:
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import bench_runtime, median_ms, timed
+from common import bench_arguments, bench_setup, median_ms, timed
 
 from archive import fts
 from archive.export import build_archive
@@ -98,13 +96,8 @@ def fill(runtime: Runtime, editions: int, items: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--editions", type=int, default=200)
-    parser.add_argument("--items", type=int, default=40)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        runtime = bench_runtime(Path(folder), args.database_url or f"sqlite:///{folder}/bench.db")
+    args = bench_arguments(__doc__, editions=200, items=40)
+    with bench_setup(args.database_url) as (folder, runtime):
         print(f"filling: {args.editions} editions × {args.items} items on {runtime.engine.dialect.name}")
         print(f"  {timed(lambda: fill(runtime, args.editions, args.items)):.1f} s")
 
@@ -132,12 +125,11 @@ def main() -> None:
             print(f"  {path:25} {median_ms(lambda: client.get(path)):7.1f} ms")  # noqa: B023
 
         print("(c) static export")
-        out = Path(folder) / "export"
+        out = folder / "export"
         seconds = timed(lambda: build_archive(runtime, out))
         files = sum(1 for path in out.rglob("*") if path.is_file())
         size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
         print(f"  {files} files, {size / 1e6:.1f} MB in {seconds:.1f} s")
-        runtime.close()
 
 
 if __name__ == "__main__":

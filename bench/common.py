@@ -5,7 +5,9 @@ Benchmarks print figures and never assert on time; see the README for the figure
 
 from __future__ import annotations
 
+import argparse
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -57,6 +59,26 @@ def bench_runtime(folder: Path, database_url: str, **sections: Any) -> Runtime:
     runtime = Runtime(load_config(path, environ={}))
     upgrade(runtime.engine)
     return runtime
+
+
+def bench_arguments(doc: str, **sizes: int) -> argparse.Namespace:
+    """A benchmark's command line: its sizes (`--name N`, with these defaults) and `--database-url`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    for name, default in sizes.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
+    parser.add_argument("--database-url", default=None)
+    return parser.parse_args()
+
+
+@contextmanager
+def bench_setup(database_url: str | None, **sections: Any) -> Iterator[tuple[Path, Runtime]]:
+    """A temporary folder and a Runtime on a fresh database of its own (scratch_database), closed at the end."""
+    with tempfile.TemporaryDirectory() as name, scratch_database(Path(name), database_url) as url:
+        runtime = bench_runtime(Path(name), url, **sections)
+        try:
+            yield Path(name), runtime
+        finally:
+            runtime.close()
 
 
 def timed(action: Callable[[], object]) -> float:

@@ -13,12 +13,9 @@ every minute, a collect run every half hour, …: what the cleanup job keeps), t
 
 from __future__ import annotations
 
-import argparse
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-from common import bench_runtime, median_ms
+from common import bench_arguments, bench_setup, median_ms
 from sqlalchemy import insert
 
 from digest.models import JobRun
@@ -49,12 +46,8 @@ def fill(runtime: Runtime, days: int) -> int:
 
 
 def main() -> None:
-    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    arguments.add_argument("--days", type=int, default=30)
-    arguments.add_argument("--database-url", default=None)
-    options = arguments.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        runtime = bench_runtime(Path(folder), options.database_url or f"sqlite:///{Path(folder) / 'bench.db'}")
+    options = bench_arguments(__doc__, days=30)
+    with bench_setup(options.database_url) as (_, runtime):
         count = fill(runtime, options.days)
         runner = Runner(runtime, "bench")
         print(f"database: {runtime.engine.url.get_backend_name()}, {count:,} run records ({options.days} days)")
@@ -76,7 +69,6 @@ def main() -> None:
         after_a_year = median_ms(lambda: latest_fire(weekly, NOW - timedelta(days=365), NOW), 5)
         print(f"(d) latest trigger time after downtime: per-second schedule, 40 days: {after_downtime:.1f} ms; "
               f"weekly schedule, a year: {after_a_year:.1f} ms")  # fmt: skip
-        runtime.close()
 
 
 if __name__ == "__main__":

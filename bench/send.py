@@ -48,11 +48,12 @@ from digest.config import load_config  # noqa: E402
 from digest.db import transaction, upgrade  # noqa: E402
 from digest.delivery.ledger import start_sending  # noqa: E402
 from digest.delivery.worker import Worker  # noqa: E402
-from digest.editions.core import create_edition  # noqa: E402
+from digest.editions.lifecycle import create_edition  # noqa: E402
 from digest.models import Edition, Item, Subscriber, new_uid  # noqa: E402
 from digest.rendering.render import personalise  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
 from digest.subscribers.preferences import make_preferences, preference_keys  # noqa: E402
+from tests.smtpserver import free_port, wait_for_port  # noqa: E402
 
 SENDER = "ECCP Digest <digest@clusters.example.eu>"
 KINDS = ("news", "news", "event", "call", "achievement")
@@ -298,7 +299,7 @@ def smtp_sink(port: int) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for_port(port)
+        wait_for_port(port)
         yield
     finally:
         sink.terminate()
@@ -323,28 +324,6 @@ def report(arguments: argparse.Namespace, ours: dict, source: dict, naive: dict)
     )
     if ours.get("failed"):
         print(f"  (ours: {ours['failed']} failed)")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int) -> None:
-    import socket
-
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
 
 
 def _tool(name: str) -> str:

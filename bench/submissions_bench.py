@@ -14,10 +14,8 @@ handed to the background mailer writing to an outbox folder) and reports:
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +24,7 @@ from sqlalchemy import insert, select, update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common import bench_runtime, percentile, scratch_database
+from common import bench_arguments, bench_setup, percentile
 
 from digest.models import Item
 from digest.runtime import Runtime
@@ -68,13 +66,8 @@ def fill_queue(runtime: Runtime, count: int) -> None:
 
 
 def main() -> None:
-    arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    arguments.add_argument("--queue", type=int, default=20_000)
-    arguments.add_argument("--submissions", type=int, default=200)
-    arguments.add_argument("--database-url", default=None)
-    options = arguments.parse_args()
-    with tempfile.TemporaryDirectory() as folder, scratch_database(Path(folder), options.database_url) as url:
-        runtime = bench_runtime(Path(folder), url, submissions={"rate_limit_per_hour": 1_000_000})
+    options = bench_arguments(__doc__, queue=20_000, submissions=200)
+    with bench_setup(options.database_url, submissions={"rate_limit_per_hour": 1_000_000}) as (_, runtime):
         fill_queue(runtime, options.queue)
         app = create_app(runtime)
         client = app.test_client()
@@ -103,7 +96,6 @@ def main() -> None:
         sent = tell_submitters(runtime.config, runtime.sessions, runtime.secret_key)
         pass_seconds = time.perf_counter() - started
         app.extensions["digest.mailer"].close()
-        runtime.close()
 
     backend = (options.database_url or "sqlite").split(":")[0]
     print(f"queue: {options.queue} news items in the title window; backend: {backend}")

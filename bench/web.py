@@ -17,20 +17,17 @@ over 200 requests each (40 for (d)), one after another from one client.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import random
 import re
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import requests
-from common import bench_runtime
+from common import bench_arguments, bench_setup
 from sqlalchemy import insert, select, update
 from waitress import create_server
 
@@ -151,14 +148,8 @@ def report(label: str, times: list[float], size: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=10_000)
-    parser.add_argument("--subscribers", type=int, default=20_000)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--database-url", default=None)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        runtime = bench_runtime(Path(folder), args.database_url or f"sqlite:///{folder}/bench.db")
+    args = bench_arguments(__doc__, items=10_000, subscribers=20_000, requests=200)
+    with bench_setup(args.database_url) as (_, runtime):
         started = time.perf_counter()
         edition_id = fill(runtime, args.items, args.subscribers)
         print(
@@ -196,7 +187,6 @@ def main() -> None:
         server.task_dispatcher.shutdown()  # let the last request finish before the sockets close
         server.close()
         thread.join(timeout=5)
-        runtime.close()
 
 
 if __name__ == "__main__":

@@ -419,21 +419,18 @@ def _has_items(session: Session, source_id: int) -> bool:
     return session.scalar(select(Item.id).where(Item.source_id == source_id).limit(1)) is not None
 
 
+# What a pending item keeps when its feed stops stating it: a known date is never dropped because the feed went quiet.
+_KEPT_WHEN_MISSING = (
+    "url", "image_url", "organisation", "country", "topics", "published_at", "starts_at", "ends_at", "deadline",
+    "location", "timezone", "guid",
+)
+
+
 def _update(item: Item, candidate: Candidate) -> None:
-    """A pending item follows its source; a known date is never dropped because the feed went quiet."""
+    """A pending item follows its source, but for what the source no longer states (_KEPT_WHEN_MISSING)."""
     item.title = candidate.title
     item.summary = candidate.summary
-    item.url = candidate.url or item.url
-    item.image_url = candidate.image_url or item.image_url
-    item.organisation = candidate.organisation or item.organisation
-    item.country = candidate.country or item.country
-    item.topics = candidate.topics or item.topics
-    item.published_at = candidate.published_at or item.published_at
-    item.starts_at = candidate.starts_at or item.starts_at
-    item.ends_at = candidate.ends_at or item.ends_at
-    item.deadline = candidate.deadline or item.deadline
-    item.location = candidate.location or item.location
-    item.timezone = candidate.timezone or item.timezone
-    item.guid = candidate.guid or item.guid
+    for name in _KEPT_WHEN_MISSING:
+        setattr(item, name, getattr(candidate, name) or getattr(item, name))
     item.dedup_key = candidate.dedup_key
     item.content_hash = candidate.content_hash

@@ -67,29 +67,15 @@ class ParseError(Exception):
     """The body is not a feed we can read; the message says what it is instead."""
 
 
+# The candidate's fields a new Item stores as they are (submissions add its title_key: sources/submissions.py).
+_ITEM_COLUMNS = (
+    "kind", "title", "summary", "url", "image_url", "organisation", "country", "topics", "published_at",
+    "starts_at", "ends_at", "location", "timezone", "deadline", "guid", "dedup_key", "content_hash",
+)
+
+
 def item_fields(candidate: Candidate, *, origin: str, source_id: int | None, collected_at: datetime) -> dict[str, Any]:
     """The columns of a new pending Item: the same for a collected entry and a submission."""
-    return dict(
-        kind=candidate.kind,
-        status="pending",
-        title=candidate.title,
-        summary=candidate.summary,
-        url=candidate.url,
-        image_url=candidate.image_url,
-        organisation=candidate.organisation,
-        country=candidate.country,
-        topics=candidate.topics,
-        published_at=candidate.published_at,
-        collected_at=collected_at,
-        starts_at=candidate.starts_at,
-        ends_at=candidate.ends_at,
-        location=candidate.location,
-        timezone=candidate.timezone,
-        deadline=candidate.deadline,
-        origin=origin,
-        source_id=source_id,
-        guid=candidate.guid,
-        dedup_key=candidate.dedup_key,
-        content_hash=candidate.content_hash,
-        featured=False,
-    )
+    fields = {name: getattr(candidate, name) for name in _ITEM_COLUMNS}
+    fields.update(status="pending", featured=False, collected_at=collected_at, origin=origin, source_id=source_id)
+    return fields
