@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from digest.audit import Actor
 from digest.config import load_config
@@ -82,6 +83,21 @@ def with_runtime(needs_schema: bool = True, acts: bool = False) -> Callable[[Cal
         return as_option(wrapper) if acts else wrapper
 
     return decorate
+
+
+def edition_step(name: str, step: Callable[[Session, Actor, int], object], done: str, summary: str) -> click.Command:
+    """`digest edition NAME ID`: one step of an edition's life, its domain function (which writes the audit
+    line) run in one transaction; once it is committed, ``done`` is printed with the edition id for ``{id}``."""
+
+    @click.command(name, help=summary)
+    @click.argument("edition_id", type=int)
+    @with_runtime(acts=True)
+    def command(runtime: Runtime, actor: Actor, edition_id: int) -> None:
+        with runtime.sessions() as session, session.begin():
+            step(session, actor, edition_id)
+        click.echo(done.format(id=edition_id))
+
+    return command
 
 
 def cli_actor(runtime: Runtime, as_email: str | None) -> Actor:
