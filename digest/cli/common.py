@@ -119,6 +119,27 @@ def ensure_schema(runtime: Runtime) -> None:
         raise NotInitialised("the database schema is older than this version: run `digest init` to upgrade it")
 
 
+def listing(
+    headers: list[str], cells: Callable[[dict[str, Any]], list[Any]]
+) -> Callable[[Callable[..., list[dict[str, Any]]]], Callable[..., None]]:
+    """A listing command: it returns its rows, printed as a table of ``headers`` (a row's ``cells``), or with
+    --json as they are (a JSON array on stdout, nothing else)."""
+
+    def decorate(command: Callable[..., list[dict[str, Any]]]) -> Callable[..., None]:
+        @json_option
+        @functools.wraps(command)
+        def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
+            rows = command(*args, **kwargs)
+            if as_json:
+                print_json(rows)
+            else:
+                print_table([cells(row) for row in rows], headers)
+
+        return wrapper
+
+    return decorate
+
+
 def print_json(rows: list[dict[str, Any]] | dict[str, Any]) -> None:
     click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
 

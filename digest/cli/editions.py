@@ -1,6 +1,7 @@
 """Commands for editions: create (the weekly digest or a newsletter) or duplicate, inspect, preview,
-schedule or unschedule, hold back from automatic sending or release, send and cancel. Each action is
-one function of digest.editions.lifecycle or digest.delivery.sending, which writes the audit line."""
+schedule or unschedule, hold back from automatic sending or release, send, cancel, and resume one paused
+after failures. Each action is one function of digest.editions.lifecycle or digest.delivery, which writes
+the audit line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import click
 from sqlalchemy.orm import Session
 
 from digest.audit import Actor
-from digest.cli.common import edition_step, fail, json_option, parse_ids, print_json, print_table, with_runtime
+from digest.cli.common import edition_step, fail, json_option, listing, parse_ids, print_json, with_runtime
+from digest.delivery.ledger import resume_edition
 from digest.delivery.message import site_links
 from digest.delivery.sending import send_now, send_test
 from digest.editions.compose import freeze
@@ -126,24 +128,25 @@ def _echo_warnings(warnings: list[str]) -> None:
 
 
 @edition.command("list")
-@json_option
+@listing(
+    ["ID", "TYPE", "STATUS", "ITEMS", "SENT", "QUEUED", "TITLE"],
+    lambda r: [
+        r["id"],
+        r["type"],
+        r["status"],
+        len(r["items"]),
+        r["counts"]["sent"],
+        r["counts"]["queued"],
+        r["title"],
+    ],
+)
 @with_runtime()
-def edition_list(runtime: Runtime, as_json: bool) -> None:
+def edition_list(runtime: Runtime) -> list[dict[str, Any]]:
     """List editions, newest first."""
     with runtime.sessions() as session:
         editions = list_editions(session)
         counts = delivery_counts(session, [e.id for e in editions])
-        rows = [edition_json(e, counts[e.id]) for e in editions]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        [
-            [r["id"], r["type"], r["status"], len(r["items"]), r["counts"]["sent"], r["counts"]["queued"], r["title"]]
-            for r in rows
-        ],
-        ["ID", "TYPE", "STATUS", "ITEMS", "SENT", "QUEUED", "TITLE"],
-    )
+        return [edition_json(e, counts[e.id]) for e in editions]
 
 
 @edition.command("show")
@@ -247,6 +250,12 @@ for _name, _step, _done, _summary in (
         "Let a held edition go out by itself again, at its scheduled time.",
     ),
     ("cancel", cancel, "edition {id} cancelled", "Cancel a draft or scheduled edition."),
+    (
+        "resume",
+        resume_edition,
+        "edition {id}: sending resumed — a running worker picks it up",
+        "Resume sending an edition paused after failures (fix the cause first).",
+    ),
 ):
     edition.add_command(edition_step(_name, _step, _done, _summary))
 

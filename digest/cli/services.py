@@ -9,9 +9,8 @@ from contextlib import contextmanager
 
 import click
 
-from digest.cli.common import edition_step, with_runtime
+from digest.cli.common import with_runtime
 from digest.db import upgrade
-from digest.delivery.ledger import resume_edition
 from digest.delivery.worker import Worker
 from digest.demo import load_demo
 from digest.errors import DigestError
@@ -67,14 +66,6 @@ def worker(runtime: Runtime, drain: bool) -> None:
             delivery_worker.serve(stop)
     finally:
         delivery_worker.close()
-
-
-edition_resume = edition_step(
-    "resume",
-    resume_edition,
-    "edition {id}: sending resumed — a running worker picks it up",
-    "Resume sending an edition paused after failures (fix the cause first).",
-)
 
 
 @click.command()
