@@ -44,4 +44,3 @@ for command in (
     audit.audit_group,
 ):
     main.add_command(command)
-editions.edition.add_command(services.edition_resume)  # `digest edition resume ID`: delivery's own subcommand

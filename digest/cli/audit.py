@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from digest import audit
-from digest.cli.common import json_option, print_json, print_table, with_runtime
+from digest.cli.common import listing, with_runtime
 from digest.runtime import Runtime
 from digest.serialize import audit_json
 
@@ -19,19 +20,15 @@ def audit_group() -> None:
 
 @audit_group.command("list")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True, help="How many entries.")
-@json_option
+@listing(
+    ["AT", "ACTOR", "ACTION", "TARGET", "DETAIL"],
+    lambda r: [r["at"], r["actor"], r["action"], r["target"], _brief(r["detail"])],
+)
 @with_runtime()
-def audit_list(runtime: Runtime, limit: int, as_json: bool) -> None:
+def audit_list(runtime: Runtime, limit: int) -> list[dict[str, Any]]:
     """The latest entries, newest first."""
     with runtime.sessions() as session:
-        rows = [audit_json(entry) for entry in audit.recent(session, limit)]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        [[r["at"], r["actor"], r["action"], r["target"], _brief(r["detail"])] for r in rows],
-        ["AT", "ACTOR", "ACTION", "TARGET", "DETAIL"],
-    )
+        return [audit_json(entry) for entry in audit.recent(session, limit)]
 
 
 def _brief(detail: dict[str, object]) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from digest.audit import Actor
 from digest.config import load_config
@@ -84,6 +85,21 @@ def with_runtime(needs_schema: bool = True, acts: bool = False) -> Callable[[Cal
     return decorate
 
 
+def edition_step(name: str, step: Callable[[Session, Actor, int], object], done: str, summary: str) -> click.Command:
+    """`digest edition NAME ID`: one step of an edition's life, its domain function (which writes the audit
+    line) run in one transaction; once it is committed, ``done`` is printed with the edition id for ``{id}``."""
+
+    @click.command(name, help=summary)
+    @click.argument("edition_id", type=int)
+    @with_runtime(acts=True)
+    def command(runtime: Runtime, actor: Actor, edition_id: int) -> None:
+        with runtime.sessions() as session, session.begin():
+            step(session, actor, edition_id)
+        click.echo(done.format(id=edition_id))
+
+    return command
+
+
 def cli_actor(runtime: Runtime, as_email: str | None) -> Actor:
     """``cli:<user>``, or the editor --as names (who must have an account)."""
     if not as_email:
@@ -101,6 +117,27 @@ def ensure_schema(runtime: Runtime) -> None:
         raise NotInitialised("the database is empty: run `digest init` first")
     if current != head_revision(runtime.engine):
         raise NotInitialised("the database schema is older than this version: run `digest init` to upgrade it")
+
+
+def listing(
+    headers: list[str], cells: Callable[[dict[str, Any]], list[Any]]
+) -> Callable[[Callable[..., list[dict[str, Any]]]], Callable[..., None]]:
+    """A listing command: it returns its rows, printed as a table of ``headers`` (a row's ``cells``), or with
+    --json as they are (a JSON array on stdout, nothing else)."""
+
+    def decorate(command: Callable[..., list[dict[str, Any]]]) -> Callable[..., None]:
+        @json_option
+        @functools.wraps(command)
+        def wrapper(*args: Any, as_json: bool, **kwargs: Any) -> None:
+            rows = command(*args, **kwargs)
+            if as_json:
+                print_json(rows)
+            else:
+                print_table([cells(row) for row in rows], headers)
+
+        return wrapper
+
+    return decorate
 
 
 def print_json(rows: list[dict[str, Any]] | dict[str, Any]) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from digest.audit import Actor
-from digest.cli.common import json_option, parse_ids, print_json, print_table, with_runtime
+from digest.cli.common import json_option, listing, parse_ids, print_json, print_table, with_runtime
 from digest.items.queue import decide, feature, list_items
 from digest.items.sources import add_source, list_sources, named_source, remove_source, set_enabled
 from digest.models import ITEM_KINDS, ITEM_STATUSES
@@ -23,19 +24,15 @@ def sources() -> None:
 
 
 @sources.command("list")
-@json_option
+@listing(
+    ["NAME", "KIND", "ENABLED", "STATUS", "LAST ERROR", "URL"],
+    lambda r: [r["name"], r["kind"], "yes" if r["enabled"] else "no", r["status"], r["last_error"], r["url"]],
+)
 @with_runtime()
-def sources_list(runtime: Runtime, as_json: bool) -> None:
+def sources_list(runtime: Runtime) -> list[dict[str, Any]]:
     """List the sources and their health."""
     with runtime.sessions() as session:
-        rows = [source_json(source) for source in list_sources(session)]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        [[r["name"], r["kind"], "yes" if r["enabled"] else "no", r["status"], r["last_error"], r["url"]] for r in rows],
-        ["NAME", "KIND", "ENABLED", "STATUS", "LAST ERROR", "URL"],
-    )
+        return [source_json(source) for source in list_sources(session)]
 
 
 @sources.command("add")
@@ -126,19 +123,15 @@ def queue() -> None:
 @queue.command("list")
 @click.option("--status", type=click.Choice(ITEM_STATUSES), default=None)
 @click.option("--kind", type=click.Choice(ITEM_KINDS), default=None)
-@json_option
+@listing(
+    ["ID", "STATUS", "KIND", "SOURCE", "", "TITLE"],
+    lambda r: [r["id"], r["status"], r["kind"], r["source"], "★" if r["featured"] else "", r["title"]],
+)
 @with_runtime()
-def queue_list(runtime: Runtime, status: str | None, kind: str | None, as_json: bool) -> None:
+def queue_list(runtime: Runtime, status: str | None, kind: str | None) -> list[dict[str, Any]]:
     """List items, newest first."""
     with runtime.sessions() as session:
-        rows = [item_json(item) for item in list_items(session, status, kind)]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        [[r["id"], r["status"], r["kind"], r["source"], "★" if r["featured"] else "", r["title"]] for r in rows],
-        ["ID", "STATUS", "KIND", "SOURCE", "", "TITLE"],
-    )
+        return [item_json(item) for item in list_items(session, status, kind)]
 
 
 @queue.command("approve")

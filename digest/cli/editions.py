@@ -1,6 +1,7 @@
 """Commands for editions: create (the weekly digest or a newsletter) or duplicate, inspect, preview,
-schedule or unschedule, hold back from automatic sending or release, send and cancel. Each action is
-one function of digest.editions.lifecycle or digest.delivery.sending, which writes the audit line."""
+schedule or unschedule, hold back from automatic sending or release, send, cancel, and resume one paused
+after failures. Each action is one function of digest.editions.lifecycle or digest.delivery, which writes
+the audit line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import click
 from sqlalchemy.orm import Session
 
 from digest.audit import Actor
-from digest.cli.common import fail, json_option, parse_ids, print_json, print_table, with_runtime
+from digest.cli.common import edition_step, fail, json_option, listing, parse_ids, print_json, with_runtime
+from digest.delivery.ledger import resume_edition
 from digest.delivery.message import site_links
 from digest.delivery.sending import send_now, send_test
 from digest.editions.compose import freeze
@@ -126,24 +128,25 @@ def _echo_warnings(warnings: list[str]) -> None:
 
 
 @edition.command("list")
-@json_option
+@listing(
+    ["ID", "TYPE", "STATUS", "ITEMS", "SENT", "QUEUED", "TITLE"],
+    lambda r: [
+        r["id"],
+        r["type"],
+        r["status"],
+        len(r["items"]),
+        r["counts"]["sent"],
+        r["counts"]["queued"],
+        r["title"],
+    ],
+)
 @with_runtime()
-def edition_list(runtime: Runtime, as_json: bool) -> None:
+def edition_list(runtime: Runtime) -> list[dict[str, Any]]:
     """List editions, newest first."""
     with runtime.sessions() as session:
         editions = list_editions(session)
         counts = delivery_counts(session, [e.id for e in editions])
-        rows = [edition_json(e, counts[e.id]) for e in editions]
-    if as_json:
-        print_json(rows)
-        return
-    print_table(
-        [
-            [r["id"], r["type"], r["status"], len(r["items"]), r["counts"]["sent"], r["counts"]["queued"], r["title"]]
-            for r in rows
-        ],
-        ["ID", "TYPE", "STATUS", "ITEMS", "SENT", "QUEUED", "TITLE"],
-    )
+        return [edition_json(e, counts[e.id]) for e in editions]
 
 
 @edition.command("show")
@@ -232,34 +235,29 @@ def edition_schedule(runtime: Runtime, actor: Actor, edition_id: int, at: str) -
     click.echo(f"edition {edition_id} scheduled for {when.isoformat()}")
 
 
-@edition.command("unschedule")
-@click.argument("edition_id", type=int)
-@with_runtime(acts=True)
-def edition_unschedule(runtime: Runtime, actor: Actor, edition_id: int) -> None:
-    """Take a scheduled edition back to a draft."""
-    with runtime.sessions() as session, session.begin():
-        unschedule(session, actor, edition_id)
-    click.echo(f"edition {edition_id} is a draft again")
-
-
-@edition.command("hold")
-@click.argument("edition_id", type=int)
-@with_runtime(acts=True)
-def edition_hold(runtime: Runtime, actor: Actor, edition_id: int) -> None:
-    """Hold an edition back from automatic sending (at its time it goes back to the editors as a draft)."""
-    with runtime.sessions() as session, session.begin():
-        hold(session, actor, edition_id)
-    click.echo(f"edition {edition_id} held: it will not go out by itself")
-
-
-@edition.command("release")
-@click.argument("edition_id", type=int)
-@with_runtime(acts=True)
-def edition_release(runtime: Runtime, actor: Actor, edition_id: int) -> None:
-    """Let a held edition go out by itself again, at its scheduled time."""
-    with runtime.sessions() as session, session.begin():
-        release(session, actor, edition_id)
-    click.echo(f"edition {edition_id} released: it goes out at its scheduled time")
+for _name, _step, _done, _summary in (
+    ("unschedule", unschedule, "edition {id} is a draft again", "Take a scheduled edition back to a draft."),
+    (
+        "hold",
+        hold,
+        "edition {id} held: it will not go out by itself",
+        "Hold an edition back from automatic sending (at its time it goes back to the editors as a draft).",
+    ),
+    (
+        "release",
+        release,
+        "edition {id} released: it goes out at its scheduled time",
+        "Let a held edition go out by itself again, at its scheduled time.",
+    ),
+    ("cancel", cancel, "edition {id} cancelled", "Cancel a draft or scheduled edition."),
+    (
+        "resume",
+        resume_edition,
+        "edition {id}: sending resumed — a running worker picks it up",
+        "Resume sending an edition paused after failures (fix the cause first).",
+    ),
+):
+    edition.add_command(edition_step(_name, _step, _done, _summary))
 
 
 @edition.command("send")
@@ -275,13 +273,3 @@ def edition_send(runtime: Runtime, actor: Actor, edition_id: int, test_address: 
     started = send_now(runtime, actor, edition_id)
     click.echo(f"edition {edition_id}: {started.queued} deliveries queued — `digest worker --drain` sends them")
     _echo_warnings(started.warnings)
-
-
-@edition.command("cancel")
-@click.argument("edition_id", type=int)
-@with_runtime(acts=True)
-def edition_cancel(runtime: Runtime, actor: Actor, edition_id: int) -> None:
-    """Cancel a draft or scheduled edition."""
-    with runtime.sessions() as session, session.begin():
-        cancel(session, actor, edition_id)
-    click.echo(f"edition {edition_id} cancelled")

@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 import click
 
 from digest.audit import Actor
-from digest.cli.common import json_option, print_json, print_table, with_runtime
+from digest.cli.common import listing, with_runtime
 from digest.editors.accounts import add_editor, list_accounts, named_account, remove_account, set_password, set_role
 from digest.models import EDITOR_ROLES, SUBSCRIBER_STATUSES
 from digest.runtime import Runtime
@@ -125,16 +125,12 @@ def subscribers_unsubscribe(runtime: Runtime, actor: Actor, email: str) -> None:
 
 @subscribers.command("list")
 @click.option("--status", type=click.Choice(SUBSCRIBER_STATUSES), default=None)
-@json_option
+@listing(["ID", "STATUS", "EMAIL", "NAME"], lambda r: [r["id"], r["status"], r["email"], r["name"]])
 @with_runtime()
-def subscribers_list(runtime: Runtime, status: str | None, as_json: bool) -> None:
+def subscribers_list(runtime: Runtime, status: str | None) -> list[dict[str, Any]]:
     """List subscribers."""
     with runtime.sessions() as session:
-        rows = [subscriber_json(subscriber) for subscriber in list_subscribers(session, status)]
-    if as_json:
-        print_json(rows)
-        return
-    print_table([[r["id"], r["status"], r["email"], r["name"]] for r in rows], ["ID", "STATUS", "EMAIL", "NAME"])
+        return [subscriber_json(subscriber) for subscriber in list_subscribers(session, status)]
 
 
 @subscribers.command("export")
@@ -170,16 +166,12 @@ def editors_add(runtime: Runtime, actor: Actor, email: str, role: str, password_
 
 
 @editors.command("list")
-@json_option
+@listing(["ID", "ROLE", "EMAIL", "CREATED"], lambda r: [r["id"], r["role"], r["email"], r["created_at"]])
 @with_runtime()
-def editors_list(runtime: Runtime, as_json: bool) -> None:
+def editors_list(runtime: Runtime) -> list[dict[str, Any]]:
     """List the editor accounts."""
     with runtime.sessions() as session:
-        rows = [editor_json(editor) for editor in list_accounts(session)]
-    if as_json:
-        print_json(rows)
-        return
-    print_table([[r["id"], r["role"], r["email"], r["created_at"]] for r in rows], ["ID", "ROLE", "EMAIL", "CREATED"])
+        return [editor_json(editor) for editor in list_accounts(session)]
 
 
 @editors.command("password")

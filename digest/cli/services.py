@@ -9,10 +9,8 @@ from contextlib import contextmanager
 
 import click
 
-from digest.audit import Actor
 from digest.cli.common import with_runtime
 from digest.db import upgrade
-from digest.delivery.ledger import resume_edition
 from digest.delivery.worker import Worker
 from digest.demo import load_demo
 from digest.errors import DigestError
@@ -68,16 +66,6 @@ def worker(runtime: Runtime, drain: bool) -> None:
             delivery_worker.serve(stop)
     finally:
         delivery_worker.close()
-
-
-@click.command("resume")
-@click.argument("edition_id", type=int)
-@with_runtime(acts=True)
-def edition_resume(runtime: Runtime, actor: Actor, edition_id: int) -> None:
-    """Resume sending an edition paused after failures (fix the cause first)."""
-    with runtime.sessions() as session, session.begin():
-        resume_edition(session, actor, edition_id)
-    click.echo(f"edition {edition_id}: sending resumed — a running worker picks it up")
 
 
 @click.command()

@@ -27,6 +27,7 @@ from digest.submissions.notices import confirmation_notice
 from digest.submissions.status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
 from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
+from digest.web.private import keep_private
 from digest.web.submission_form import HONEYPOT, SubmissionForm, formdata_from_json
 from digest.web.submission_limit import SubmissionLimiter
 from digest.web.subscription import NoticeThrottle
@@ -96,11 +97,8 @@ def _body_too_large(_error: RequestEntityTooLarge) -> ResponseReturnValue:
 
 @blueprint.after_request
 def _private(response: Response) -> Response:
-    if request.endpoint == "submission.status":
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"  # the token must not leave in a Referer
-        response.headers["X-Robots-Tag"] = "noindex"
-    return response
+    """The status page is the submitter's own: its address holds their token."""
+    return keep_private(response) if request.endpoint == "submission.status" else response
 
 
 # --------------------------------------------------------------------------- the form

@@ -49,6 +49,7 @@ from digest.subscribers.subscriptions import (
 )
 from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
+from digest.web.private import keep_private
 
 blueprint = Blueprint("subscription", __name__)
 EDITION_LABELS = {"digest": "The weekly digest", "newsletter": "Newsletters"}
@@ -102,12 +103,7 @@ def _set_up(state: BlueprintSetupState) -> None:
     app.extensions["digest.notice_throttle"] = NoticeThrottle(NOTICES_PER_ADDRESS_PER_HOUR, 3600)
 
 
-@blueprint.after_request
-def _private(response: Response) -> Response:
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"  # the token must not leave in a Referer
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+blueprint.after_request(keep_private)  # most of these pages carry a subscriber's token in their address
 
 
 # --------------------------------------------------------------------------- subscribe

@@ -1,16 +1,20 @@
-"""How every editors' action runs: one transaction with its audit line, the outcome flashed, then back."""
+"""How every editors' action runs: one transaction with its audit line, the outcome flashed, then back;
+and what their pages share in reading a form or the row an address names."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, request
+from flask import abort, flash, redirect, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from digest.errors import DigestError
 from digest.web.context import runtime
+
+Row = TypeVar("Row")
 
 
 class FormError(DigestError):
@@ -69,3 +73,11 @@ def form_int(name: str, default: int | None = None) -> int:
 
 def plural(number: int, one: str, many: str | None = None) -> str:
     return f"{number} {one if number == 1 else (many or one + 's')}"
+
+
+def found_or_404(session: Session, model: type[Row], row_id: int) -> Row:
+    """The row an address names, else a 404 page."""
+    found = session.get(model, row_id)
+    if found is None:
+        abort(404)
+    return found

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import html
 
-from flask import Response, abort, current_app
+from flask import Response, current_app
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from digest.errors import DigestError
 from digest.models import Edition
 from digest.web.context import runtime
+from digest.web.editor.actions import found_or_404
 from digest.web.editor.auth import login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.preview import Preview, PreviewCache, preview
@@ -52,8 +53,7 @@ def edition_preview_text(edition_id: int) -> ResponseReturnValue:
 
 def _preview(edition_id: int) -> Preview:
     with runtime().sessions() as session:
-        if session.get(Edition, edition_id) is None:
-            abort(404)
+        found_or_404(session, Edition, edition_id)
         return preview(runtime(), current_app.extensions[CACHE_KEY], session, edition_id)
 
 

@@ -21,7 +21,7 @@ from digest.editions.core import EditionError, get_edition
 from digest.errors import DigestError
 from digest.models import Edition
 from digest.web.context import runtime
-from digest.web.editor.actions import perform, plural
+from digest.web.editor.actions import found_or_404, perform, plural
 from digest.web.editor.auth import admin_required, current_actor, current_editor, is_admin, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.local_time import parse_local
@@ -138,9 +138,7 @@ def edition_resume(edition_id: int) -> ResponseReturnValue:
 @login_required
 def edition_progress(edition_id: int) -> ResponseReturnValue:
     with runtime().sessions() as session:
-        found = session.get(Edition, edition_id)
-        if found is None:
-            abort(404)
+        found = found_or_404(session, Edition, edition_id)
         response = jsonify(progress(session, found).as_json())
     response.headers["Cache-Control"] = "no-store"
     return response

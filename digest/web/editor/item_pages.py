@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from digest.errors import DigestError
 from digest.items.edits import FROZEN_STATUSES, TEXT_FIELDS, ItemChanges, ItemError, edit_item
 from digest.models import ITEM_KINDS, Edition, EditionItem, Item, utcnow
 from digest.web.context import runtime
-from digest.web.editor.actions import editor_path
+from digest.web.editor.actions import editor_path, found_or_404
 from digest.web.editor.auth import current_actor, login_required
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.local_time import TimeInputError, input_value, parse_optional
@@ -32,9 +32,7 @@ def item(item_id: int) -> ResponseReturnValue:
 def _show(item_id: int, form: dict[str, str], status: int = 200) -> ResponseReturnValue:
     timezone = runtime().config.site.timezone
     with runtime().sessions() as session:
-        found = session.get(Item, item_id)
-        if found is None:
-            abort(404)
+        found = found_or_404(session, Item, item_id)
         values = form or _form_values(found, timezone)
         now = utcnow()
         return (

@@ -7,12 +7,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest.items.queue import decide, feature
-from digest.models import ITEM_KINDS, ITEM_STATUSES, utcnow
+from digest.models import utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, back_to, form_ids, perform, plural
 from digest.web.editor.auth import current_actor, login_required
 from digest.web.editor.blueprint import blueprint
-from digest.web.editor.queue_query import SORTS, QueueFilters, closing_soon, deadline_passed, filter_choices, queue_page
+from digest.web.editor.queue_query import QueueFilters, closing_soon, deadline_passed, filter_choices, queue_page
 
 DECISIONS = {"approve": "approved", "reject": "rejected"}
 NOTE_MAX = 2000
@@ -24,17 +24,13 @@ def queue() -> ResponseReturnValue:
     filters = QueueFilters.from_args(request.args)
     with runtime().sessions() as session:
         page = queue_page(session, filters)
-        sources, countries = filter_choices(session)
+        choices = filter_choices(session)
     now = utcnow()
     return render_template(
         "queue.html",
         page=page,
         filters=filters,
-        statuses=ITEM_STATUSES,
-        kinds=ITEM_KINDS,
-        sorts=SORTS,
-        sources=sources,
-        countries=countries,
+        **choices,
         closing_soon={item.id for item in page.items if closing_soon(item, now)},
         deadline_passed={item.id for item in page.items if deadline_passed(item, now)},
         back=request.full_path.rstrip("?"),

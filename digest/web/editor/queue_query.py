@@ -150,10 +150,11 @@ def deadline_passed(item: Item, now: datetime) -> bool:
     return item.kind == "call" and item.deadline is not None and item.deadline < now
 
 
-def filter_choices(session: Session) -> tuple[list[tuple[str, str]], list[str]]:
-    """The sources (id, name) and the countries the filters offer."""
+def filter_choices(session: Session) -> dict[str, object]:
+    """What the queue's filters offer, under the names the page knows them by: the statuses, kinds and sorts,
+    the sources (id, name) and the countries items name."""
     sources = [(str(id_), name) for id_, name in session.execute(select(Source.id, Source.name).order_by(Source.name))]
     countries = list(
         session.scalars(select(Item.country).where(Item.country.is_not(None)).distinct().order_by(Item.country))
     )
-    return sources, countries
+    return {"statuses": ITEM_STATUSES, "kinds": ITEM_KINDS, "sorts": SORTS, "sources": sources, "countries": countries}

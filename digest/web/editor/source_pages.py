@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +13,7 @@ from digest.errors import DigestError
 from digest.items.sources import add_source, edit_source, get_source, list_sources, record_collected, set_enabled
 from digest.models import Item, Source, utcnow
 from digest.web.context import runtime
-from digest.web.editor.actions import perform, plural
+from digest.web.editor.actions import found_or_404, perform, plural
 from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
 from sources.collector import collect
@@ -51,9 +51,7 @@ def add_source_page() -> ResponseReturnValue:
 @admin_required
 def source(source_id: int) -> ResponseReturnValue:
     with runtime().sessions() as session:
-        found = session.get(Source, source_id)
-        if found is None:
-            abort(404)
+        found = found_or_404(session, Source, source_id)
         return render_template(
             "editor_source.html",
             source=found,

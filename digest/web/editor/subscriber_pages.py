@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,7 @@ from digest.models import Subscriber, utcnow
 from digest.subscribers import roster
 from digest.subscribers.preferences import editions_of, topics_of
 from digest.web.context import runtime
-from digest.web.editor.actions import perform
+from digest.web.editor.actions import found_or_404, perform
 from digest.web.editor.auth import admin_required, current_actor
 from digest.web.editor.blueprint import blueprint
 from digest.web.editor.subscriber_search import SubscriberFilters, deliveries_of, subscriber_page
@@ -47,9 +47,7 @@ def add_subscriber_page() -> ResponseReturnValue:
 @admin_required
 def subscriber(subscriber_id: int) -> ResponseReturnValue:
     with runtime().sessions() as session:
-        found = session.get(Subscriber, subscriber_id)
-        if found is None:
-            abort(404)
+        found = found_or_404(session, Subscriber, subscriber_id)
         return render_template(
             "editor_subscriber.html",
             subscriber=found,
