@@ -6,6 +6,7 @@ variable that set it), never a traceback.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -186,6 +187,19 @@ class CollectConfig(_Section):
     past_event_days: int = Field(30, ge=0)
     dedup_title_days: int = Field(60, ge=1)
     max_summary_chars: int = Field(20_000, ge=100)
+    max_items_per_source: int = Field(1000, ge=1, description="new items one fetch of one source may add")
+    allow_private_addresses: bool = Field(False, description="fetch loopback and private-network addresses")
+    allowed_networks: tuple[str, ...] = Field((), description="networks fetched whatever the address rules say")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an IP network such as 10.1.0.0/16") from None
+        return value
 
 
 class Settings(_Section):

@@ -1,31 +1,29 @@
 """HTTP fetching with requests: conditional GET, redirects, timeouts, a streamed body cap.
 
-`sample://NAME` (the bundled demo feeds) and `file:///absolute/path` go through transport
-adapters mounted on the same Session, so every source takes one code path.
+Only http(s) and `sample://NAME` (the bundled demo feeds, a transport adapter on the same Session)
+are fetched. Every connection obeys the address policy of sources.netpolicy (`collect.allow_private_addresses`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import mimetypes
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
-from requests.adapters import BaseAdapter, HTTPAdapter
+from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
 from digest.config import CollectConfig
+from sources.netpolicy import AddressPolicy, AddressRefused, CheckedHTTPAdapter
 from sources.settings import user_agent
 
 ACCEPT = (
@@ -35,6 +33,7 @@ ACCEPT = (
 REDIRECT_CODES = (301, 302, 303, 307, 308)
 PERMANENT_REDIRECT_CODES = (301, 308)
 REMOTE_SCHEMES = ("http", "https")
+FETCHED_SCHEMES = (*REMOTE_SCHEMES, "sample")
 CHUNK_SIZE = 64 * 1024
 KEPT_HEADERS = ("content-type", "content-location", "content-language", "etag", "last-modified")
 
@@ -70,15 +69,18 @@ class FetchResult:
 
 
 def build_session(settings: CollectConfig) -> requests.Session:
-    """A Session with our headers and the sample:// and file:// adapters mounted."""
+    """A Session with our headers, the address policy on http(s), and the sample:// adapter mounted."""
     session = requests.Session()
+    # No proxies, .netrc or CA bundles from the environment: a proxy would resolve and connect for us,
+    # out of reach of the address checks.
+    session.trust_env = False
     session.headers.update({"User-Agent": user_agent(settings), "Accept": ACCEPT})
     session.max_redirects = settings.max_redirects
-    http = HTTPAdapter(pool_connections=4, pool_maxsize=4, max_retries=0)
+    policy = AddressPolicy.from_settings(settings.allow_private_addresses, settings.allowed_networks)
+    http = CheckedHTTPAdapter(policy, pool_connections=4, pool_maxsize=4, max_retries=0)
     session.mount("http://", http)
     session.mount("https://", http)
     session.mount("sample://", SampleAdapter())
-    session.mount("file://", FileAdapter())
     return session
 
 
@@ -95,6 +97,10 @@ def fetch(
 
     `now` is the collection's clock: a Retry-After date is measured against it, like the backoff.
     """
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in FETCHED_SCHEMES:
+        shown = f"{scheme}://" if scheme else "an address without a scheme"
+        raise FetchError(f"refused: only http://, https:// and sample:// sources are fetched, not {shown}")
     headers = {}
     if etag:
         headers["If-None-Match"] = etag
@@ -109,6 +115,8 @@ def fetch(
             response.close()
     except FetchError:
         raise
+    except AddressRefused as refused:
+        raise FetchError(str(refused)) from None
     except requests.RequestException as error:
         raise FetchError(describe_request_error(error, settings)) from None
     except OSError as error:
@@ -118,7 +126,7 @@ def fetch(
 def _follow_redirects(
     session: requests.Session, url: str, headers: dict[str, str], settings: CollectConfig
 ) -> tuple[requests.Response, str | None]:
-    # Redirects are followed by hand: a server must not send us to file:// or sample://,
+    # Redirects are followed by hand: a server must not send us to sample:// (or file://),
     # a redirect body is never read, and only an all-permanent chain moves the stored URL.
     timeout = (settings.connect_timeout, settings.read_timeout)
     current, visited, permanent = url, [url], True
@@ -292,7 +300,7 @@ def format_bytes(size: int) -> str:
 
 
 class LocalFeedError(requests.RequestException):
-    """A sample:// or file:// address that names nothing readable."""
+    """A sample:// address that names no bundled feed."""
 
 
 class _LocalAdapter(BaseAdapter):
@@ -337,34 +345,3 @@ class SampleAdapter(_LocalAdapter):
         modified = format_datetime(datetime(today.year, today.month, today.day, tzinfo=UTC), usegmt=True)
         content_type = samples.sample_content_type(name) + "; charset=utf-8"
         return self.respond(request, io.BytesIO(body), content_type, etag, modified)
-
-
-class FileAdapter(_LocalAdapter):
-    """Serves `file:///absolute/path`, streamed from disk so the body cap still applies."""
-
-    def send(self, request: requests.PreparedRequest, **_kwargs: object) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        if parts.netloc not in ("", "localhost"):
-            raise LocalFeedError(f"file:// addresses must be local, not on {parts.netloc!r}", request=request)
-        path = Path(unquote(parts.path))
-        if not path.is_absolute():
-            raise LocalFeedError(f"file:// needs an absolute path, got {str(path)!r}", request=request)
-        try:
-            stat = path.stat()
-            stream = path.open("rb")
-        except FileNotFoundError:
-            raise LocalFeedError(f"file not found: {path}", request=request) from None
-        except IsADirectoryError:
-            raise LocalFeedError(f"not a file: {path}", request=request) from None
-        except OSError as error:
-            raise LocalFeedError(f"cannot read {path}: {error.strerror}", request=request) from None
-        etag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
-        modified = format_datetime(datetime.fromtimestamp(stat.st_mtime, UTC), usegmt=True)
-        content_type = _guess_type(path)
-        return self.respond(request, stream, content_type, etag, modified)
-
-
-def _guess_type(path: Path) -> str:
-    suffix = path.suffix.lower()
-    known = {".rss": "application/rss+xml", ".atom": "application/atom+xml", ".ics": "text/calendar"}
-    return known.get(suffix) or mimetypes.guess_type(os.fspath(path))[0] or "application/octet-stream"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from digest.config import SOURCE_KINDS, SourceConfig
 from digest.errors import DigestError, required
 from digest.models import Source
 
-FEED_SCHEMES = ("http://", "https://", "file://", "sample://")
+FEED_SCHEMES = ("http://", "https://", "sample://")
 
 
 class SourceError(DigestError):
@@ -99,7 +100,8 @@ def sync_from_config(session: Session, declared: Iterable[SourceConfig]) -> list
             _new_source(session, entry.name, entry.url, entry.kind)
             added.append(entry.name)
         elif (source.url, source.kind) != (entry.url, entry.kind):
-            source.url, source.kind = entry.url, entry.kind
+            _, url = _checked(entry.name, entry.url, entry.kind)
+            source.url, source.kind = url, entry.kind
     return added
 
 
@@ -119,6 +121,15 @@ def _checked(name: str, url: str, kind: str) -> tuple[str, str]:
         raise SourceError("a source needs a name")
     if kind not in SOURCE_KINDS:
         raise SourceError(f"unknown kind {kind!r}; use one of {', '.join(SOURCE_KINDS)}")
-    if not url.startswith(FEED_SCHEMES):
-        raise SourceError(f"{url!r} is not a feed URL (http://, https://, file:// or sample://)")
+    if not url.lower().startswith(FEED_SCHEMES):
+        raise SourceError(f"{url!r} is not a feed URL (http://, https:// or sample://)")
+    if url.lower().startswith(("http://", "https://")) and not _hostname(url):
+        raise SourceError(f"{url!r} names no host")
     return name, url
+
+
+def _hostname(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:  # a malformed [IPv6] part
+        return None
