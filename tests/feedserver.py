@@ -41,6 +41,7 @@ class FeedServer:
     routes: dict[str, Behaviour] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    host: str = "127.0.0.1"  # any 127.x.y.z works on Linux: a second "site" for the address-policy tests
 
     def start(self) -> FeedServer:
         server = self
@@ -48,7 +49,7 @@ class FeedServer:
         class BoundHandler(Handler):
             feed_server = server
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), BoundHandler)
+        self.httpd = ThreadingHTTPServer((self.host, 0), BoundHandler)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -230,8 +231,8 @@ def slow_trickle(interval: float = 0.05) -> Behaviour:
 
 
 @contextmanager
-def running_server() -> Iterator[FeedServer]:
-    server = FeedServer().start()
+def running_server(host: str = "127.0.0.1") -> Iterator[FeedServer]:
+    server = FeedServer(host=host).start()
     try:
         yield server
     finally:

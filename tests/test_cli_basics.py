@@ -9,6 +9,7 @@ from sqlalchemy import inspect
 
 from digest.db import make_engine
 from tests.cli import digest, digest_json
+from tests.feedserver import FeedServer
 
 
 def test_init_creates_the_schema_and_is_safe_to_run_twice(write_config: Callable[..., Path], database_url: str) -> None:
@@ -94,12 +95,11 @@ def test_a_wrong_item_id_changes_nothing_and_says_which(write_config: Callable[.
 
 
 def test_collect_shows_each_source_and_the_warnings_of_a_feed_it_could_still_read(
-    write_config: Callable[..., Path],
+    write_config: Callable[..., Path], feed_server: FeedServer
 ) -> None:
-    malformed = Path(__file__).parent / "sources" / "testdata" / "malformed.rss"
     config = write_config(
         sources=[
-            {"name": "Shaky feed", "url": malformed.as_uri(), "kind": "news"},
+            {"name": "Shaky feed", "url": feed_server.url("/malformed.rss"), "kind": "news"},
             {"name": "Gone feed", "url": "http://127.0.0.1:9/feed.rss", "kind": "news"},
         ]
     )

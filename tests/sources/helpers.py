@@ -22,6 +22,7 @@ FAST = CollectConfig(
     max_body_bytes=2 * 1024 * 1024,
     backoff_base_seconds=60.0,
     backoff_cap_seconds=3600.0,
+    allow_private_addresses=True,  # the test servers listen on 127.0.0.1
 )
 
 

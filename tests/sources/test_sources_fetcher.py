@@ -1,4 +1,4 @@
-"""The fetcher's local transports (file://, sample://) and its error wording."""
+"""The fetcher's sample:// transport, the schemes it refuses, and its error wording."""
 
 from __future__ import annotations
 
@@ -20,41 +20,19 @@ def session() -> requests.Session:
         yield session
 
 
-def test_file_url_is_served_with_validators(session, tmp_path) -> None:
-    path = tmp_path / "local feed.rss"
-    path.write_bytes(b"<rss version='2.0'><channel><title>x</title></channel></rss>")
-
-    first = fetch(session, path.as_uri(), SETTINGS)
-    again = fetch(session, path.as_uri(), SETTINGS, etag=first.etag)
-
-    assert first.status == 200 and first.body.startswith(b"<rss")
-    assert first.headers["content-type"] == "application/rss+xml"
-    assert first.last_modified
-    assert again.not_modified and again.body == b""
-
-
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        ("file:///nonexistent/feed.rss", "file not found: /nonexistent/feed.rss"),
-        ("file://otherhost/feed.rss", "file:// addresses must be local"),
-        ("file:///", "not a file: /"),
+        ("file:///etc/passwd", "refused: only http://, https:// and sample:// sources are fetched, not file://"),
+        ("file://otherhost/feed.rss", "not file://"),
         ("sample://nothing.rss", "no bundled sample feed 'nothing.rss'"),
-        ("gopher://example.org/feed", "not a feed address this collector can read"),
+        ("gopher://example.org/feed", "not gopher://"),
         ("http://", "invalid URL"),
     ],
 )
 def test_unreadable_addresses(session, url, message) -> None:
     with pytest.raises(FetchError, match=message):
         fetch(session, url, SETTINGS)
-
-
-def test_file_body_cap_applies(session, tmp_path) -> None:
-    path = tmp_path / "big.rss"
-    path.write_bytes(b" " * (2 * 1024 * 1024))
-
-    with pytest.raises(FetchError, match="response too large: more than 1 MiB"):
-        fetch(session, path.as_uri(), SETTINGS)
 
 
 @pytest.mark.parametrize("name", samples.SAMPLE_NAMES)

@@ -33,7 +33,8 @@ def test_retry_after_wins_when_longer_and_is_itself_capped() -> None:
 
 def test_the_collectors_read_the_configured_section_with_a_user_agent_naming_the_site(runtime) -> None:
     settings = collector_settings(runtime)
-    assert settings.model_copy(update={"user_agent": None}) == runtime.config.settings.collect == CollectConfig()
+    configured = CollectConfig(allow_private_addresses=True)  # as tests/conftest.py writes it
+    assert settings.model_copy(update={"user_agent": None}) == runtime.config.settings.collect == configured
     assert settings.user_agent.startswith("ClusterDigest/") and "+http://digest.test" in settings.user_agent
     assert user_agent(CollectConfig()) == DEFAULT_USER_AGENT
     assert user_agent(CollectConfig(user_agent="Bot/1")) == "Bot/1"

@@ -15,7 +15,7 @@ from digest.models import Editor, Item, Source, Subscriber
 from digest.runtime import Runtime
 from tests.editor_helpers import ADMIN, EDITOR, Desk, log_in, trail
 from tests.factories import make_subscribers
-from tests.feedserver import FIXTURES
+from tests.feedserver import FeedServer
 
 
 def source_named(runtime: Runtime, name: str) -> Source | None:
@@ -35,8 +35,8 @@ def flashes(page: str) -> list[str]:
 # --------------------------------------------------------------------------- sources
 
 
-def test_adding_a_source_and_collecting_it_now(admin: Desk, runtime: Runtime) -> None:
-    feed = (FIXTURES / "rss2.rss").as_uri()
+def test_adding_a_source_and_collecting_it_now(admin: Desk, runtime: Runtime, feed_server: FeedServer) -> None:
+    feed = feed_server.url("/rss2.rss")
     page = admin.follow("/editor/sources", {"name": "Cluster feed", "url": feed, "kind": "news"})
     assert "Added the source “Cluster feed”" in page
     source = source_named(runtime, "Cluster feed")
@@ -51,7 +51,7 @@ def test_adding_a_source_and_collecting_it_now(admin: Desk, runtime: Runtime) ->
 
 
 def test_a_failing_source_shows_its_error_and_backoff(admin: Desk, runtime: Runtime) -> None:
-    admin.follow("/editor/sources", {"name": "Broken", "url": "file:///nowhere/feed.rss", "kind": "auto"})
+    admin.follow("/editor/sources", {"name": "Broken", "url": "http://127.0.0.1:9/feed.rss", "kind": "auto"})
     source = source_named(runtime, "Broken")
     page = admin.follow(f"/editor/sources/{source.id}/collect", {"back": "source"})
     assert "Collecting “Broken” failed" in page
