@@ -282,6 +282,7 @@ def parse_stage(
         parsed = parse_calendar(
             body, now=context.now, default_zone=context.zone,
             future_days=settings.recurrence_days, past_days=settings.past_event_days,
+            max_occurrences=settings.max_items_per_source,
         )  # fmt: skip
     else:
         parsed = parse_feed(body, headers, url)
@@ -318,9 +319,20 @@ def _store(runtime: Runtime, outcome: _Outcome, index: dedup.RunIndex, context: 
             if not stored:
                 return _failed(result, "the source was removed while it was being collected")
             if outcome.status == "ok":
-                result.new, result.duplicates, result.updated = _store_items(
-                    session, job.source_id, outcome.candidates, index, context.now
+                limit = context.settings.max_items_per_source
+                result.new, result.duplicates, result.updated, left_out = _store_items(
+                    session, job.source_id, outcome.candidates, index, context.now, limit
                 )
+                if left_out:
+                    result.warnings.append(
+                        f"{left_out} new items left out: one fetch adds at most {limit} "
+                        "(collect.max_items_per_source)"
+                    )
+                    session.execute(
+                        update(Source)
+                        .where(Source.id == job.source_id)
+                        .values(**health.warning_values(result.warnings))
+                    )
         index.commit()
     except Exception as error:  # a database error (or a bug) costs this source, not the run
         index.discard()
@@ -381,14 +393,15 @@ def _record_store_failure(runtime: Runtime, job: _Job, message: str, context: _P
 
 
 def _store_items(
-    session: Session, source_id: int, candidates: list[Candidate], index: dedup.RunIndex, now: datetime
-) -> tuple[int, int, int]:
-    """Insert new items, update pending ones that changed; return (new, duplicates, updated)."""
+    session: Session, source_id: int, candidates: list[Candidate], index: dedup.RunIndex, now: datetime, limit: int
+) -> tuple[int, int, int, int]:
+    """Insert new items (at most `limit`, in the feed's order), update pending ones that changed;
+    return (new, duplicates, updated, new ones left out over the limit)."""
     dedup.assign_dedup_keys(source_id, candidates)
     unique_urls = dedup.unique_urls(candidates)
     found = dedup.find_in_source(session, source_id, candidates) if _has_items(session, source_id) else {}
     index.load_urls(session, [candidate.url for candidate in candidates if candidate.url])
-    duplicates = updated = 0
+    duplicates = updated = left_out = 0
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for candidate in candidates:
@@ -407,12 +420,15 @@ def _store_items(
         if index.is_duplicate(session, candidate):
             duplicates += 1
             continue
+        if len(rows) >= limit:
+            left_out += 1
+            continue
         rows.append(item_fields(candidate, origin="feed", source_id=source_id, collected_at=now))
         index.stage(candidate)
     if rows:
         # One executemany: the ORM unit of work would insert row by row to fetch each new id.
         session.execute(insert(Item.__table__), rows)
-    return len(rows), duplicates, updated
+    return len(rows), duplicates, updated, left_out
 
 
 def _has_items(session: Session, source_id: int) -> bool:

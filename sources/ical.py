@@ -3,6 +3,8 @@ expanded within a window (recurring-ical-events), one Entry per occurrence with 
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,9 +27,16 @@ def looks_like_calendar(body: bytes, headers: dict[str, str]) -> bool:
 
 
 def parse_calendar(
-    body: bytes, *, now: datetime, default_zone: str, future_days: int, past_days: int
+    body: bytes,
+    *,
+    now: datetime,
+    default_zone: str,
+    future_days: int,
+    past_days: int,
+    max_occurrences: int = 1000,
 ) -> ParsedFeed:
-    """Events that end after `now - past_days`; recurring ones only up to `now + future_days`."""
+    """Events that end after `now - past_days`; recurring ones only up to `now + future_days`, and
+    at most `max_occurrences` occurrences of all recurring series together (the soonest)."""
     if not body.strip():
         raise ParseError("empty response: the server sent no content")
     try:
@@ -49,7 +58,7 @@ def parse_calendar(
         if entry is not None and _ends_after(entry, window_start)
     ]
     if series:
-        entries.extend(_occurrences(calendar, series, zone, window_start, window_end, warnings))
+        entries.extend(_occurrences(calendar, series, zone, window_start, window_end, warnings, max_occurrences))
     url = calendar.get("URL") or calendar.get("X-ORIGINAL-URL")
     return ParsedFeed(entries, warnings, str(url) if url else None)
 
@@ -59,30 +68,46 @@ def _is_recurring(event: Any) -> bool:
 
 
 def _occurrences(
-    calendar: Any, series: set[str], zone: tzinfo, start: datetime, end: datetime, warnings: list[str]
+    calendar: Any, series: set[str], zone: tzinfo, start: datetime, end: datetime, warnings: list[str], budget: int
 ) -> list[Entry]:
     """Each series is expanded on its own and lazily, so one rule firing every second cannot
-    flood the run (it stops at MAX_OCCURRENCES) nor hide the other series."""
-    entries = []
+    flood the run (it stops at MAX_OCCURRENCES) nor hide the other series; all series together
+    stop at `budget` occurrences, the soonest first, so thousands of series cannot flood it either."""
+    streams = []
     for uid, sub_calendar in _series_calendars(calendar, series).items():
-        try:
-            if _too_frequent(sub_calendar):
-                warnings.append(f"recurring event {uid[:100]} repeats more often than daily: left out")
-                continue
-            occurrences = recurring_ical_events.of(sub_calendar, keep_recurrence_attributes=True).after(start)
-            for taken, occurrence in enumerate(occurrences):
-                occurrence_start = _instant(occurrence["DTSTART"].dt, zone)[0]
-                if occurrence_start is None or occurrence_start > end:
-                    break
-                if taken == MAX_OCCURRENCES:
-                    warnings.append(f"recurring event {uid[:100]}: only its first {MAX_OCCURRENCES} occurrences kept")
-                    break
-                entry = _entry(occurrence, zone, recurring=True)
-                if entry is not None:
-                    entries.append(entry)
-        except Exception as error:  # the library raises many kinds on broken rules; the rest is still usable
-            warnings.append(f"recurring event {uid[:100]} could not be expanded: {clean_text(str(error))[:200]}")
+        if _too_frequent(sub_calendar):
+            warnings.append(f"recurring event {uid[:100]} repeats more often than daily: left out")
+            continue
+        streams.append(_series_occurrences(uid, sub_calendar, zone, start, end, warnings))
+    entries = []
+    for expanded, (_, entry) in enumerate(heapq.merge(*streams, key=lambda pair: pair[0])):
+        if expanded == budget:
+            warnings.append(
+                f"recurring events: expansion stopped at {budget} occurrences, the soonest kept "
+                f"(collect.max_items_per_source); later ones of {len(streams)} series left out"
+            )
+            break
+        if entry is not None:
+            entries.append(entry)
     return entries
+
+
+def _series_occurrences(
+    uid: str, calendar: Any, zone: tzinfo, start: datetime, end: datetime, warnings: list[str]
+) -> Iterator[tuple[datetime, Entry | None]]:
+    """(start, entry) for each occurrence of one series in the window, in time order; None for a hidden one."""
+    try:
+        occurrences = recurring_ical_events.of(calendar, keep_recurrence_attributes=True).after(start)
+        for taken, occurrence in enumerate(occurrences):
+            occurrence_start = _instant(occurrence["DTSTART"].dt, zone)[0]
+            if occurrence_start is None or occurrence_start > end:
+                return
+            if taken == MAX_OCCURRENCES:
+                warnings.append(f"recurring event {uid[:100]}: only its first {MAX_OCCURRENCES} occurrences kept")
+                return
+            yield occurrence_start, _entry(occurrence, zone, recurring=True)
+    except Exception as error:  # the library raises many kinds on broken rules; the rest is still usable
+        warnings.append(f"recurring event {uid[:100]} could not be expanded: {clean_text(str(error))[:200]}")
 
 
 def _too_frequent(calendar: Any) -> bool:
