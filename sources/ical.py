@@ -75,9 +75,6 @@ def _occurrences(
     stop at `budget` occurrences, the soonest first, so thousands of series cannot flood it either."""
     streams = []
     for uid, sub_calendar in _series_calendars(calendar, series).items():
-        if _too_frequent(sub_calendar):
-            warnings.append(f"recurring event {uid[:100]} repeats more often than daily: left out")
-            continue
         streams.append(_series_occurrences(uid, sub_calendar, zone, start, end, warnings))
     entries = []
     for expanded, (_, entry) in enumerate(heapq.merge(*streams, key=lambda pair: pair[0])):
@@ -97,6 +94,9 @@ def _series_occurrences(
 ) -> Iterator[tuple[datetime, Entry | None]]:
     """(start, entry) for each occurrence of one series in the window, in time order; None for a hidden one."""
     try:
+        if _too_frequent(calendar):
+            warnings.append(f"recurring event {uid[:100]} repeats more often than daily: left out")
+            return
         occurrences = recurring_ical_events.of(calendar, keep_recurrence_attributes=True).after(start)
         for taken, occurrence in enumerate(occurrences):
             occurrence_start = _instant(occurrence["DTSTART"].dt, zone)[0]
