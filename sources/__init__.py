@@ -3,9 +3,10 @@
 One stage per module, in the order an entry goes through them:
 
 - ``fetcher``   HTTP with requests (conditional GET, redirects, timeouts, a streamed body cap);
-                ``sample://`` and ``file://`` through transport adapters on the same Session
+                ``sample://`` through a transport adapter on the same Session
+- ``netpolicy`` which addresses may be fetched, checked after DNS on every connection and redirect hop
 - ``feeds``     RSS/Atom bytes → Entry records (feedparser, never its own HTTP)
-- ``ical``      iCalendar bytes → Entry records, recurrences expanded within a window
+- ``ical``      iCalendar bytes → Entry records, recurrences expanded within a window and a budget
 - ``normalise`` Entry → Candidate: canonical URL, plain-text title, nh3-sanitised summary, UTC dates
 - ``classify``  kind for ``auto`` sources, deadlines from a dedicated element or from the text
 - ``dedup``     keys, hashes, near-identical titles, tombstones
