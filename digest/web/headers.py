@@ -23,7 +23,7 @@ def content_security_policy(base_url: str) -> str:
             "default-src 'self'",
             "script-src 'self'",
             "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data: https:",  # an edition's images (logos, pictures) live on other sites
+            "img-src * data:",  # an edition's images (logos, items' pictures) live on the sources' sites
             "object-src 'none'",
             "base-uri 'none'",
             f"form-action {form_targets}",

@@ -117,5 +117,7 @@ def test_the_archive_search_loads_clean_and_finds(site: str, browser: Browser) -
     page.get_by_label("Search items and editions").fill("hydrogen")
     page.get_by_role("button", name="Search").click()
     expect(page.locator(".ar-hits").first).to_contain_text("Hydrogen valleys network grows")
+    page.goto(f"{site}/archive/newsletter-2026-09-03")  # the public copy of the email, its CSS inlined
+    expect(page.get_by_text("Hydrogen valleys network grows").first).to_be_visible()
     assert watched.violations() == []
     watched.page.close()
