@@ -167,6 +167,14 @@ class SubmissionsConfig(_Section):
     confirmations_per_address_per_hour: int = Field(10, ge=1, description="so the form cannot flood an inbox")
 
 
+class WebConfig(_Section):
+    """The web app behind (or without) reverse proxies."""
+
+    trusted_proxies: int = Field(
+        0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For/-Proto are honoured (ProxyFix)"
+    )
+
+
 class CollectConfig(_Section):
     """Tuning of the collectors, the one definition of their settings (sources/ reads it as it is)."""
 
@@ -212,6 +220,7 @@ class Settings(_Section):
     schedules: SchedulesConfig = SchedulesConfig()
     collect: CollectConfig = CollectConfig()
     submissions: SubmissionsConfig = SubmissionsConfig()
+    web: WebConfig = WebConfig()
 
 
 class Config:
@@ -245,6 +254,10 @@ class Config:
     @property
     def submissions(self) -> SubmissionsConfig:
         return self.settings.submissions
+
+    @property
+    def web(self) -> WebConfig:
+        return self.settings.web
 
     @property
     def database_url(self) -> str:

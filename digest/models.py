@@ -286,6 +286,8 @@ class Editor(Base):
     role: Mapped[str] = mapped_column(String(16), default="editor")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's key: logging out or a new password moves it on, ending every session at once.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Suppression(Base):

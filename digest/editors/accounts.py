@@ -78,6 +78,7 @@ def set_password(session: Session, actor: audit.Actor, editor: Editor, password:
     """A new password ("editor.password_set"); every session of the account ends with the old one."""
     _check_password(password)
     editor.password_hash = _hash(password)
+    end_sessions(editor)
     audit.record(session, actor, "editor.password_set", "editor", editor.id)
     return editor
 
@@ -112,7 +113,16 @@ def log_in(session: Session, email: str, password: str, client: str) -> Editor |
 
 
 def log_out(session: Session, actor: audit.Actor) -> None:
+    """Ends every session of the account, not only the one logging out: a copied cookie dies with it."""
+    editor = session.get(Editor, actor.editor_id) if actor.editor_id is not None else None
+    if editor is not None:
+        end_sessions(editor)
     audit.record(session, actor, "editor.logged_out", "editor", actor.editor_id)
+
+
+def end_sessions(editor: Editor) -> None:
+    """Every session opened before this one stops being accepted (the web checks the version on each request)."""
+    editor.session_version = (editor.session_version or 0) + 1
 
 
 def _check_role(role: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask
 from flask_wtf import CSRFProtect
 
 from archive import web as archive_web
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import editor, public, submission, subscription
+from digest.web import editor, headers, public, submission, subscription
 from scheduler import web as schedule_web
 
 
@@ -34,12 +34,5 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(schedule_web.blueprint, url_prefix="/editor/schedule")  # jobs: next run, last result
     app.jinja_env.globals["site"] = runtime.config.site
     app.jinja_env.filters["local_time"] = public.local_time_filter(runtime.config.site.timezone)
-
-    @app.after_request
-    def security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        return response
-
+    headers.install(app, runtime.config.site.base_url, runtime.config.web.trusted_proxies)
     return app

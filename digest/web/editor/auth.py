@@ -32,8 +32,10 @@ def login_limiter() -> LoginLimiter:
 
 
 def session_key(editor: Editor) -> str:
-    """Changes with the password: a new password (or a removed account) ends every session of it."""
-    return hashlib.sha256(editor.password_hash.encode("utf-8")).hexdigest()[:16]
+    """Changes with the password and the session version (moved on by logging out and by a new password),
+    so either ends every session of the account on the server side, whatever cookies were copied."""
+    material = f"{editor.session_version}:{editor.password_hash}"
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
 
 
 def current_editor() -> Editor:

@@ -21,7 +21,7 @@ CACHE_KEY = "digest.preview_cache"
 # The preview is the subscribers' email: no script runs in it, whether framed or opened on its own.
 PREVIEW_POLICY = (
     "sandbox allow-popups allow-popups-to-escape-sandbox; "
-    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 )
 
 

@@ -1,0 +1,26 @@
+"""editors.session_version: logging out or changing the password ends every session of the account
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("editors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("session_version", sa.Integer(), server_default="0", nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("editors", schema=None) as batch_op:
+        batch_op.drop_column("session_version")
