@@ -9,7 +9,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -23,6 +23,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from digest.audit import SYSTEM
+from digest.config import Config, load_config
 from digest.delivery.ledger import start_sending
 from digest.editions.lifecycle import create_edition
 from digest.models import Subscriber, Suppression
@@ -55,6 +56,12 @@ class Site:
     def subscriber(self, email: str) -> Subscriber | None:
         with self.runtime.sessions() as session:
             return session.scalar(select(Subscriber).where(Subscriber.email == email))
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path]) -> Config:
+    """These tests subscribe more often from one test client than the default limit per client allows."""
+    return load_config(write_config(limits={"subscribe_per_hour": 100}), environ={})
 
 
 @pytest.fixture
