@@ -175,6 +175,23 @@ class WebConfig(_Section):
     )
 
 
+class LimitsConfig(_Section):
+    """Rate limits on the public pages and the login, counted in one storage shared by every web process."""
+
+    storage_url: str = Field("memory://", description="memory:// (one process) or redis://host:port when several")
+    key_prefix: str = Field("digest", min_length=1, description="keeps several sites apart in one Redis")
+    subscribe_per_hour: int = Field(10, ge=1, description="subscribe attempts per client address and hour")
+    login_failures_per_client: int = Field(20, ge=1, description="failed logins per client address, 15 minutes")
+    login_failures_per_account: int = Field(5, ge=1, description="failed logins per account and client, 15 minutes")
+
+    @field_validator("storage_url")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError("use memory:// or a redis:// address")
+        return value
+
+
 class CollectConfig(_Section):
     """Tuning of the collectors, the one definition of their settings (sources/ reads it as it is)."""
 
@@ -221,6 +238,7 @@ class Settings(_Section):
     collect: CollectConfig = CollectConfig()
     submissions: SubmissionsConfig = SubmissionsConfig()
     web: WebConfig = WebConfig()
+    limits: LimitsConfig = LimitsConfig()
 
 
 class Config:
@@ -258,6 +276,10 @@ class Config:
     @property
     def web(self) -> WebConfig:
         return self.settings.web
+
+    @property
+    def limits(self) -> LimitsConfig:
+        return self.settings.limits
 
     @property
     def database_url(self) -> str:

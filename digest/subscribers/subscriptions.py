@@ -110,15 +110,22 @@ def request_subscription(
 
 def confirm(session: Session, secret_key: str, token: str, now: datetime | None = None) -> tuple[str, Subscriber]:
     """Follow a /confirm link: a subscription or a new address. Returns (what was confirmed, subscriber)."""
-    kinds = (("confirm", "subscription", _confirm_subscription), ("change_email", "email", _confirm_new_address))
-    for purpose, what, confirm_it in kinds:
+    what, value = confirmation_in(secret_key, token)
+    confirm_it = _confirm_subscription if what == "subscription" else _confirm_new_address
+    return what, confirm_it(session, value, now or utcnow())
+
+
+def confirmation_in(secret_key: str, token: str) -> tuple[str, str]:
+    """What a /confirm token would confirm ("subscription" or "email") and its signed value, changing
+    nothing; TokenError when it is forged, expired or meant for something else."""
+    for purpose, what in (("confirm", "subscription"), ("change_email", "email")):
         try:
             value, _ = read_timed_token(secret_key, purpose, token, CONFIRM_HOURS * 3600)
         except TokenError as error:
             if "expired" in str(error):  # signed for this purpose, only too old
                 raise
             continue
-        return what, confirm_it(session, value, now or utcnow())
+        return what, value
     raise TokenError("this link is not valid")
 
 

@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from archive import web as archive_web
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import editor, headers, public, submission, subscription
+from digest.web import editor, headers, limits, public, submission, subscription
 from scheduler import web as schedule_web
 
 
@@ -26,6 +26,7 @@ def create_app(runtime: Runtime) -> Flask:
     )
     app.extensions["digest.runtime"] = runtime
     CSRFProtect(app)
+    limits.install(app, runtime.config.limits)  # before the blueprints: they limit their own views
     app.register_blueprint(public.blueprint)
     app.register_blueprint(archive_web.blueprint)  # home page, archive, feeds, search, calendars
     app.register_blueprint(editor.blueprint, url_prefix="/editor")

@@ -27,15 +27,13 @@ from digest.submissions.notices import confirmation_notice
 from digest.submissions.status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
 from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
+from digest.web.limits import Budget, limiter_of, retry_after
 from digest.web.private import keep_private
 from digest.web.submission_form import HONEYPOT, SubmissionForm, formdata_from_json
-from digest.web.submission_limit import SubmissionLimiter
-from digest.web.subscription import NoticeThrottle
 from sources.submissions import submit as store
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("submission", __name__)
-LIMITER_KEY = "digest.submission_limiter"
 THROTTLE_KEY = "digest.submission_confirmations"
 
 
@@ -46,8 +44,18 @@ def _set_up(state: BlueprintSetupState) -> None:
     app.extensions["csrf"].exempt(submit_form)  # the form checks its own token, after the limits
     app.extensions["csrf"].exempt(submit_json)  # no browser session: rate-limited instead
     app.extensions.setdefault("digest.mailer", Mailer(app.extensions["digest.runtime"].config))
-    app.extensions[LIMITER_KEY] = SubmissionLimiter(settings.rate_limit_per_hour)
-    app.extensions[THROTTLE_KEY] = NoticeThrottle(settings.confirmations_per_address_per_hour, 3600)
+    app.extensions[THROTTLE_KEY] = Budget(
+        app, f"{settings.confirmations_per_address_per_hour} per hour", "submission-confirmations-to"
+    )
+    # On the whole blueprint, so Flask-Limiter checks it in its own before_request, ahead of `_limits`
+    # below: every attempt counts, even one too large to read. One count for the form and the API.
+    limiter_of(app).shared_limit(
+        f"{settings.rate_limit_per_hour} per hour",
+        scope="submissions",
+        key_func=client_address,
+        methods=["POST"],
+        on_breach=lambda limit: _too_many(retry_after(limit)),
+    )(blueprint)
 
 
 def _settings() -> SubmissionsConfig:
@@ -60,12 +68,9 @@ def _api() -> bool:
 
 @blueprint.before_request
 def _limits() -> ResponseReturnValue | None:
-    """Before anything reads the body: the rate limit, then the size limit."""
+    """Before anything reads the body (and after the rate limit): the size limit."""
     if request.method != "POST":
         return None
-    retry_after = current_app.extensions[LIMITER_KEY].attempt(client_address())
-    if retry_after is not None:
-        return _too_many(retry_after)
     limit = _settings().max_body_bytes
     request.max_content_length = limit
     if request.content_length is None and not _buffer_unsized_body(limit):
@@ -164,7 +169,7 @@ def _store(form: SubmissionForm) -> Submission:
     submission = store(runtime(), form.submitted_item(), client_address())
     config = runtime().config
     notice = confirmation_notice(config.site.name, config.site.base_url, runtime().secret_key, submission)
-    if current_app.extensions[THROTTLE_KEY].allow(notice.to):
+    if current_app.extensions[THROTTLE_KEY].spend(notice.to):
         current_app.extensions["digest.mailer"].submit(notice)
     return submission
 
@@ -200,16 +205,21 @@ def client_address() -> str:
     return (request.remote_addr or "unknown")[:64]
 
 
-def _too_many(retry_after: int) -> ResponseReturnValue:
-    minutes = max(1, math.ceil(retry_after / 60))
+def _too_many(wait: int) -> Response:
+    minutes = max(1, math.ceil(wait / 60))
     message = (
         f"Too many submissions from your address: at most {_settings().rate_limit_per_hour} an hour. "
         f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
     )
-    headers = {"Retry-After": str(retry_after)}
     if _api():
-        return jsonify(errors=[{"field": None, "message": message}]), 429, headers
-    return render_template("submit_refused.html", heading="Please wait a little", message=message), 429, headers
+        response = jsonify(errors=[{"field": None, "message": message}])
+    else:
+        response = current_app.make_response(
+            render_template("submit_refused.html", heading="Please wait a little", message=message)
+        )
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def _too_large() -> ResponseReturnValue:

@@ -7,16 +7,15 @@ browser session: the JSON subscribe API and the one-click unsubscribe that mail 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
-import time
-from collections import Counter, deque
+import math
+from collections import Counter
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from flask_limiter import RequestLimit
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import event, select
@@ -40,6 +39,7 @@ from digest.subscribers.subscriptions import (
     Links,
     SubscriptionError,
     confirm,
+    confirmation_in,
     export_data,
     forget,
     request_email_change,
@@ -49,11 +49,13 @@ from digest.subscribers.subscriptions import (
 )
 from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
+from digest.web.limits import Budget, limiter_of, protect, retry_after
 from digest.web.private import keep_private
 
 blueprint = Blueprint("subscription", __name__)
 EDITION_LABELS = {"digest": "The weekly digest", "newsletter": "Newsletters"}
 NOTICES_PER_ADDRESS_PER_HOUR = 3
+NOTICE_BUDGET = "digest.notice_budget"
 TOPIC_CHOICES = 24
 
 
@@ -99,8 +101,10 @@ def _set_up(state: BlueprintSetupState) -> None:
     csrf = app.extensions["csrf"]
     csrf.exempt(subscribe)  # JSON clients have no session; the HTML form checks its own token
     csrf.exempt(unsubscribe_post)  # RFC 8058: mail providers post without cookies or token
+    csrf.exempt(confirm_post)  # the token in the path is the proof; see confirm_post
     app.extensions["digest.mailer"] = Mailer(app.extensions["digest.runtime"].config)
-    app.extensions["digest.notice_throttle"] = NoticeThrottle(NOTICES_PER_ADDRESS_PER_HOUR, 3600)
+    # A subscribe form must not become a way to flood someone's inbox, whoever asks and from wherever.
+    app.extensions[NOTICE_BUDGET] = Budget(app, f"{NOTICES_PER_ADDRESS_PER_HOUR} per hour", "notices-to")
 
 
 blueprint.after_request(keep_private)  # most of these pages carry a subscriber's token in their address
@@ -165,6 +169,21 @@ def _request(email: str, name: str | None, choices: Choices) -> None:
 
 @blueprint.get("/confirm/<token>")
 def confirm_link(token: str) -> ResponseReturnValue:
+    """Only a page with a button: mail scanners and link previews open links, and must not confirm
+    a subscription that someone else asked for on this person's behalf."""
+    try:
+        what, _ = confirmation_in(runtime().secret_key, token)
+    except TokenError as error:
+        return render_template("confirm_invalid.html", reason=str(error)), 400
+    return render_template("confirm_ask.html", what=what)
+
+
+@blueprint.post("/confirm/<token>")
+def confirm_post(token: str) -> ResponseReturnValue:
+    """The button. No CSRF token: the signed token in the path is the proof, and only the inbox it was
+    mailed to has it. A forged cross-site POST would need that token, and whoever holds it can confirm
+    anyway; a CSRF check would only refuse a reader whose browser dropped the session cookie between
+    the page and the click (another browser, privacy settings), with nothing gained."""
     try:
         with runtime().sessions() as session, session.begin():
             what, subscriber = confirm(session, runtime().secret_key, token)
@@ -365,7 +384,7 @@ def _links() -> Links:
 
 def _send(notice: Notice | None, after_commit: Session | None = None) -> None:
     """Hand the notice to the background mailer (after the transaction commits, when one is open)."""
-    if notice is None or not current_app.extensions["digest.notice_throttle"].allow(notice.to):
+    if notice is None or not current_app.extensions[NOTICE_BUDGET].spend(notice.to):
         return
     mailer: Mailer = current_app.extensions["digest.mailer"]
     if after_commit is None:
@@ -374,26 +393,29 @@ def _send(notice: Notice | None, after_commit: Session | None = None) -> None:
     event.listen(after_commit, "after_commit", lambda _session: mailer.submit(notice), once=True)
 
 
-class NoticeThrottle:
-    """At most `limit` notices to one address per `window` seconds, whatever the requests say: a
-    subscribe form must not become a way to flood someone's inbox. Kept in memory, per process."""
+# --------------------------------------------------------------------------- the limit per client
 
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._sent: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def allow(self, address: str) -> bool:
-        key = hashlib.sha256(address.lower().encode()).hexdigest()
-        now = time.monotonic()
-        with self._lock:
-            if len(self._sent) > 10_000:
-                self._sent = {k: v for k, v in self._sent.items() if v and v[-1] > now - self.window}
-            times = self._sent.setdefault(key, deque())
-            while times and times[0] <= now - self.window:
-                times.popleft()
-            if len(times) >= self.limit:
-                return False
-            times.append(now)
-            return True
+def _too_many(limit: RequestLimit) -> Response:
+    wait = retry_after(limit)
+    minutes = max(1, math.ceil(wait / 60))
+    message = (
+        f"Too many subscription requests from your address: at most {limit.limit.amount} an hour. "
+        f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
+    )
+    if request.is_json:
+        response = jsonify(error=message)
+        response.status_code = 429
+    else:
+        response = current_app.make_response((render_template("subscribe_refused.html", message=message), 429))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
+@blueprint.record_once
+def _limit_subscribing(state: BlueprintSetupState) -> None:
+    """Every subscribe request from one client counts, whatever address it names: one client must not
+    make the site mail hundreds of strangers. (Recorded after the routes, so the view exists.)"""
+    per_hour = state.app.extensions["digest.runtime"].config.limits.subscribe_per_hour
+    limit = limiter_of(state.app).limit(f"{per_hour} per hour", methods=["POST"], on_breach=_too_many)
+    protect(state.app, "subscription.subscribe", limit)

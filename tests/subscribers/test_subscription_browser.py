@@ -68,6 +68,8 @@ def test_a_person_subscribes_confirms_chooses_and_unsubscribes(
     page.get_by_role("heading", name="Check your inbox").wait_for()
 
     page.goto(confirmation_link(app, runtime.config.outbox_dir, address))
+    page.get_by_role("heading", name="Confirm your subscription").wait_for()  # opening the link is not enough
+    page.get_by_role("button", name="Confirm my subscription").click()
     page.get_by_role("heading", name="You are subscribed").wait_for()
     page.get_by_role("link", name="Choose what you receive").click()
     page.get_by_role("heading", name="Your subscription").wait_for()

@@ -9,7 +9,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
@@ -23,6 +23,7 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from digest.audit import SYSTEM
+from digest.config import Config, load_config
 from digest.delivery.ledger import start_sending
 from digest.editions.lifecycle import create_edition
 from digest.models import Subscriber, Suppression
@@ -58,6 +59,12 @@ class Site:
 
 
 @pytest.fixture
+def config(write_config: Callable[..., Path]) -> Config:
+    """These tests subscribe more often from one test client than the default limit per client allows."""
+    return load_config(write_config(limits={"subscribe_per_hour": 100}), environ={})
+
+
+@pytest.fixture
 def site(runtime: Runtime) -> Iterator[Site]:
     app = create_app(runtime)
     yield Site(app, runtime, runtime.config.outbox_dir)
@@ -82,7 +89,7 @@ def subscribe_by_form(client: FlaskClient, email: str, **fields: object) -> tupl
 def subscribe_confirmed(site: Site, email: str, **fields: object) -> Subscriber:
     client = site.client()
     assert subscribe_by_form(client, email, **fields)[0] == 200
-    assert client.get(link(site.mails_to(email.lower())[-1], "confirm")).status_code == 200
+    assert client.post(link(site.mails_to(email.lower())[-1], "confirm")).status_code == 200
     subscriber = site.subscriber(email.lower())
     assert subscriber.status == "active"
     return subscriber
@@ -144,7 +151,13 @@ def test_subscribing_sends_a_link_and_only_the_link_activates(site: Site) -> Non
     payload = confirm.rsplit("/", 1)[1].split(".")[0]  # signed, not secret: it carries the random uid only
     assert json.loads(base64.urlsafe_b64decode(payload + "==")).split(".")[0] == waiting.uid
 
-    page = client.get(confirm)
+    asked = client.get(confirm)  # what a mail scanner following the link sees: a button, nothing done
+    assert asked.status_code == 200 and "Confirm my subscription</button>" in asked.get_data(as_text=True)
+    assert '<form method="post"' in asked.get_data(as_text=True)
+    assert client.head(confirm).status_code == 200
+    assert site.subscriber("ana.ferreira@example.org").status == "pending"
+
+    page = site.client().post(confirm)  # no session, no CSRF token: the token in the path is the proof
     assert page.status_code == 200 and "You are subscribed" in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
     active = site.subscriber("ana.ferreira@example.org")
@@ -154,7 +167,7 @@ def test_subscribing_sends_a_link_and_only_the_link_activates(site: Site) -> Non
         "pt",
         {"editions": ["digest"], "topics": []},
     )
-    assert client.get(confirm).status_code == 200  # a second click changes nothing
+    assert client.post(confirm).status_code == 200  # a second click changes nothing
     assert len(site.mails_to("ana.ferreira@example.org")) == 1
 
 
@@ -205,14 +218,14 @@ def test_resubscribing_after_unsubscribing_asks_for_a_new_confirmation(site: Sit
     assert client.post(unsubscribe_path(site, subscriber), data={"List-Unsubscribe": "One-Click"}).status_code == 200
     assert site.subscriber("back@example.org").status == "unsubscribed"
 
-    stale = client.get(old_confirm)  # the link from before does not bring them back
+    stale = client.post(old_confirm)  # the link from before does not bring them back
     assert stale.status_code == 400 and "before you unsubscribed" in stale.get_data(as_text=True)
     assert site.subscriber("back@example.org").status == "unsubscribed"
 
     subscribe_by_form(client, "back@example.org")
     assert site.subscriber("back@example.org").status == "unsubscribed"  # not before the new confirmation
     fresh = link(site.mails_to("back@example.org")[-1], "confirm")
-    assert fresh != old_confirm and client.get(fresh).status_code == 200
+    assert fresh != old_confirm and client.post(fresh).status_code == 200
     assert site.subscriber("back@example.org").status == "active"
 
 
@@ -228,24 +241,24 @@ def test_expired_forged_and_misused_tokens_are_refused(site: Site) -> None:
     expired = URLSafeTimedSerializer(TEST_SECRET, salt="digest.timed.confirm", signer=ThreeDaysAgo).dumps(
         f"{waiting.uid}.0"
     )
-    page = client.get(f"/confirm/{expired}")
-    assert page.status_code == 400 and "expired" in page.get_data(as_text=True)
+    for method in (client.get, client.post):
+        page = method(f"/confirm/{expired}")
+        assert page.status_code == 400 and "expired" in page.get_data(as_text=True)
     assert site.subscriber("late@example.org").status == "pending"
 
     genuine = link(site.mails_to("late@example.org")[0], "confirm")
     forged = genuine[:-3] + ("AAA" if not genuine.endswith("AAA") else "BBB")
-    assert client.get(forged).status_code == 400
     other_key = URLSafeTimedSerializer("another-secret-key-0123456789", salt="digest.timed.confirm").dumps(waiting.uid)
-    assert client.get(f"/confirm/{other_key}").status_code == 400
-    assert (
-        client.get("/confirm/" + base64.urlsafe_b64encode(b'"' + waiting.uid.encode() + b'"').decode()).status_code
-        == 400
-    )
+    unsigned = "/confirm/" + base64.urlsafe_b64encode(b'"' + waiting.uid.encode() + b'"').decode()
+    for bad in (forged, f"/confirm/{other_key}", unsigned):
+        assert client.get(bad).status_code == 400
+        assert client.post(bad).status_code == 400
 
     preferences_token = preferences_path(site, waiting).rsplit("/", 1)[1]
     assert client.get(f"/unsubscribe/{preferences_token}").status_code == 404  # a token for another purpose
     assert client.post(f"/unsubscribe/{preferences_token}", data={"List-Unsubscribe": "One-Click"}).status_code == 404
     assert client.get(f"/confirm/{preferences_token}").status_code == 400
+    assert client.post(f"/confirm/{preferences_token}").status_code == 400
     assert site.subscriber("late@example.org").status == "pending"
 
 
@@ -352,10 +365,12 @@ def test_changing_the_address_takes_effect_only_once_the_new_one_confirms(site: 
     assert ask("new@example.org") == 303
     assert site.subscriber("old@example.org").pending_email == "new@example.org"
     first_link = link(site.mails_to("first-choice@example.org")[0], "confirm")
-    assert client.get(first_link).status_code == 400  # an older request's link does not confirm the newer address
+    assert client.post(first_link).status_code == 400  # an older request's link does not confirm the newer address
     [mail] = site.mails_to("new@example.org")
     assert mail["Subject"].startswith("Confirm your new address")
-    confirmed = client.get(link(mail, "confirm"))
+    assert client.get(link(mail, "confirm")).status_code == 200
+    assert site.subscriber("old@example.org").pending_email == "new@example.org"  # the page alone changes nothing
+    confirmed = client.post(link(mail, "confirm"))
     assert confirmed.status_code == 200 and "new@example.org" in confirmed.get_data(as_text=True)
     assert site.subscriber("old@example.org") is None
     moved = site.subscriber("new@example.org")

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -16,19 +16,9 @@ from digest import audit
 from digest.editors.accounts import log_in, log_out
 from digest.models import Editor
 from digest.web.context import runtime
+from digest.web.editor import login_limit
 from digest.web.editor.blueprint import blueprint
-from digest.web.editor.login_limit import LoginLimiter
-
-LIMITER_KEY = "digest.login_limiter"
-
-
-@blueprint.record_once
-def _set_up(state: BlueprintSetupState) -> None:
-    state.app.extensions.setdefault(LIMITER_KEY, LoginLimiter())
-
-
-def login_limiter() -> LoginLimiter:
-    return current_app.extensions[LIMITER_KEY]
+from digest.web.limits import client_address
 
 
 def session_key(editor: Editor) -> str:
@@ -85,23 +75,19 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     email = (request.form.get("email") or "").strip()
-    if request.method == "GET":
+    if request.method != "POST":  # GET and HEAD only show the form: never an attempt
         return render_template("login.html", email="")
-    client = request.remote_addr or "unknown"
-    refusal = login_limiter().check(email, client)
-    if refusal is not None:
-        flash(refusal.message, "error")
-        response = current_app.make_response((render_template("login.html", email=email), 429))
-        response.headers["Retry-After"] = str(refusal.retry_after)
-        return response
+    refused = login_limit.account_refused(email)
+    if refused is not None:
+        return refused
     password = request.form.get("password") or ""
     with runtime().sessions() as db, db.begin():
-        editor = log_in(db, email, password, client)
+        editor = log_in(db, email, password, client_address())
     if editor is None:
-        login_limiter().failed(email, client)
+        login_limit.failed(email)
         flash("That email and password do not match an editor account.", "error")
         return render_template("login.html", email=email), 401
-    login_limiter().succeeded(email)
+    login_limit.succeeded(email)
     session.clear()
     session.permanent = True
     session["editor_id"], session["editor_key"] = editor.id, session_key(editor)
@@ -140,3 +126,9 @@ def _forbidden(error: Exception) -> ResponseReturnValue:
 @blueprint.errorhandler(404)
 def _not_found(error: Exception) -> ResponseReturnValue:
     return render_template("editor_error.html", title="Not found", message="There is nothing here.", code=404), 404
+
+
+@blueprint.record_once
+def _limit_logins(state: BlueprintSetupState) -> None:
+    """After the login route is recorded, so its view exists when this runs."""
+    login_limit.install(state.app)
