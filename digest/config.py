@@ -163,7 +163,6 @@ class SubmissionsConfig(_Section):
 
     rate_limit_per_hour: int = Field(30, ge=1, description="submission attempts per client address and hour")
     max_body_bytes: int = Field(64 * 1024, ge=4096, le=1024 * 1024, description="a bigger request gets 413")
-    trusted_proxies: int = Field(0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For is trusted")
     confirmations_per_address_per_hour: int = Field(10, ge=1, description="so the form cannot flood an inbox")
 
 

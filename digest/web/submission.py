@@ -197,11 +197,8 @@ def status(token: str) -> ResponseReturnValue:
 
 
 def client_address() -> str:
-    """The client's address; behind `trusted_proxies` reverse proxies, the one they forwarded."""
-    proxies = _settings().trusted_proxies
-    forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()]
-    if proxies and len(forwarded) >= proxies:
-        return forwarded[-proxies][:64]
+    """The client's address (behind `web.trusted_proxies` reverse proxies, ProxyFix has put the one they
+    forwarded here)."""
     return (request.remote_addr or "unknown")[:64]
 
 

@@ -37,8 +37,8 @@ def configured_site(write_config: Callable[..., Path]) -> Iterator[Callable[...,
     """A site whose `submissions:` section the test chooses."""
     opened: list[tuple[Runtime, object]] = []
 
-    def open_site(**submissions: object) -> Site:
-        runtime = Runtime(load_config(write_config(submissions=submissions), environ={}))
+    def open_site(web: dict[str, object] | None = None, **submissions: object) -> Site:
+        runtime = Runtime(load_config(write_config(submissions=submissions, web=web or {}), environ={}))
         upgrade(runtime.engine)
         context = running_site(runtime)
         opened.append((runtime, context))
@@ -128,7 +128,7 @@ def test_x_forwarded_for_counts_only_behind_a_trusted_proxy(configured_site) -> 
     assert direct.api(valid("news"), client=spoofer, headers={"X-Forwarded-For": "10.0.0.1"}).status_code == 201
     assert direct.api(valid("news"), client=spoofer, headers={"X-Forwarded-For": "10.0.0.2"}).status_code == 429
 
-    proxied = configured_site(rate_limit_per_hour=1, trusted_proxies=1)
+    proxied = configured_site(rate_limit_per_hour=1, web={"trusted_proxies": 1})
     proxy = proxied.client("127.0.0.1")
     first = proxied.api(valid("news", title="From one reader"), client=proxy, headers={"X-Forwarded-For": "10.0.0.1"})
     second = proxied.api(valid("news", title="From another"), client=proxy, headers={"X-Forwarded-For": "10.0.0.2"})
