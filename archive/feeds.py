@@ -17,6 +17,7 @@ from archive.pages import descriptions
 from archive.published import entries_of, recently_published_items, sent_editions
 from digest.config import SiteConfig
 from digest.models import Edition, EditionItem, Item
+from digest.rendering.markdown import intro_html
 
 FEED_EDITIONS = 30  # entries in the editions feed
 FEED_ITEMS = 100  # entries in the items feed
@@ -99,12 +100,18 @@ def _set_updated(feed: FeedGenerator, moments: list[datetime | None]) -> None:
 def feed_contents(
     render: Render, session: Session, editions: list[Edition], site: SiteConfig, links: Links
 ) -> dict[int, str]:
-    """The HTML content of each edition's feed entry: its sections and items, no personal parts."""
+    """The HTML content of each edition's feed entry: its introduction (Markdown rendered and sanitised
+    as on the archive's page of the edition), sections and items, no personal parts."""
     entries = entries_of(session, [edition.id for edition in editions])
     when = _when(site.timezone)
     return {
         edition.id: render(
-            "archive_feed_entry.html", links=links, edition=edition, sections=_sections(entries[edition.id]), when=when
+            "archive_feed_entry.html",
+            links=links,
+            edition=edition,
+            intro=intro_html(edition.intro, links.base_url),
+            sections=_sections(entries[edition.id]),
+            when=when,
         )
         for edition in editions
     }

@@ -16,11 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import quoprimime
-from email.header import Header
-from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
+from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import edition_message_id, sender_domain
 from digest.models import Edition
 from digest.rendering.render import PLACEHOLDERS
@@ -31,7 +30,6 @@ SOFT_BREAK = b"=\r\n"
 # Encoded lines are at most 73 characters: 2 more when a leading "." becomes "=2E", 1 more for the soft
 # break after a segment, and still within RFC 2045's 76.
 QP_LINE = 73
-_ATOM_SPECIALS = set('()<>[]:;@\\,."')
 
 
 @dataclass(frozen=True)
@@ -100,8 +98,8 @@ class EditionMessage:
         pieces: dict[str, bytes] = {
             "to": to_header(recipient.name, recipient.email),
             "date": _date_header(),
-            "message_id": f"Message-ID: {self.message_id(delivery_id)}\r\n".encode(),
-            "list_unsubscribe": f"List-Unsubscribe: <{unsubscribe}>\r\n".encode(),
+            "message_id": token_header("Message-ID", self.message_id(delivery_id)),
+            "list_unsubscribe": token_header("List-Unsubscribe", f"<{unsubscribe}>"),
         }
         for key, value in values.items():
             pieces[f"text:{key}"] = qp_slot(value)
@@ -112,12 +110,12 @@ class EditionMessage:
     def _template(self, subject: str, text: str, rich: str) -> list[Segment]:
         boundary = f"=_digest_{secrets.token_hex(12)}"  # "=" never appears bare in quoted-printable
         head: list[Segment] = [
-            _header("From", self.sender),
+            header("From", self.sender),
             Slot("to"),
-            _header("Subject", subject),
+            header("Subject", subject),
             Slot("date"),
             Slot("message_id"),
-            _header("List-Id", self.list_id),
+            header("List-Id", self.list_id),
             Slot("list_unsubscribe"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"MIME-Version: 1.0\r\n",
@@ -186,22 +184,9 @@ def _merged(segments: list[Segment]) -> list[Segment]:
     return merged
 
 
-def _header(name: str, value: str) -> bytes:
-    """A header folded and encoded (RFC 2047 words for non-ASCII) as the SMTP policy does it."""
-    return SMTP_POLICY.header_factory(name, value).fold(policy=SMTP_POLICY).encode("ascii")
-
-
 def to_header(name: str | None, address: str) -> bytes:
-    """`To:` for one recipient; names outside plain ASCII become an RFC 2047 encoded word."""
-    clean = " ".join((name or "").split())  # no CR/LF: no header injection
-    if not clean:
-        return f"To: {address}\r\n".encode()
-    if clean.isascii() and clean.isprintable():
-        if set(clean) & _ATOM_SPECIALS:
-            clean = '"' + clean.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        return f"To: {clean} <{address}>\r\n".encode()
-    encoded = Header(clean, "utf-8", header_name="To").encode(linesep="\r\n")
-    return f"To: {encoded} <{address}>\r\n".encode()
+    """`To:` for one recipient."""
+    return address_header("To", name, address)
 
 
 _date_cache: tuple[int, bytes] = (0, b"")

@@ -16,6 +16,7 @@ from email.utils import format_datetime, getaddresses
 from digest.config import Config
 from digest.delivery.dkim import make_signer
 from digest.delivery.errors import TransientError
+from digest.delivery.headers import header_values
 from digest.delivery.message_id import notice_message_id, sender_domain
 from digest.delivery.transport import Transport, make_transport
 from digest.models import utcnow
@@ -92,12 +93,16 @@ def edition_paused_notice(site_name: str, to: str, edition_title: str, edition_i
 
 def compose(notice: Notice, sender: str, sign: Callable[[bytes], bytes] | None = None) -> bytes:
     message = EmailMessage()
-    message["From"] = sender
-    message["To"] = notice.to
-    message["Subject"] = notice.subject
-    message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = notice_message_id(sender_domain(sender))
-    message["Auto-Submitted"] = "auto-generated"
+    fields = {
+        "From": sender,
+        "To": notice.to,
+        "Subject": notice.subject,
+        "Date": format_datetime(utcnow()),
+        "Message-ID": notice_message_id(sender_domain(sender)),
+        "Auto-Submitted": "auto-generated",
+    }
+    for name, value in header_values(fields).items():
+        message[name] = value
     message.set_content(notice.text)
     payload = message.as_bytes(policy=SMTP_POLICY)
     return sign(payload) if sign else payload

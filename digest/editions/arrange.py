@@ -18,6 +18,7 @@ from digest.editions.core import (
     SECTIONS,
     EditionError,
     editable_edition,
+    one_line,
     section_order,
 )
 from digest.items.queue import get_items
@@ -26,7 +27,6 @@ from digest.models import Edition, EditionItem, Item
 Layout = list[tuple[str, list[EditionItem]]]
 
 SECTION_TITLE_MAX = 100
-TEXT_MAX = 300
 TEXTS = ("title", "subject", "preheader", "intro")
 
 
@@ -204,12 +204,7 @@ def section_title(title: str) -> str:
 
 
 def _line(name: str, value: str, required: bool = False) -> str:
-    cleaned = " ".join(value.split())
-    if required and not cleaned:
-        raise EditionError(f"the {name} cannot be empty")
-    if len(cleaned) > TEXT_MAX:
-        raise EditionError(f"the {name} has at most {TEXT_MAX} characters (it has {len(cleaned)})")
-    return cleaned
+    return one_line(name, value, required)
 
 
 def _check_addable(edition: Edition, items: Sequence[Item]) -> None:

@@ -32,6 +32,11 @@ EDITABLE_STATUSES = ("draft", "scheduled")
 SENT_STATUSES = ("sending", "sent")  # a sending edition has gone out as far as items are concerned
 ITEM_STATUSES_FOR_EDITIONS = ("approved", "published")  # a newsletter may bring back a sent item
 
+TEXT_MAX = 300  # characters of an edition's title, subject or preheader
+# What str.splitlines() breaks at; other control characters but the tab are refused too.
+_LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x1f\x7f-\x84\x86-\x9f]")
+
 _FAR_FUTURE = datetime.max.replace(tzinfo=ZoneInfo("UTC"))
 
 
@@ -39,11 +44,26 @@ class EditionError(DigestError):
     """An edition operation that cannot be done, worded for the editor."""
 
 
+def one_line(name: str, value: str, required: bool = False) -> str:
+    """A title, subject or preheader: one line (they end up in mail headers), spaces folded."""
+    if _LINE_BREAKS.search(value):
+        raise EditionError(f"the {name} must be a single line: remove its line breaks")
+    control = _CONTROL.search(value)
+    if control:
+        raise EditionError(f"the {name} contains a control character (U+{ord(control.group()):04X}): remove it")
+    cleaned = " ".join(value.split())
+    if required and not cleaned:
+        raise EditionError(f"the {name} cannot be empty")
+    if len(cleaned) > TEXT_MAX:
+        raise EditionError(f"the {name} has at most {TEXT_MAX} characters (it has {len(cleaned)})")
+    return cleaned
+
+
 def new_edition(session: Session, edition_type: str, timezone: str, now: datetime, title: str | None = None) -> Edition:
     """An empty draft with its title, subject and a unique slug (added to the session)."""
     local_day = now.astimezone(ZoneInfo(timezone)).date()
     label = "Weekly digest" if edition_type == "digest" else "Newsletter"
-    title = (title or "").strip() or f"{label} — {local_day.day} {local_day:%B %Y}"
+    title = one_line("title", title or "") or f"{label} — {local_day.day} {local_day:%B %Y}"
     edition = Edition(
         type=edition_type,
         title=title,

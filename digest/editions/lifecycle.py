@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.config import Config
-from digest.editions.arrange import TEXT_MAX, place_items
+from digest.editions.arrange import place_items
 from digest.editions.assembly import Assembly, assemble_digest
 from digest.editions.compose import check_rendering
 from digest.editions.core import (
     EDITABLE_STATUSES,
     ITEM_STATUSES_FOR_EDITIONS,
+    TEXT_MAX,
     EditionError,
     add_warnings,
     get_edition,

@@ -26,6 +26,7 @@ EXPORT_FIELDS = ("email", "name", "status", "language", "topics", "created_at", 
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
 ERASED_DOMAIN = "erased.invalid"  # the address of a forgotten subscriber's anonymous row
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 THE_SUBSCRIBER = audit.Actor("subscriber")  # the person, acting on their own subscription from its links
 
 
@@ -261,6 +262,12 @@ def _batches(rows: Iterable[tuple[int, dict]], size: int) -> Iterator[list[tuple
         yield batch
 
 
+def spreadsheet_cell(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with =, +, -, @, a tab or a CR would be read as a
+    formula (OWASP "CSV injection"), so it gets a leading single quote."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
 def export_csv(session: Session, actor: audit.Actor, handle: IO[str]) -> int:
     """Write every subscriber (not the forgotten) as CSV; return how many, with a "subscribers.exported"
     line in the caller's transaction."""
@@ -275,7 +282,8 @@ def export_csv(session: Session, actor: audit.Actor, handle: IO[str]) -> int:
     )
     for subscriber in session.scalars(query):
         writer.writerow(
-            [
+            spreadsheet_cell(cell)
+            for cell in [
                 subscriber.email,
                 subscriber.name or "",
                 subscriber.status,
