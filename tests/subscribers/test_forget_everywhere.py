@@ -55,9 +55,7 @@ def leave_traces(runtime: Runtime, app: Flask) -> int:
         start_sending(session, runtime.config, edition_id)
         error = f"550 5.1.1 <{TYPED}>: {NAME.upper()} no such mailbox"
         session.execute(
-            update(Delivery)
-            .where(Delivery.subscriber_id == subscriber_id)
-            .values(status="failed", last_error=error)
+            update(Delivery).where(Delivery.subscriber_id == subscriber_id).values(status="failed", last_error=error)
         )
         session.execute(update(Edition).where(Edition.id == edition_id).values(last_error=f"the last: {error}"))
     answer = app.test_client().post("/api/submissions", json=valid(contact_email=TYPED, contact_name=NAME))
@@ -88,7 +86,7 @@ def forget_by_command(runtime: Runtime, app: Flask, subscriber_id: int) -> None:
 
 
 @pytest.mark.parametrize("forget", [forget_by_link, forget_by_editor, forget_by_command])
-def test_after_forget_the_address_and_name_are_nowhere(runtime: Runtime, app: Flask, forget) -> None:  # noqa: ANN001
+def test_after_forget_the_address_and_name_are_nowhere(runtime: Runtime, app: Flask, forget) -> None:
     subscriber_id = leave_traces(runtime, app)
     before = traces(runtime, ADDRESS, NAME)
     assert {place.split(":")[0].split(" ")[0] for place in before} >= {
