@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from digest.db import make_engine
@@ -172,6 +172,12 @@ def test_huge_numbers_in_the_address_are_400_or_404(runtime: Runtime, app: Flask
 # --------------------------------------------------------------------------- a busy database
 
 
+def use_engine(runtime: Runtime, engine: Engine) -> None:
+    runtime.engine.dispose()
+    runtime.__dict__["engine"] = engine
+    runtime.__dict__.pop("sessions", None)
+
+
 @contextmanager
 def locked_database(runtime: Runtime) -> Iterator[None]:
     """Another connection holds the write lock; the app's connections give up at once instead of waiting."""
@@ -179,7 +185,7 @@ def locked_database(runtime: Runtime) -> Iterator[None]:
     if make_url(url).get_backend_name() == "sqlite":
         holder = sqlite3.connect(make_url(url).database, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
-        runtime.__dict__["engine"] = create_engine(url, connect_args={"timeout": 0})
+        use_engine(runtime, create_engine(url, connect_args={"timeout": 0}))
         try:
             yield
         finally:
@@ -190,7 +196,7 @@ def locked_database(runtime: Runtime) -> Iterator[None]:
     with holder_engine.connect() as holder:
         holder.execute(text("LOCK TABLE subscribers, submissions, items IN ACCESS EXCLUSIVE MODE"))
         options = f"{make_url(url).query.get('options', '')} -c lock_timeout=50".strip()
-        runtime.__dict__["engine"] = make_engine(url, connect_args={"options": options})
+        use_engine(runtime, make_engine(url, connect_args={"options": options}))
         try:
             yield
         finally:
