@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from digest.models import AuditEntry, Editor, utcnow
@@ -86,3 +88,43 @@ def count(session: Session, actor: str | None = None) -> int:
     if actor:
         query = query.where(AuditEntry.actor == actor)
     return session.scalar(query) or 0
+
+
+REDACTED = "[forgotten]"  # what stands in the trail where a forgotten person's address or name was
+
+
+def redact(session: Session, address: str, also: tuple[str, ...] = (), placeholder: str = REDACTED) -> int:
+    """Replace `address` (and the `also` words, such as the person's name) in every line of the trail whose
+    detail mentions the address, case-insensitively; return how many lines changed."""
+    escaped = json.dumps(address.lower())[1:-1]  # how a JSON column holds a non-ASCII address
+    text = func.lower(cast(AuditEntry.detail, Text))
+    query = select(AuditEntry).where(
+        or_(text.contains(address.lower(), autoescape=True), text.contains(escaped, autoescape=True))
+    )
+    pattern = _words([address, *also])
+    changed = 0
+    for entry in session.scalars(query):
+        detail = _replace_in(entry.detail, pattern, placeholder)
+        if detail != entry.detail:
+            entry.detail, changed = detail, changed + 1
+    return changed
+
+
+def scrub_text(value: str | None, address: str, also: tuple[str, ...] = (), placeholder: str = REDACTED) -> str | None:
+    """The text with the address (and the `also` words) replaced, case-insensitively."""
+    return _words([address, *also]).sub(placeholder, value) if value else value
+
+
+def _words(words: list[str]) -> re.Pattern[str]:
+    kept = sorted({word for word in words if word and word.strip()}, key=len, reverse=True)  # longest first
+    return re.compile("|".join(re.escape(word) for word in kept), re.IGNORECASE)
+
+
+def _replace_in(value: Any, pattern: re.Pattern[str], placeholder: str) -> Any:
+    if isinstance(value, str):
+        return pattern.sub(placeholder, value)
+    if isinstance(value, list):
+        return [_replace_in(part, pattern, placeholder) for part in value]
+    if isinstance(value, dict):
+        return {pattern.sub(placeholder, key): _replace_in(part, pattern, placeholder) for key, part in value.items()}
+    return value

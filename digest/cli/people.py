@@ -107,7 +107,7 @@ def import_progress(total_bytes: int) -> Iterator[Callable[[int, int], None]]:
 def subscribers_forget(runtime: Runtime, actor: Actor, email: str) -> None:
     """Erase a person's data at their request; the address is never added again."""
     with runtime.sessions() as session, session.begin():
-        forget_subscriber(session, actor, named_subscriber(session, email))
+        forget_subscriber(session, actor, named_subscriber(session, email), outbox_dir=runtime.config.outbox_dir)
     click.echo(f"forgot {email.strip()}: personal data erased, address suppressed")
 
 

@@ -333,3 +333,15 @@ _LEDGER_UPDATE = (
         message_id=bindparam("b_message_id"),
     )
 )
+
+
+def scrub_errors(session: Session, address: str, also: tuple[str, ...] = ()) -> int:
+    """Replace a forgotten person's address (and the `also` words, such as their name) in the error texts
+    of deliveries and editions that quote it; return how many rows changed."""
+    changed = 0
+    for model in (Delivery, Edition):
+        query = select(model).where(func.lower(model.last_error).contains(address.lower(), autoescape=True))
+        for row in session.scalars(query):
+            row.last_error = audit.scrub_text(row.last_error, address, also)
+            changed += 1
+    return changed

@@ -18,8 +18,7 @@ class OutboxTransport:
 
     def send(self, sender: str, recipient: str, message: bytes) -> None:
         digest = hashlib.sha256(message).hexdigest()[:16]
-        safe_recipient = "".join(c if c.isalnum() or c in "@._-" else "_" for c in recipient)
-        final = self.folder / f"{safe_recipient}-{digest}.eml"
+        final = self.folder / f"{outbox_file_stem(recipient)}-{digest}.eml"
         temporary = final.with_suffix(".tmp")
         with open(temporary, "wb") as handle:
             handle.write(message)
@@ -29,3 +28,8 @@ class OutboxTransport:
 
     def close(self) -> None:
         return None
+
+
+def outbox_file_stem(recipient: str) -> str:
+    """How a recipient's address begins the names of their messages' files."""
+    return "".join(c if c.isalnum() or c in "@._-" else "_" for c in recipient)

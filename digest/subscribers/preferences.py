@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from digest.clean import strip_controls
+
 EDITION_CHOICES = ("digest", "newsletter")
 MAX_TOPICS = 50
 MAX_TOPIC_LENGTH = 100
@@ -42,7 +44,7 @@ def clean_topics(labels: Iterable[str]) -> list[str]:
     seen: set[str] = set()
     kept: list[str] = []
     for label in labels:
-        text = " ".join(str(label).split())[:MAX_TOPIC_LENGTH]
+        text = " ".join(strip_controls(str(label)).split())[:MAX_TOPIC_LENGTH]
         key = topic_key(text)
         if key and key not in seen and len(kept) < MAX_TOPICS:
             seen.add(key)

@@ -9,18 +9,25 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import IO
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from digest import audit
+from digest.clean import has_controls, strip_controls
+from digest.delivery.ledger import scrub_errors
+from digest.delivery.outbox import outbox_file_stem
 from digest.errors import DigestError, required
 from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, new_uid, utcnow
 from digest.subscribers.preferences import make_preferences, topics_of
+from sources.submissions import anonymise_submissions
 
 IMPORT_BATCH_ROWS = 10_000
+NAME_MAX = 200  # Subscriber.name
 EXPORT_FIELDS = ("email", "name", "status", "language", "topics", "created_at", "confirmed_at")
 # Statuses nothing but the person's own confirmation changes: they said no, or the address does not work.
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
@@ -82,7 +89,7 @@ def add_subscriber(
     now = utcnow()
     subscriber = Subscriber(
         email=address,
-        name=(name or "").strip() or None,
+        name=" ".join(strip_controls(name or "").split()) or None,
         status="active" if confirmed else "pending",
         preferences=make_preferences(),
         created_at=now,
@@ -110,6 +117,11 @@ class ImportReport:
     unchanged: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
+    def merge(self, other: ImportReport) -> None:
+        self.added, self.updated = self.added + other.added, self.updated + other.updated
+        self.unchanged += other.unchanged
+        self.rejected.extend(other.rejected)
+
 
 def import_csv(
     session_factory: Callable[[], Session],
@@ -131,8 +143,16 @@ def import_csv(
         raise SubscriberError("the CSV needs a header row with at least an 'email' column")
     report = ImportReport()
     for batch in _batches(enumerate(reader, start=2), IMPORT_BATCH_ROWS):
-        with session_factory() as session, session.begin():
-            _import_batch(session, [(line, _clean_row(row)) for line, row in batch], report)
+        rows = [(line, _clean_row(row)) for line, row in batch]
+        try:
+            with session_factory() as session, session.begin():
+                counted = ImportReport()
+                _import_batch(session, rows, counted)
+        except DBAPIError:  # a row the checks let through but the database refuses: find it, keep the rest
+            counted = ImportReport()
+            for row in rows:
+                _import_alone(session_factory, row, counted)
+        report.merge(counted)
         if on_progress:
             on_progress(batch[-1][0] - 1)
     detail = {
@@ -145,6 +165,20 @@ def import_csv(
     with session_factory() as session, session.begin():
         audit.record(session, actor, "subscribers.imported", "subscriber", None, detail)
     return report
+
+
+def _import_alone(
+    session_factory: Callable[[], Session], row: tuple[int, dict[str, str]], report: ImportReport
+) -> None:
+    alone = ImportReport()
+    try:
+        with session_factory() as session, session.begin():
+            _import_batch(session, [row], alone)
+    except DBAPIError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        report.rejected.append((row[0], f"the database refused this row: {reason}"))
+    else:
+        report.merge(alone)
 
 
 def _clean_row(row: dict[str | None, str | list[str] | None]) -> dict[str, str]:
@@ -188,6 +222,11 @@ def _import_batch(session: Session, rows: list[tuple[int, dict[str, str]]], repo
 
 
 def _checked_row(line: int, values: dict[str, str]) -> _Row:
+    for column, value in values.items():
+        if has_controls(value):
+            raise SubscriberError(f"column {column!r} holds a control character (such as NUL); fix the file")
+    if len(values.get("name", "")) > NAME_MAX:
+        raise SubscriberError(f"the name is longer than {NAME_MAX} characters")
     address = normalise_email(values.get("email", ""))
     status = (values.get("status") or "active").lower()
     if status not in SUBSCRIBER_STATUSES:
@@ -317,10 +356,20 @@ def unsubscribe_subscriber(session: Session, actor: audit.Actor, subscriber: Sub
 
 
 def forget_subscriber(
-    session: Session, actor: audit.Actor, subscriber: Subscriber, now: datetime | None = None
+    session: Session,
+    actor: audit.Actor,
+    subscriber: Subscriber,
+    now: datetime | None = None,
+    outbox_dir: Path | None = None,
 ) -> None:
     """Erase the person's data ("subscriber.forgotten"). The row stays, anonymous, so edition counts keep
-    adding up; a hash of the address stays in suppressions so no import or subscribe form adds it back."""
+    adding up; a hash of the address stays in suppressions so no import or subscribe form adds it back.
+
+    Everywhere else the address was written goes too: delivery and edition errors quoting it, audit details
+    (a test send to it), the contact of their submissions, and, once the transaction commits, the outbox
+    files addressed to them."""
+    addresses = [address for address in (subscriber.email, subscriber.pending_email) if address]
+    name = (subscriber.name or "").strip()
     if not is_suppressed(session, subscriber.email):
         session.add(Suppression(email_hash=suppression_hash(subscriber.email), reason="forgotten"))
     anonymous = new_uid()
@@ -329,4 +378,28 @@ def forget_subscriber(
     subscriber.name = subscriber.pending_email = None
     subscriber.preferences = {}
     subscriber.status, subscriber.unsubscribed_at = "unsubscribed", now or utcnow()
+    also = (name,) if name else ()
+    for address in addresses:
+        scrub_errors(session, address, also)
+        audit.redact(session, address, also)
+        anonymise_submissions(session, address, subscriber.email, audit.REDACTED)
     audit.record(session, actor, "subscriber.forgotten", "subscriber", subscriber.id)
+    if outbox_dir is not None:
+        _delete_outbox_files_after_commit(session, outbox_dir, addresses)
+
+
+def _delete_outbox_files_after_commit(session: Session, outbox_dir: Path, addresses: list[str]) -> None:
+    def delete(_session: Session) -> None:
+        for path in outbox_files_for(outbox_dir, addresses):
+            path.unlink(missing_ok=True)
+
+    event.listen(session, "after_commit", delete, once=True)
+
+
+def outbox_files_for(outbox_dir: Path, addresses: list[str]) -> list[Path]:
+    """The outbox's messages to these addresses (digest.delivery.outbox names them `<recipient>-<hash>.eml`)."""
+    if not addresses or not outbox_dir.is_dir():
+        return []
+    names = "|".join(re.escape(outbox_file_stem(address)) for address in addresses)
+    pattern = re.compile(rf"(?:{names})-[0-9a-f]{{16}}\.(?:eml|tmp)", re.IGNORECASE)
+    return [path for path in outbox_dir.iterdir() if pattern.fullmatch(path.name)]

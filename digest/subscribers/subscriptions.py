@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from digest.clean import strip_controls
 from digest.config import Config
 from digest.delivery.message import SiteLinks
 from digest.delivery.notices import (
@@ -204,9 +206,11 @@ def export_data(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     }
 
 
-def forget(session: Session, subscriber: Subscriber, now: datetime | None = None) -> None:
+def forget(
+    session: Session, subscriber: Subscriber, now: datetime | None = None, outbox_dir: Path | None = None
+) -> None:
     """The person asked, from their preferences page, to have their data erased."""
-    forget_subscriber(session, THE_SUBSCRIBER, subscriber, now)
+    forget_subscriber(session, THE_SUBSCRIBER, subscriber, now, outbox_dir)
 
 
 def _by_uid(session: Session, uid: str) -> Subscriber:
@@ -232,7 +236,7 @@ def _language(code: str | None, config: Config) -> str:
 
 
 def _name(name: str | None) -> str | None:
-    return " ".join((name or "").split())[:200] or None
+    return " ".join(strip_controls(name or "").split())[:200] or None
 
 
 def _unsubscribe_stamp(subscriber: Subscriber) -> str:

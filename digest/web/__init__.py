@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from archive import web as archive_web
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import editor, headers, limits, public, submission, subscription
+from digest.web import editor, errors, headers, limits, public, submission, subscription
 from scheduler import web as schedule_web
 
 
@@ -25,6 +25,7 @@ def create_app(runtime: Runtime) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["digest.runtime"] = runtime
+    errors.install(app)  # busy database: 503; out-of-range numbers: 400/404
     CSRFProtect(app)
     limits.install(app, runtime.config.limits)  # before the blueprints: they limit their own views
     app.register_blueprint(public.blueprint)

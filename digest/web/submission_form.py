@@ -17,7 +17,6 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import EmailField, Field, RadioField, SelectField, StringField, TextAreaField, URLField, ValidationError
 from wtforms.fields.choices import SelectChoice
@@ -28,6 +27,7 @@ from digest.rendering.markdown import summary_html, summary_source
 from digest.rendering.sanitise import canonical_url
 from digest.rendering.text import plain_text
 from digest.submissions.status import KIND_LABELS
+from digest.web.forms import CleanForm
 from sources.submissions import SubmittedItem
 
 TITLE_MAX = 200
@@ -100,7 +100,7 @@ def known_kind(_form: Any, field: Field) -> None:
         raise ValidationError("Choose what you are sending: news, an event, an open call or an achievement.")
 
 
-class SubmissionForm(FlaskForm):
+class SubmissionForm(CleanForm):
     """Declared in the order the checks run: the kind and time zone first, as the dates depend on them."""
 
     kind = RadioField(

@@ -49,6 +49,7 @@ from digest.subscribers.subscriptions import (
 )
 from digest.subscribers.tokens import TokenError
 from digest.web.context import runtime
+from digest.web.forms import CleanForm
 from digest.web.limits import Budget, limiter_of, protect, retry_after
 from digest.web.private import keep_private
 
@@ -68,7 +69,7 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class SubscribeForm(FlaskForm):
+class SubscribeForm(CleanForm):
     email = EmailField("Email address", validators=[DataRequired(), EmailFormat(), Length(max=320)])
     name = StringField("Name (optional)", validators=[Length(max=200)])
     editions = MultiCheckboxField("What to receive", choices=options(EDITION_LABELS), default=list(EDITION_CHOICES))
@@ -76,14 +77,14 @@ class SubscribeForm(FlaskForm):
     language = SelectField("Language", choices=options(LANGUAGES))
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(CleanForm):
     name = StringField("Name", validators=[Length(max=200)])
     editions = MultiCheckboxField("What to receive", choices=options(EDITION_LABELS))
     topics = MultiCheckboxField("Topics (none ticked: all of them)", choices=[], validate_choice=False)
     language = SelectField("Language", choices=options(LANGUAGES))
 
 
-class ChangeEmailForm(FlaskForm):
+class ChangeEmailForm(CleanForm):
     new_email = EmailField("New address", validators=[DataRequired(), EmailFormat(), Length(max=320)])
 
 
@@ -297,7 +298,7 @@ def _forget(session: Session, subscriber: Subscriber, token: str) -> Any:
     form = ForgetForm()
     if not form.validate_on_submit():
         return _show_preferences(session, subscriber, token, 400, forget_form=form)
-    forget(session, subscriber)
+    forget(session, subscriber, outbox_dir=runtime().config.outbox_dir)
     return render_template("preferences_forgotten.html")
 
 

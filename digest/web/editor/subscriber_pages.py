@@ -77,7 +77,8 @@ def forget_subscriber_page(subscriber_id: int) -> ResponseReturnValue:
     """The person asked the editors (by mail, by phone) to erase their data."""
 
     def work(session: Session) -> str:
-        roster.forget_subscriber(session, current_actor(), roster.get_subscriber(session, subscriber_id))
+        subscriber = roster.get_subscriber(session, subscriber_id)
+        roster.forget_subscriber(session, current_actor(), subscriber, outbox_dir=runtime().config.outbox_dir)
         return "Forgotten: their personal data is erased and the address can never be added again."
 
     return perform(work, url_for("editor.subscriber", subscriber_id=subscriber_id))
