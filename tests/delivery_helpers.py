@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
-import ipaddress
 import ssl
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from digest.audit import SYSTEM
@@ -25,6 +21,7 @@ from digest.delivery.worker import Worker
 from digest.editions.lifecycle import create_edition
 from digest.models import Delivery, Subscriber, utcnow
 from digest.runtime import Runtime
+from tests.certificates import self_signed, server_context
 from tests.factories import make_item, make_subscribers
 
 
@@ -89,26 +86,5 @@ def dkim_key_pair(folder: Path) -> tuple[Path, bytes]:
 def tls_server_context(folder: Path) -> tuple[ssl.SSLContext, Path]:
     """A server context with a self-signed certificate for 127.0.0.1, and the certificate file a client
     can trust (point SSL_CERT_FILE at it)."""
-    key = rsa_private_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "server.crt", folder / "server.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_path, key_path)
-    return context, cert_path
+    cert_path, key_path = self_signed(folder, "127.0.0.1")
+    return server_context(cert_path, key_path), cert_path

@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from digest import audit
@@ -27,6 +21,7 @@ from digest.models import Source
 from sources.collector import collect
 from sources.fetcher import build_session, fetch
 from sources.netpolicy import AddressPolicy
+from tests.certificates import self_signed, server_context
 from tests.feedserver import FeedServer, fixture, redirect, running_server
 from tests.sources.helpers import FAST, NOW, add_source, by_name, source_row
 
@@ -196,36 +191,10 @@ def test_a_bad_allowed_network_is_a_config_error(write_config) -> None:
         load_config(write_config(collect={"allowed_networks": ["intranet"]}), environ={})
 
 
-def _certificate(tmp_path: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for the name `localhost` (no IP address in it): (cert, key)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_path, key_path
-
-
 def test_https_to_a_checked_address_keeps_the_host_name_for_sni_and_the_certificate(feed_server, tmp_path) -> None:
-    cert_path, key_path = _certificate(tmp_path)
+    cert_path, key_path = self_signed(tmp_path, "localhost")  # a name only: no IP address in it
     names: list[str | None] = []
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_path, key_path)
+    context = server_context(cert_path, key_path)
     context.sni_callback = lambda _sock, name, _ctx: names.append(name)
     feed_server.httpd.socket = context.wrap_socket(feed_server.httpd.socket, server_side=True)
     feed_server.route("/feed.rss", fixture("rss2.rss"))
