@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from digest.config import CollectConfig
@@ -153,13 +153,3 @@ def submission_for_item(session: Session, item_id: int) -> Submission | None:
     """The submission behind a submitted item (the first one linked to it), or None."""
     found = submissions_for_item(session, item_id)
     return next((s for s in found if s.status != DUPLICATE), found[0] if found else None)
-
-
-def anonymise_submissions(session: Session, address: str, placeholder_email: str, placeholder_name: str) -> int:
-    """A forgotten person's submissions keep their item and organisation, lose who sent them and from where."""
-    query = select(Submission).where(func.lower(Submission.contact_email) == address.strip().lower())
-    found = list(session.scalars(query))
-    for submission in found:
-        submission.contact_email, submission.contact_name = placeholder_email, placeholder_name
-        submission.client_address = None
-    return len(found)

@@ -23,8 +23,8 @@ from digest.delivery.ledger import scrub_errors
 from digest.delivery.outbox import outbox_file_stem
 from digest.errors import DigestError, required
 from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, new_uid, utcnow
+from digest.submissions.privacy import anonymise_submissions
 from digest.subscribers.preferences import make_preferences, topics_of
-from sources.submissions import anonymise_submissions
 
 IMPORT_BATCH_ROWS = 10_000
 NAME_MAX = 200  # Subscriber.name
