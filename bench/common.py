@@ -7,40 +7,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import create_engine, text
 
 from digest.config import load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers, as email_bench uses
+from tests.databases import scratch_database
+
 BENCH_SECRET = "bench-secret-key-0123456789-0123456789"
-
-
-@contextmanager
-def scratch_database(folder: Path, database_url: str | None, name: str = "bench") -> Iterator[str]:
-    """A SQLite file in the folder, or a schema of its own in the PostgreSQL database (dropped after)."""
-    if not database_url:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    schema = f"{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def bench_runtime(folder: Path, database_url: str, **sections: Any) -> Runtime:
@@ -73,7 +57,7 @@ def bench_arguments(doc: str, **sizes: int) -> argparse.Namespace:
 @contextmanager
 def bench_setup(database_url: str | None, **sections: Any) -> Iterator[tuple[Path, Runtime]]:
     """A temporary folder and a Runtime on a fresh database of its own (scratch_database), closed at the end."""
-    with tempfile.TemporaryDirectory() as name, scratch_database(Path(name), database_url) as url:
+    with tempfile.TemporaryDirectory() as name, scratch_database(Path(name), database_url, "bench") as url:
         runtime = bench_runtime(Path(name), url, **sections)
         try:
             yield Path(name), runtime

@@ -4,7 +4,6 @@ DIGEST_TEST_DATABASE_URL is set) and a config file pointing at it."""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 from flask import Flask
-from sqlalchemy import create_engine, text
 
 from digest.config import Config, load_config
 from digest.db import upgrade
 from digest.runtime import Runtime
+from tests.databases import scratch_database
 from tests.editor_helpers import ADMIN, Desk, desk, make_app
 from tests.feedserver import FeedServer, running_server
 from tests.smtpserver import RecordingHandler, smtp_server
@@ -30,20 +29,8 @@ TEST_SECRET = "test-secret-key-not-for-production-0123456789"
 @pytest.fixture
 def database_url(tmp_path: Path) -> Iterator[str]:
     """A database nobody else uses: a new SQLite file, or a new PostgreSQL schema."""
-    if not POSTGRES_URL:
-        yield f"sqlite:///{tmp_path / 'digest.db'}"
-        return
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_database(tmp_path, POSTGRES_URL, "digest") as url:
+        yield url
 
 
 @pytest.fixture
