@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -323,6 +325,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None, environ: dict[st
     raw = _read_yaml(path)
     env = os.environ if environ is None else environ
     overridden = _apply_env_overrides(raw, env)
+    _refuse_control_characters(raw, path, overridden)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as error:
@@ -366,6 +369,37 @@ def _apply_env_overrides(raw: dict[str, Any], env: Any) -> dict[tuple[str, ...],
         node[key_path[-1]] = value
         applied[key_path] = variable
     return applied
+
+
+# Every C0 control but tab, DEL and the C1 controls: no configured value needs one, and in a name or an
+# address they would end up in a mail header or a query.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def _refuse_control_characters(raw: dict[str, Any], path: Path, overridden: dict[tuple[str, ...], str]) -> None:
+    problems = []
+    for location, value in _strings(raw, ()):
+        found = _CONTROL.search(value)
+        if found:
+            variable = overridden.get(location)
+            origin = f" (set by {variable})" if variable else ""
+            character = f"U+{ord(found.group()):04X}"
+            problems.append(f"{'.'.join(location)}{origin}: holds the control character {character}; remove it")
+    if problems:
+        raise ConfigError(f"{path}: " + "; ".join(problems))
+
+
+def _strings(node: Any, location: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
+    """Every string in the raw configuration (keys included), with where it stands."""
+    if isinstance(node, str):
+        yield location, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(str(key), (*location, str(key)))
+            yield from _strings(value, (*location, str(key)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _strings(value, (*location, str(index)))
 
 
 def _describe(error: ValidationError, path: Path, overridden: dict[tuple[str, ...], str]) -> str:

@@ -134,6 +134,27 @@ def test_a_bad_override_names_the_environment_variable(tmp_path: Path) -> None:
         load_config(write(tmp_path, ""), environ={"DIGEST_SMTP_PORT": "many"})
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('site: {name: "Cluster\\0Digest"}', "site.name: holds the control character U+0000; remove it"),
+        ('mail: {from: "Digest <d@x.eu>\\r\\nBcc: e@evil.eu"}', "mail.from: holds the control character U+000D"),
+        ('sources: [{name: "a\\x07", url: "https://x.eu/f"}]', "sources.0.name: holds the control character U+0007"),
+    ],
+)
+def test_a_control_character_in_a_value_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, environ={})
+    assert str(error.value).startswith(f"{path}: ")
+    assert expected in str(error.value)
+
+
+def test_a_control_character_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"site\.base_url \(set by DIGEST_BASE_URL\): holds the control character"):
+        load_config(write(tmp_path, ""), environ={"DIGEST_BASE_URL": "https://x.example/\x00"})
+
+
 def test_several_mistakes_are_reported_together(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, "site: {nmae: x}\ndelivery: {max_attempts: 0}"), environ={})

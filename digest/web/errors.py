@@ -4,17 +4,22 @@
   pool) is 503 with Retry-After: the request may simply be sent again.
 - A number too large for the database (a query string's ?page=99999999999999999999) is 400.
 - A route's <int:…> above the database's integer range never matches: 404.
+- A control character (NUL and the like, see digest.clean) in the path is 404, in a query string 400, and
+  in an editors' form 422. The public forms and the JSON API strip them instead (CleanForm), so a reader
+  who pasted one still gets through.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template_string, request
+from flask import Flask, abort, jsonify, render_template_string, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.routing import IntegerConverter
+
+from digest.clean import has_controls
 
 RETRY_AFTER_SECONDS = 5
 MAX_ID = 2**31 - 1  # PostgreSQL's integer: the type of every id column
@@ -45,6 +50,7 @@ def is_busy(error: OperationalError) -> bool:
 
 def install(app: Flask) -> None:
     app.url_map.converters["int"] = BoundedIntegerConverter
+    app.before_request(refuse_control_characters)
 
     @app.errorhandler(OperationalError)
     def database_busy(error: OperationalError) -> ResponseReturnValue:
@@ -65,6 +71,18 @@ def install(app: Flask) -> None:
     @app.errorhandler(OverflowError)
     def overflow(_error: OverflowError) -> ResponseReturnValue:  # SQLite's driver: int too large to convert
         return _out_of_range()
+
+
+def refuse_control_characters() -> ResponseReturnValue | None:
+    """Control characters never reach a query (PostgreSQL refuses NUL in text: a 500 before)."""
+    if any(isinstance(value, str) and has_controls(value) for value in (request.view_args or {}).values()):
+        abort(404)
+    if any(has_controls(key) or has_controls(value) for key, value in request.args.items(multi=True)):
+        return _answer(400, "Bad request", "The address carries a control character; remove it.", {})
+    editors_form = request.path.startswith("/editor/") and request.method == "POST"
+    if editors_form and any(has_controls(value) for _, value in request.form.items(multi=True)):
+        return _answer(422, "Cannot be used", "A field holds a control character; remove it and send again.", {})
+    return None
 
 
 def _busy() -> ResponseReturnValue:

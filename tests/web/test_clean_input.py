@@ -212,3 +212,43 @@ def test_a_locked_database_is_503_with_retry_after(runtime: Runtime, app: Flask)
     assert api.status_code == 503 and int(api.headers["Retry-After"]) > 0
     assert api.get_json()["errors"][0]["message"].startswith("The database is busy")
     assert subscribe.status_code == 503 and "Retry-After" in subscribe.headers
+
+
+# --------------------------------------------------------------------------- every other way in
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/archive/search?q=hydro%00gen",
+        "/editor/login?next=/editor/%00",
+        "/archive/?page=1%07",
+        "/subscribe?email=a%00@b.eu",
+    ],
+)
+def test_a_control_character_in_a_query_string_is_400(app: Flask, path: str) -> None:
+    response = app.test_client().get(path)
+    assert response.status_code == 400
+    assert "control character" in response.get_data(as_text=True)
+
+
+def test_a_control_character_in_a_path_is_404(app: Flask) -> None:
+    assert app.test_client().get("/archive/edition%00one").status_code == 404
+
+
+def test_a_nul_in_the_login_form_is_refused_not_a_500(app: Flask) -> None:
+    client = app.test_client()
+    token = csrf_token(client.get("/editor/login").get_data(as_text=True))
+    response = client.post("/editor/login", data={"email": f"{ADMIN}{NUL}", "password": "x", "csrf_token": token})
+    assert response.status_code == 422
+    assert "control character" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_an_editors_form_is_refused_and_stores_nothing(runtime: Runtime, app: Flask) -> None:
+    admin = desk(app, ADMIN)
+    response = admin.post(
+        "/editor/sources", {"name": f"Hydrogen{NUL}", "url": "https://h2.example.org/feed", "kind": "news"}
+    )
+    assert response.status_code == 422
+    no_controls_stored(runtime)
+    assert "Hydrogen" not in admin.client.get("/editor/sources").get_data(as_text=True)
