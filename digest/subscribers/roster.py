@@ -227,6 +227,8 @@ def _checked_row(line: int, values: dict[str, str]) -> _Row:
             raise SubscriberError(f"column {column!r} holds a control character (such as NUL); fix the file")
     if len(values.get("name", "")) > NAME_MAX:
         raise SubscriberError(f"the name is longer than {NAME_MAX} characters")
+    if "name" in values:
+        values = {**values, "name": from_spreadsheet_cell(values["name"])}
     address = normalise_email(values.get("email", ""))
     status = (values.get("status") or "active").lower()
     if status not in SUBSCRIBER_STATUSES:
@@ -305,6 +307,11 @@ def spreadsheet_cell(value: str) -> str:
     """A CSV cell a spreadsheet shows as text: one starting with =, +, -, @, a tab or a CR would be read as a
     formula (OWASP "CSV injection"), so it gets a leading single quote."""
     return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def from_spreadsheet_cell(value: str) -> str:
+    """What `spreadsheet_cell` protected, as it was: an export read back in keeps the names it had."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value
 
 
 def export_csv(session: Session, actor: audit.Actor, handle: IO[str]) -> int:

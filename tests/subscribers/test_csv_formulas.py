@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from digest.models import Subscriber
 from digest.runtime import Runtime
-from digest.subscribers.roster import spreadsheet_cell
+from digest.subscribers.roster import from_spreadsheet_cell, spreadsheet_cell
 from tests.cli import digest
 from tests.editor_helpers import Desk
 from tests.factories import make_subscribers
@@ -63,3 +63,18 @@ def test_every_formula_start_is_neutralised() -> None:
     for start in ("=", "+", "-", "@", "\t", "\r"):
         assert spreadsheet_cell(f"{start}1+1") == f"'{start}1+1"
     assert spreadsheet_cell("") == "" and spreadsheet_cell("a=1") == "a=1" and spreadsheet_cell("'=x") == "'=x"
+
+
+def test_an_export_read_back_in_keeps_the_names_it_had(runtime: Runtime, tmp_path: Path) -> None:
+    named(runtime)
+    out = tmp_path / "subscribers.csv"
+    digest("subscribers", "export", "--out", str(out), config=runtime.config.path)
+    with runtime.sessions() as session, session.begin():
+        for subscriber in session.scalars(select(Subscriber)):
+            subscriber.name = "renamed meanwhile"
+
+    digest("subscribers", "import", str(out), config=runtime.config.path)
+
+    with runtime.sessions() as session:
+        assert {s.email: s.name for s in session.scalars(select(Subscriber))} == NAMES
+    assert from_spreadsheet_cell("'=1+1") == "=1+1" and from_spreadsheet_cell("'quoted") == "'quoted"
