@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import nh3
 
+from digest.rendering.text import without_controls
+
 
 @dataclass(frozen=True)
 class Rules:
@@ -63,7 +65,6 @@ TRACKING_PARAMS = frozenset(
 TRACKING_PREFIXES = ("utm_", "mtm_", "pk_", "hsa_", "matomo_")
 URL_LIMIT = 2048
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 _HEADING = re.compile(r"<(/?)h[1-6]\b[^>]*>", re.I)
@@ -76,7 +77,7 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     """An absolute http(s) URL without tracking parameters or fragment, or None if there is none."""
     if not url:
         return None
-    url = _CONTROL.sub("", url).strip()
+    url = without_controls(url).strip()
     if not url:
         return None
     if base:
@@ -179,7 +180,7 @@ def sanitise_html(fragment: str | None, base: str | None = None, max_chars: int 
         return ""
     token = _LINK_BASE.set(base if base and urlsplit(base).scheme in WEB_SCHEMES else None)
     try:
-        cleaned = _STORED_CLEANER.clean(_CONTROL.sub("", fragment))
+        cleaned = _STORED_CLEANER.clean(without_controls(fragment))
         if len(cleaned) > max_chars:
             cleaned = _STORED_CLEANER.clean(cleaned[:max_chars] + "…")  # re-parse to close the tags cut off
     finally:

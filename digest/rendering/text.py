@@ -60,11 +60,16 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 
 
+def without_controls(value: str) -> str:
+    """The text without control characters but tab, newline and carriage return (PostgreSQL refuses NUL)."""
+    return _CONTROL.sub("", value)
+
+
 def clean_text(value: str | None) -> str:
     """Collapse whitespace and drop control characters (PostgreSQL refuses NUL in text)."""
     if not value:
         return ""
-    return _SPACES.sub(" ", _CONTROL.sub("", value)).strip()
+    return _SPACES.sub(" ", without_controls(value)).strip()
 
 
 def plain_text(value: str | None) -> str:
