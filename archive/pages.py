@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ def edition_page_html(render: Render, session: Session, config: Config, links: L
 
 _RENDERED_LATE: OrderedDict[tuple[str, int, str], str] = OrderedDict()
 _RENDERED_LATE_KEPT = 32
+_RENDERED_LATE_LOCK = threading.Lock()  # waitress serves pages from several threads
 
 
 def public_html(config: Config, edition: Edition) -> str:
@@ -157,13 +159,17 @@ def public_html(config: Config, edition: Edition) -> str:
         return stored
     # the frozen email identifies what was sent (and the site, which database it came from)
     key = (config.site.base_url, edition.id, hashlib.sha256((edition.html or "").encode()).hexdigest())
-    if key not in _RENDERED_LATE:
-        day = dates.local(edition.sent_at or edition.created_at, config.site.timezone).date()
-        _RENDERED_LATE[key] = public_copy(config, edition, day).html
+    with _RENDERED_LATE_LOCK:
+        if key in _RENDERED_LATE:
+            _RENDERED_LATE.move_to_end(key)
+            return _RENDERED_LATE[key]
+    day = dates.local(edition.sent_at or edition.created_at, config.site.timezone).date()
+    document = public_copy(config, edition, day).html  # outside the lock: two first readers may both render
+    with _RENDERED_LATE_LOCK:
+        _RENDERED_LATE[key] = document
         while len(_RENDERED_LATE) > _RENDERED_LATE_KEPT:
             _RENDERED_LATE.popitem(last=False)
-    _RENDERED_LATE.move_to_end(key)
-    return _RENDERED_LATE[key]
+    return document
 
 
 def search_page(render: Render, site: SiteConfig, links: Links, results: SearchResults) -> str:
