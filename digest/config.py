@@ -47,14 +47,17 @@ class _Section(BaseModel):
 
 class SiteConfig(_Section):
     name: str = "European Cluster Collaboration Platform"
-    base_url: str = "http://127.0.0.1:8000"
+    # None: follow the server (`digest serve`/`run` record the address they listen on; see `listening_at`).
+    base_url: str | None = None
     timezone: str = "Europe/Brussels"
     language: str = "en"
     contact_address: str = "Cluster Digest · Avenue des Arts 1 · 1000 Brussels · Belgium"
 
     @field_validator("base_url")
     @classmethod
-    def _absolute_http_url(cls, value: str) -> str:
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -242,13 +245,39 @@ class Settings(_Section):
     limits: LimitsConfig = LimitsConfig()
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000"
+SERVER_ADDRESS_FILE = "base_url"  # under var/: the address `digest serve`/`run` last listened on
+
+
 class Config:
-    """Validated settings plus where they came from, with relative paths resolved."""
+    """Validated settings plus where they came from, with relative paths resolved.
+
+    `site.base_url` is always a URL here: the configured one, else the address the server last
+    listened on (recorded under var/ by `listening_at`, so a worker in another process links to the
+    same place), else http://127.0.0.1:8000. `base_url_configured` tells which.
+    """
 
     def __init__(self, settings: Settings, path: Path) -> None:
-        self.settings = settings
         self.path = path
         self.base_dir = path.parent
+        self.base_url_configured = settings.site.base_url is not None
+        self.settings = settings if self.base_url_configured else _with_base_url(settings, self._server_address())
+
+    def listening_at(self, url: str) -> None:
+        """The server listens at `url`: without a configured base_url, links follow it, in this process
+        and (through var/) in the others."""
+        if self.base_url_configured:
+            return
+        self.settings = _with_base_url(self.settings, url)
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        (self.var_dir / SERVER_ADDRESS_FILE).write_text(url + "\n", encoding="utf-8")
+
+    def _server_address(self) -> str:
+        try:
+            recorded = (self.var_dir / SERVER_ADDRESS_FILE).read_text(encoding="utf-8").strip()
+        except OSError:
+            return DEFAULT_BASE_URL
+        return recorded if _is_plain_http_url(recorded) else DEFAULT_BASE_URL
 
     @property
     def site(self) -> SiteConfig:
@@ -297,6 +326,15 @@ class Config:
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
         return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+
+def _with_base_url(settings: Settings, url: str) -> Settings:
+    site = settings.site.model_copy(update={"base_url": url.rstrip("/")})
+    return settings.model_copy(update={"site": site})
+
+
+def _is_plain_http_url(value: str) -> bool:
+    return value.startswith(("http://", "https://")) and value.isprintable() and " " not in value
 
 
 def resolve_sqlite_path(url: str, base_dir: Path) -> str:

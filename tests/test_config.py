@@ -17,13 +17,31 @@ def write(tmp_path: Path, text: str, name: str = "config.yaml") -> Path:
     return path
 
 
+def test_an_unset_base_url_follows_the_address_the_server_recorded(tmp_path: Path) -> None:
+    path = write(tmp_path, "site:\n  name: ok\n")
+    assert load_config(path, environ={}).site.base_url == "http://127.0.0.1:8000"
+    load_config(path, environ={}).listening_at("http://127.0.0.1:8123")
+    assert load_config(path, environ={}).site.base_url == "http://127.0.0.1:8123"
+    assert load_config(path, environ={"DIGEST_BASE_URL": "https://news.example.eu"}).site.base_url == (
+        "https://news.example.eu"
+    )
+
+
+def test_a_configured_base_url_is_not_moved_by_the_server(tmp_path: Path) -> None:
+    path = write(tmp_path, "site:\n  base_url: https://news.example.eu/\n")
+    config = load_config(path, environ={})
+    config.listening_at("http://127.0.0.1:8123")
+    assert config.site.base_url == "https://news.example.eu"
+    assert not (tmp_path / "var" / "base_url").exists()
+
+
 def test_the_shipped_config_is_valid_and_runnable_as_is() -> None:
     config = load_config(REPO_ROOT / "config.yaml", environ={})
     assert config.database_url == f"sqlite:///{REPO_ROOT / 'var' / 'digest.db'}"
     assert config.mail.transport == "outbox"
     assert config.outbox_dir == REPO_ROOT / "var" / "outbox"
     assert config.site.timezone == "Europe/Brussels"
-    assert config.site.base_url == "http://127.0.0.1:8000"
+    assert not config.base_url_configured  # links follow the server (see the next test)
     assert {source.url for source in config.sources} == {
         "sample://news.rss", "sample://achievements.atom", "sample://calls.rss", "sample://events.ics"
     }

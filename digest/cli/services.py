@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +17,9 @@ from digest.demo import load_demo
 from digest.errors import DigestError
 from digest.items.sources import sync_from_config
 from digest.runtime import Runtime
+
+if TYPE_CHECKING:
+    from waitress.server import BaseWSGIServer, MultiSocketServer
 
 
 @click.command()
@@ -92,7 +96,7 @@ def scheduler(runtime: Runtime) -> None:
 @with_runtime()
 def serve(runtime: Runtime, host: str, port: int) -> None:
     """The web app: editors, subscription pages, archive."""
-    _serve_web(runtime, host, port)
+    _run_web(_listen(runtime, host, port))
 
 
 @click.command()
@@ -103,6 +107,7 @@ def run(runtime: Runtime, host: str, port: int) -> None:
     """Web app, delivery worker and scheduler in one process: the embedded default."""
     from scheduler.service import show_progress_on_stderr, start_in_thread
 
+    server = _listen(runtime, host, port)  # first: the worker's and scheduler's links follow its address
     delivery_worker = Worker(runtime)
     stop = threading.Event()
     thread = threading.Thread(target=delivery_worker.serve, args=(stop,), name="delivery-worker", daemon=True)
@@ -112,7 +117,7 @@ def run(runtime: Runtime, host: str, port: int) -> None:
     _, scheduler_thread = start_in_thread(runtime, stop)
     click.echo("scheduler: running (jobs and their last results: /editor/schedule)")
     try:
-        _serve_web(runtime, host, port)
+        _run_web(server)
     finally:
         stop.set()
         thread.join(timeout=10)
@@ -120,20 +125,54 @@ def run(runtime: Runtime, host: str, port: int) -> None:
         delivery_worker.close()
 
 
-def _serve_web(runtime: Runtime, host: str, port: int) -> None:
+def _listen(runtime: Runtime, host: str, port: int) -> BaseWSGIServer | MultiSocketServer:
+    """Bind the web server; without a configured site.base_url, links follow the address bound."""
     from waitress import create_server
 
     from digest.web import create_app
 
+    app = _LateApp()
     try:
         # waitress buffers whole request bodies before the app sees them: bound that too.
-        server = create_server(
-            create_app(runtime), host=host, port=port, threads=8, max_request_body_size=16 * 1024 * 1024
-        )
+        server = create_server(app, host=host, port=port, threads=8, max_request_body_size=16 * 1024 * 1024)
     except OSError as error:
         message = f"cannot listen on {host}:{port} ({error.strerror}): choose another with --port"
         raise PortUnavailable(message) from None
-    click.echo(f"Cluster Digest is running: open http://{host}:{server.effective_port}/ (editors: /editor/)")
+    config = runtime.config
+    config.listening_at(local_url(host, server.effective_port))
+    if not config.base_url_configured and host in WILDCARD_HOSTS:
+        click.echo(
+            f"warning: site.base_url is not set and the server listens on every address: links in emails "
+            f"point at {config.site.base_url}; set site.base_url (or DIGEST_BASE_URL) to the public address",
+            err=True,
+        )
+    app.wrapped = create_app(runtime)  # made after binding: its CSP and cookies follow the final base_url
+    click.echo(f"Cluster Digest is running: open {local_url(host, server.effective_port)}/ (editors: /editor/)")
+    return server
+
+
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL of a server bound to host:port, as a browser on this machine reaches it."""
+    if host in WILDCARD_HOSTS:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+class _LateApp:
+    """A WSGI app filled in once the server is bound, so the app can know the port it got."""
+
+    wrapped: Callable[..., Iterable[bytes]]
+
+    def __call__(self, environ: dict[str, object], start_response: Callable[..., object]) -> Iterable[bytes]:
+        return self.wrapped(environ, start_response)
+
+
+def _run_web(server: BaseWSGIServer | MultiSocketServer) -> None:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()

@@ -62,3 +62,33 @@ def test_a_port_in_use_is_a_clear_error(write_config: Callable[..., Path]) -> No
         result = digest("serve", "--port", str(port), config=config, check=False)
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+
+
+def test_without_a_base_url_links_follow_the_port_the_server_listens_on(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = write_config(site={"name": "Test Cluster Platform", "base_url": None})
+    digest("init", config=config)
+    port = free_port()
+    process, url = start(["run", "--port", str(port)], config)
+    try:
+        wait_until_healthy(url)
+        answer = requests.post(f"{url}subscribe", json={"email": "reader@example.org"}, timeout=10)
+        assert answer.status_code < 300, answer.text
+        confirmation = wait_for_message(tmp_path / "var" / "outbox")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=20)
+    assert f"http://127.0.0.1:{port}/confirm/" in confirmation
+    assert ":8000" not in confirmation
+    # another process (a worker, a CLI send) links to the same place
+    assert (tmp_path / "var" / "base_url").read_text().strip() == f"http://127.0.0.1:{port}"
+
+
+def wait_for_message(outbox: Path) -> str:
+    for _ in range(200):
+        messages = sorted(outbox.glob("*.eml")) if outbox.is_dir() else []
+        if messages:
+            return messages[0].read_text(encoding="utf-8", errors="replace")
+        time.sleep(0.05)
+    raise AssertionError(f"no message arrived in {outbox}")
