@@ -9,7 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, InterfaceError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+from digest.errors import DigestError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -18,8 +21,43 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
+class DatabaseUnusable(DigestError):
+    """The configured database cannot be reached or is not one we can read."""
+
+
 def make_engine(url: str, **options: Any) -> Engine:
-    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout."""
+    """An engine for the URL; SQLite gets foreign keys, WAL and a busy timeout. A URL that names no
+    database we can drive is a DatabaseUnusable, worded for the operator."""
+    try:
+        return _engine(url, **options)
+    except (ArgumentError, NoSuchModuleError, ModuleNotFoundError) as error:
+        raise DatabaseUnusable(
+            f"database.url {_shown(url)}: {_first_line(error)} (supported: sqlite:///PATH, postgresql+psycopg://…)"
+        ) from None
+
+
+def unusable(url: str, error: Exception) -> DatabaseUnusable | None:
+    """The one-line problem for an error that says the database itself is unreachable or unreadable
+    (not for a bug in a query: those keep their traceback)."""
+    if isinstance(error, OperationalError | InterfaceError) or type(error) is DatabaseError:
+        cause = error.orig if isinstance(error, DatabaseError) and error.orig is not None else error
+        return DatabaseUnusable(f"cannot use the database {_shown(url)}: {_first_line(cause)}")
+    return None
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _engine(url: str, **options: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

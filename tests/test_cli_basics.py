@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from digest.db import make_engine
@@ -107,3 +108,37 @@ def test_collect_shows_each_source_and_the_warnings_of_a_feed_it_could_still_rea
     result = digest("collect", config=config)
     assert "warning: Shaky feed:" in result.stdout and "not well-formed" in result.stdout
     assert "2 new items from 2 sources, 1 failed" in result.stdout
+
+
+UNUSABLE_DATABASES = [
+    ("postgresql+psycopg://reader:secret@127.0.0.1:1/digest", "cannot use the database"),
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/no_such_database_here", "cannot use the database"),
+    ("mysql://reader@127.0.0.1/digest", "database.url mysql://reader@127.0.0.1/digest"),
+    ("not a database url", "database.url 'not a database url'"),
+]
+
+
+CASES = [
+    *[(url, said, ("queue", "list")) for url, said in UNUSABLE_DATABASES],
+    ("NOT_A_DATABASE_FILE", "file is not a database", ("queue", "list")),
+    ("NOT_A_DATABASE_FILE", "file is not a database", ("init",)),
+    (*UNUSABLE_DATABASES[0], ("init",)),
+]
+
+
+@pytest.mark.parametrize(("url", "said", "command"), CASES)
+def test_a_database_that_cannot_be_used_is_one_line_not_a_traceback(
+    tmp_path: Path, url: str, said: str, command: tuple[str, ...]
+) -> None:
+    if url == "NOT_A_DATABASE_FILE":
+        garbage = tmp_path / "digest.db"
+        garbage.write_text("this is not SQLite\n" * 100)
+        url = f"sqlite:///{garbage}"
+    config = tmp_path / "config.yaml"
+    config.write_text("site: {name: T}\n", encoding="utf-8")
+    result = digest(*command, config=config, env={"DIGEST_DATABASE_URL": url}, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("digest: error: ") and said in lines[0], result.stderr
+    assert "secret" not in result.stderr

@@ -9,11 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from digest.audit import Actor
 from digest.config import load_config
-from digest.db import current_revision, head_revision
+from digest.db import current_revision, head_revision, unusable
 from digest.editors.accounts import find_editor
 from digest.errors import DigestError
 from digest.runtime import Runtime
@@ -76,6 +77,11 @@ def with_runtime(needs_schema: bool = True, acts: bool = False) -> Callable[[Cal
                 return command(runtime, **kwargs)
             except DigestError as error:
                 fail(str(error))
+            except SQLAlchemyError as error:
+                problem = unusable(runtime.config.database_url, error) if runtime is not None else None
+                if problem is None:
+                    raise
+                fail(str(problem))
             finally:
                 if runtime is not None:
                     runtime.close()
