@@ -47,6 +47,12 @@ class Links:
     def subscribe(self) -> str:
         return "/subscribe"
 
+    def submit(self) -> str:
+        return "/submit"
+
+    def privacy(self) -> str:
+        return "/privacy"
+
     def absolute(self, path: str) -> str:
         """An absolute URL on the site for a web path ("/archive/x" -> "https://site/archive/x")."""
         return self.base_url + path
@@ -101,6 +107,12 @@ class StaticLinks(Links):
 
     def subscribe(self) -> str:
         return self.absolute("/subscribe")  # subscribing needs the web app
+
+    def submit(self) -> str:
+        return self.absolute("/submit")  # so does submitting
+
+    def privacy(self) -> str:
+        return self.absolute("/privacy")
 
     def canonical_edition(self, slug: str) -> str:
         return self.absolute(f"/archive/{slug}/")  # a static server answers the folder, not the bare name

@@ -52,8 +52,10 @@ class SiteConfig(_Section):
     timezone: str = "Europe/Brussels"
     language: str = "en"
     contact_address: str = "Cluster Digest · Avenue des Arts 1 · 1000 Brussels · Belgium"
+    # The operator's own privacy notice; unset, /privacy shows one written from this configuration.
+    privacy_url: str | None = None
 
-    @field_validator("base_url")
+    @field_validator("base_url", "privacy_url")
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
         if value is None:

@@ -290,6 +290,7 @@ def parse_stage(
     for entry in parsed.entries:
         candidate = build_candidate(
             entry, source_kind=kind, base=parsed.base_url or url, now=context.now, zone=zone,
+            bundled=url.startswith("sample://"),
             max_summary_chars=settings.max_summary_chars,
         )  # fmt: skip
         if candidate is not None:

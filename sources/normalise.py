@@ -8,6 +8,7 @@ import html
 import re
 import time
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from urllib.parse import urlsplit
 
 from digest.models import TEXT_LIMITS
 from digest.rendering.sanitise import canonical_url, sanitise_html
@@ -75,7 +76,14 @@ MAX_TOPICS = 12
 
 
 def build_candidate(
-    entry: Entry, *, source_kind: str, base: str | None, now: datetime, zone: tzinfo, max_summary_chars: int
+    entry: Entry,
+    *,
+    source_kind: str,
+    base: str | None,
+    now: datetime,
+    zone: tzinfo,
+    max_summary_chars: int,
+    bundled: bool = False,
 ) -> Candidate | None:
     """The entry as an Item would store it, or None when it carries nothing to show."""
     url = canonical_url(entry.link, base)
@@ -92,7 +100,8 @@ def build_candidate(
         deadline = extract_deadline(title + " \n " + html_to_text(summary), zone)
         if deadline is not None and source_kind == "auto" and kind == "news":
             kind = "call"
-    image = canonical_url(entry.image, url or base) or canonical_url(first_image(summary))
+    image = (bundled_image(entry.image) if bundled else None) or canonical_url(entry.image, url or base)
+    image = image or canonical_url(first_image(summary))
     candidate = Candidate(
         kind=kind,
         title=truncate(title, TEXT_LIMITS["title"]) or "",
@@ -152,3 +161,17 @@ def _scheme_name(scheme: str | None) -> str:
     if not scheme:
         return ""
     return scheme.lower().rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+# The bundled demo feeds' pictures ship with the app (digest/web/static/samples/), so the demo works offline:
+# a sample:// feed (`bundled`) names them by their path on our own site, which rendering joins to site.base_url.
+_BUNDLED_IMAGE = re.compile(r"/static/samples/[a-z]+/[a-z0-9-]{1,80}\.png")
+
+
+def bundled_image(image: str | None) -> str | None:
+    """The site path of a bundled picture a sample:// feed names (feed parsing may have joined it to the
+    feed's own link), else None."""
+    if not image:
+        return None
+    path = urlsplit(image).path
+    return path if _BUNDLED_IMAGE.fullmatch(path) else None

@@ -26,6 +26,7 @@ def create_app(runtime: Runtime) -> Flask:
     )
     app.extensions["digest.runtime"] = runtime
     errors.install(app)  # busy database: 503; out-of-range numbers: 400/404
+    public.install(app)  # `links` in every template; 404s and other errors in the site's layout
     CSRFProtect(app)
     limits.install(app, runtime.config.limits)  # before the blueprints: they limit their own views
     app.register_blueprint(public.blueprint)

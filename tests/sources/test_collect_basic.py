@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import select
 
+from digest.models import Edition
 from sources.collector import CollectResult, UnknownSource, collect
+from tests.archive.helpers import publish
 from tests.feedserver import FeedServer, body, fixture
 from tests.sources.helpers import FAST, NOW, add_source, by_name, items_of, source_row
 
@@ -34,7 +37,7 @@ def test_sample_feeds_are_collected_with_their_fields(runtime) -> None:
     assert basque.organisation == "Basque Energy Cluster"
     assert basque.country == "Spain"
     assert "Energy" in basque.topics and "Spain" not in basque.topics
-    assert basque.image_url and basque.image_url.startswith("https://")
+    assert basque.image_url == "/static/samples/news/basque-norway-signature.png"  # shipped with the app
     assert basque.url.startswith("https://clusters.example.eu/news/")
     assert "<strong>" in basque.summary and basque.published_at is not None
 
@@ -50,6 +53,38 @@ def test_sample_feeds_are_collected_with_their_fields(runtime) -> None:
     assert all(item.timezone and item.location for item in events)
     recurring = [item for item in events if item.guid and "#" in item.guid]
     assert len(recurring) >= 2 and len({item.guid for item in recurring}) == len(recurring)
+
+
+def test_the_demo_pictures_ship_with_the_app_and_follow_its_address(runtime, app) -> None:
+    for name, (url, kind) in SAMPLES.items():
+        add_source(runtime, name, url, kind)
+    collect(runtime, settings=FAST)
+    pictures = {item.image_url for item in items_of(runtime) if item.image_url}
+    assert len(pictures) >= 9
+    client = app.test_client()
+    for path in pictures:
+        answer = client.get(path)
+        assert answer.status_code == 200 and answer.mimetype == "image/png", path
+        assert answer.data[:8] == b"\x89PNG\r\n\x1a\n"
+    picture = "/static/samples/news/basque-norway-signature.png"
+    slug = publish(runtime, [("Pictured", "news", {"image_url": picture})])
+    with runtime.sessions() as session:
+        html = session.scalars(select(Edition.html).where(Edition.slug == slug)).one()
+    assert f'src="{runtime.config.site.base_url}{picture}"' in html  # the address the app is at, when sent
+
+
+def test_a_feed_from_elsewhere_cannot_name_a_bundled_picture_by_path(runtime, feed_server: FeedServer) -> None:
+    rss = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>https://news.example.org/</link>'
+        "<item><title>A</title><link>https://news.example.org/a</link>"
+        '<enclosure url="/static/samples/news/basque-norway-signature.png" type="image/png" length="1"/>'
+        "</item></channel></rss>"
+    )
+    feed_server.route("/feed.xml", body(rss.encode(), "application/rss+xml"))
+    add_source(runtime, "Elsewhere", feed_server.url("/feed.xml"), "news")
+    collect(runtime, settings=FAST)
+    [item] = items_of(runtime, "Elsewhere")
+    assert item.image_url == "https://news.example.org/static/samples/news/basque-norway-signature.png"
 
 
 def test_second_collection_of_unchanged_samples_is_not_modified(runtime) -> None:
