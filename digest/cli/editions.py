@@ -20,7 +20,16 @@ from digest.delivery.message import site_links
 from digest.delivery.sending import send_now, send_test
 from digest.editions.compose import freeze
 from digest.editions.core import delivery_counts, get_edition, list_editions
-from digest.editions.lifecycle import cancel, create_edition, duplicate, hold, release, schedule, unschedule
+from digest.editions.lifecycle import (
+    cancel,
+    create_edition,
+    duplicate,
+    hold,
+    release,
+    restore,
+    schedule,
+    unschedule,
+)
 from digest.editions.newsletter import kind_sections
 from digest.models import Edition
 from digest.rendering.render import personalise
@@ -250,6 +259,7 @@ for _name, _step, _done, _summary in (
         "Let a held edition go out by itself again, at its scheduled time.",
     ),
     ("cancel", cancel, "edition {id} cancelled", "Cancel a draft or scheduled edition."),
+    ("restore", restore, "edition {id} is a draft again", "Take a cancelled edition back to a draft."),
     (
         "resume",
         resume_edition,

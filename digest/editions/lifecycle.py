@@ -169,3 +169,16 @@ def cancel(session: Session, actor: audit.Actor, edition_id: int) -> Edition:
     edition.scheduled_at = None
     audit.record(session, actor, "edition.cancelled", "edition", edition_id, {"was": was})
     return edition
+
+
+def restore(session: Session, actor: audit.Actor, edition_id: int) -> Edition:
+    """Take a cancelled edition back to a draft, as it was. A digest that gave its window up to a newer
+    digest keeps its dates but not the window: it says so, so that the same week is not sent twice."""
+    edition = get_edition(session, edition_id)
+    if edition.status != "cancelled":
+        raise EditionError(f"edition {edition_id} is {edition.status}; only a cancelled edition can be restored")
+    edition.status = "draft"
+    if edition.type == "digest" and edition.window_key is None and edition.window_end is not None:
+        add_warnings(edition, ["Restored after another digest took this week's window: check it is not sent twice."])
+    audit.record(session, actor, "edition.restored", "edition", edition_id, {})
+    return edition

@@ -13,8 +13,8 @@ import pytest
 
 from digest.audit import SYSTEM
 from digest.delivery.ledger import start_sending
-from digest.editions.lifecycle import create_edition
-from digest.models import AuditEntry
+from digest.editions.lifecycle import create_edition, restore
+from digest.models import AuditEntry, Edition
 from digest.runtime import Runtime
 from tests.cli import digest, digest_json
 from tests.editor_helpers import ADMIN, Desk, desk, make_app
@@ -54,13 +54,18 @@ def _empty_newsletter(runtime: Runtime) -> int:
 
 
 def _web_life(admin: Desk, item_id: int) -> list[int]:
-    """Create, schedule, hold, release, cancel and duplicate a newsletter; create, test and send another."""
+    """Create, schedule, unschedule, schedule, hold, release, cancel, restore, cancel and duplicate a
+    newsletter; create, test and send another."""
     first = _edition_id(admin.post("/editor/editions", {"type": "newsletter", "title": "Autumn", "ids": [item_id]}))
     base = f"/editor/editions/{first}"
     for path, form in [
         ("schedule", {"at": SCHEDULE_LOCAL}),
+        ("unschedule", {}),
+        ("schedule", {"at": SCHEDULE_LOCAL}),
         ("hold", {"held": "1"}),
         ("hold", {"held": "0"}),
+        ("cancel", {}),
+        ("restore", {}),
         ("cancel", {}),
     ]:
         assert admin.post(f"{base}/{path}", form).status_code == 303
@@ -83,8 +88,12 @@ def _cli_life(config: Path, item_id: int) -> list[int]:
                           "--as", ADMIN, config=config)  # fmt: skip
     first = str(created["id"])
     run("schedule", first, "--at", SCHEDULE_ISO)
+    run("unschedule", first)
+    run("schedule", first, "--at", SCHEDULE_ISO)
     run("hold", first)
     run("release", first)
+    run("cancel", first)
+    run("restore", first)
     run("cancel", first)
     copy = digest_json("edition", "duplicate", first, "--as", ADMIN, config=config)["id"]
     second = digest_json("edition", "create", "--type", "newsletter", "--items", str(item_id), "--title", "Winter",
@@ -110,8 +119,12 @@ def test_the_command_line_and_the_web_app_write_the_same_audit_lines(
     assert [action for action, _, _ in cli] == [
         "edition.created",
         "edition.scheduled",
+        "edition.unscheduled",
+        "edition.scheduled",
         "edition.held",
         "edition.unheld",
+        "edition.cancelled",
+        "edition.restored",
         "edition.cancelled",
         "edition.duplicated",
         "edition.created",
@@ -142,6 +155,7 @@ def test_the_command_line_records_its_own_user_when_no_editor_is_named(
         ("hold", "held", "edition {id} is already held"),
         ("hold", "cancelled", "edition {id} is cancelled; only a draft or scheduled edition can be held"),
         ("release", "missing", "no edition with id {id} (see `digest edition list`)"),
+        ("restore", "draft", "edition {id} is draft; only a cancelled edition can be restored"),
     ],
 )
 def test_the_new_commands_refuse_a_wrong_state_with_one_line(
@@ -208,3 +222,28 @@ def test_a_cancelled_edition_duplicates_into_a_draft_without_what_went_out_since
     assert entry["detail"] == {"from": original_id, "items": 1, "left_out": [sent]}
     table = digest("edition", "duplicate", str(original_id), config=config).stdout
     assert table.startswith(f"edition {original_id} copied to draft ")
+
+
+def test_a_cancelled_edition_page_offers_the_way_back(runtime: Runtime) -> None:
+    app = make_app(runtime)
+    admin = desk(app, ADMIN)
+    edition_id = _empty_newsletter(runtime)
+    assert admin.post(f"/editor/editions/{edition_id}/cancel", {}).status_code == 303
+    page = admin.get(f"/editor/editions/{edition_id}").get_data(as_text=True)
+    assert f'action="/editor/editions/{edition_id}/restore"' in page
+    assert f'action="/editor/editions/{edition_id}/duplicate"' in page
+    assert "Back to a draft" in admin.follow(f"/editor/editions/{edition_id}/restore", {})
+    with runtime.sessions() as session:
+        assert session.get(Edition, edition_id).status == "draft"
+
+
+def test_a_restored_digest_that_lost_its_window_says_so(runtime: Runtime) -> None:
+    with runtime.sessions() as session, session.begin():
+        make_item(session, "Hydrogen valley opens", status="approved")
+        digest_edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
+        digest_edition.status, digest_edition.window_key = "cancelled", None  # a newer digest took the week
+        edition_id = digest_edition.id
+    with runtime.sessions() as session, session.begin():
+        restored = restore(session, SYSTEM, edition_id)
+        assert restored.status == "draft"
+        assert any("took this week's window" in warning for warning in restored.warnings)

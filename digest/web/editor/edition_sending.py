@@ -1,8 +1,9 @@
 """An edition on its way out: a test send, scheduling, sending now (after a confirmation), cancelling,
 holding it back from automatic sending, resuming after a pause, and the live progress of delivery.
 
-Editors send tests, discard drafts and hold editions back; sending to everyone (now or at a scheduled
-time), cancelling a scheduled edition, letting a held one go and resuming a paused one are for admins.
+Editors send tests, discard drafts, restore cancelled editions and hold editions back; sending to everyone
+(now or at a scheduled time), unscheduling or cancelling a scheduled edition, letting a held one go and
+resuming a paused one are for admins.
 """
 
 from __future__ import annotations
@@ -102,6 +103,26 @@ def edition_cancel(edition_id: int) -> ResponseReturnValue:
             raise EditionError("only an admin can cancel a scheduled edition")
         lifecycle.cancel(session, current_actor(), edition_id)
         return "Scheduled sending cancelled." if was == "scheduled" else "Draft discarded."
+
+    return perform(work, _edition_page(edition_id))
+
+
+@blueprint.post("/editions/<int:edition_id>/unschedule")
+@admin_required
+def edition_unschedule(edition_id: int) -> ResponseReturnValue:
+    def work(session: Session) -> str:
+        lifecycle.unschedule(session, current_actor(), edition_id)
+        return "No longer scheduled: it is a draft again."
+
+    return perform(work, _edition_page(edition_id))
+
+
+@blueprint.post("/editions/<int:edition_id>/restore")
+@login_required
+def edition_restore(edition_id: int) -> ResponseReturnValue:
+    def work(session: Session) -> str:
+        lifecycle.restore(session, current_actor(), edition_id)
+        return "Back to a draft: edit it, schedule it or send it as before."
 
     return perform(work, _edition_page(edition_id))
 

@@ -26,6 +26,8 @@ ACTIONS = {
     "edition.scheduled": "scheduled",
     "edition.send_started": "started sending",
     "edition.cancelled": "cancelled",
+    "edition.restored": "took it back to a draft after it was cancelled",
+    "edition.unscheduled": "took it back to a draft before its time",
     "edition.resumed": "resumed sending",
     "edition.held": "held it back from automatic sending",
     "edition.unheld": "let it go out automatically",
