@@ -162,6 +162,7 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
     page.get_by_label("Send at").fill(f"{tomorrow}T09:00")
     page.get_by_role("button", name="Schedule", exact=True).click()
     expect(page.locator(".flash.ok")).to_contain_text("(Europe/Brussels).")
+    expect(page.locator(".flash.ok")).to_be_in_viewport()  # the page opened at #send: the message stays in view
     expect(page.locator(".page-head .badge.status-scheduled")).to_be_visible()
 
     # Its time comes: the scheduler releases it; the page follows the delivery live until it is sent.
@@ -170,8 +171,8 @@ def test_a_week_at_the_editors_desk(desk: Desk, browser: Browser) -> None:
         due = edition.scheduled_at + timedelta(minutes=1)
     [released] = Runner(desk.runtime).run_due(due, only=["send_scheduled"])
     assert released.outcome == "ok" and f"edition {edition.id} is sending to 3 subscribers" in released.detail
-    page.goto(edition_url)
-    expect(page.locator("#progress")).to_have_attribute("data-status", "sending")
+    # No reload by hand: the open page follows the edition's status by itself.
+    expect(page.locator("#progress")).to_have_attribute("data-status", "sending", timeout=20_000)
     expect(page.locator('[data-count="queued"]')).to_have_text("3")
     worker = Worker(desk.runtime)
     sending = threading.Thread(target=worker.drain)

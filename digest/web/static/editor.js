@@ -107,8 +107,42 @@
     setTimeout(tick, 1500);
   }
 
+  // An edition's page follows its status: when the scheduler (or another editor) sends, cancels or
+  // schedules it meanwhile, the page reloads to say so. (While sending, followProgress does this.)
+  function followStatus() {
+    const marker = document.querySelector("[data-follow-status]");
+    if (!marker || !["draft", "scheduled", "paused"].includes(marker.dataset.followStatus)) return;
+    const every = Number(marker.dataset.followEvery) || 5000;
+    const tick = async () => {
+      if (document.visibilityState === "visible") {
+        try {
+          const response = await fetch(marker.dataset.followUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+          if (response.ok && (await response.json()).status !== marker.dataset.followStatus) {
+            window.location.reload();
+            return;
+          }
+        } catch (error) {
+          // the server is away for a moment: try again at the next tick
+        }
+      }
+      setTimeout(tick, every);
+    };
+    setTimeout(tick, every);
+  }
+
+  // A flash message stays in view however the page was scrolled (e.g. to #send); a click dismisses it.
+  function keepFlashesInView() {
+    for (const flash of document.querySelectorAll(".flash")) {
+      flash.classList.add("sticky");
+      flash.title = "Click to dismiss";
+      flash.addEventListener("click", () => flash.remove());
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     enableDragging();
     followProgress();
+    followStatus();
+    keepFlashesInView();
   });
 })();
