@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,6 +87,39 @@ def sent_item_ids() -> Select[tuple[int]]:
         .join(Edition, Edition.id == EditionItem.edition_id)
         .where(Edition.status.in_(SENT_STATUSES))
     )
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """An item of an unsent edition that will not go out with it, and why."""
+
+    item: Item
+    reason: str  # "sent elsewhere" | "lapsed"
+    detail: str  # for the editor: which edition sent it and when, or what passed
+
+
+def left_out_at_send(session: Session, edition: Edition, now: datetime) -> dict[int, LeftOut]:
+    """What sending this edition now would leave out, by item id: items another edition has sent since
+    they were added, and calls or events that have lapsed. The compose page and the send confirmation
+    show exactly this, so that what the editor sees is what goes."""
+    if edition.status not in EDITABLE_STATUSES or not edition.entries:
+        return {}
+    carried = [entry.item_id for entry in edition.entries]
+    senders = session.execute(
+        select(EditionItem.item_id, Edition.title, Edition.sent_at)
+        .join(Edition, Edition.id == EditionItem.edition_id)
+        .where(Edition.status.in_(SENT_STATUSES), EditionItem.item_id.in_(carried), Edition.id != edition.id)
+    )
+    left_out: dict[int, LeftOut] = {}
+    by_id = {entry.item_id: entry.item for entry in edition.entries}
+    for item_id, title, sent_at in senders:
+        when = f" on {sent_at:%d %b %Y}" if sent_at else ""
+        left_out[item_id] = LeftOut(by_id[item_id], "sent elsewhere", f"sent by “{title}”{when}")
+    for item in by_id.values():
+        if item.id not in left_out and lapsed(item, now):
+            what = "its deadline has passed" if item.kind == "call" else "it has ended"
+            left_out[item.id] = LeftOut(item, "lapsed", what)
+    return left_out
 
 
 def unsent_approved_items(session: Session) -> list[Item]:

@@ -28,6 +28,7 @@ from digest.editions.core import (
     EditionError,
     default_sections,
     get_edition,
+    left_out_at_send,
     unsent_approved_items,
 )
 from digest.errors import DigestError
@@ -69,6 +70,7 @@ def edition(edition_id: int) -> ResponseReturnValue:
             schedule_value=input_value(found.scheduled_at or default_send_time(timezone), timezone),
             timezone=timezone,
             is_admin=is_admin(),
+            left_out=left_out_at_send(session, found, utcnow()),
         )
 
 

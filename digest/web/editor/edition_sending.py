@@ -18,9 +18,9 @@ from digest.delivery.ledger import resume_edition
 from digest.delivery.recipients import recipient_count
 from digest.delivery.sending import TestNotSent, send_now, send_test
 from digest.editions import lifecycle
-from digest.editions.core import EditionError, get_edition
+from digest.editions.core import EditionError, get_edition, left_out_at_send
 from digest.errors import DigestError
-from digest.models import Edition
+from digest.models import Edition, utcnow
 from digest.web.context import runtime
 from digest.web.editor.actions import found_or_404, perform, plural
 from digest.web.editor.auth import admin_required, current_actor, current_editor, is_admin, login_required
@@ -76,7 +76,14 @@ def edition_send_confirm(edition_id: int) -> ResponseReturnValue:
         if found.status not in ("draft", "scheduled"):
             flash(f"This edition is {found.status}; it cannot be sent again.", "error")
             return redirect(_edition_page(edition_id), 303)
-        return render_template("editor_send_confirm.html", edition=found, recipients=recipient_count(session, found))
+        left_out = left_out_at_send(session, found, utcnow())
+        return render_template(
+            "editor_send_confirm.html",
+            edition=found,
+            recipients=recipient_count(session, found),
+            going=[entry for entry in found.entries if entry.item_id not in left_out],
+            left_out=list(left_out.values()),
+        )
 
 
 @blueprint.post("/editions/<int:edition_id>/send")
@@ -160,6 +167,7 @@ def edition_resume(edition_id: int) -> ResponseReturnValue:
 def edition_progress(edition_id: int) -> ResponseReturnValue:
     with runtime().sessions() as session:
         found = found_or_404(session, Edition, edition_id)
-        response = jsonify(progress(session, found).as_json())
+        left_out = left_out_at_send(session, found, utcnow())
+        response = jsonify(progress(session, found).as_json() | {"left_out": len(left_out)})
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -108,7 +108,8 @@
   }
 
   // An edition's page follows its status: when the scheduler (or another editor) sends, cancels or
-  // schedules it meanwhile, the page reloads to say so. (While sending, followProgress does this.)
+  // schedules it meanwhile, or another edition sends one of its items, the page reloads to say so.
+  // (While sending, followProgress does this.)
   function followStatus() {
     const marker = document.querySelector("[data-follow-status]");
     if (!marker || !["draft", "scheduled", "paused"].includes(marker.dataset.followStatus)) return;
@@ -117,7 +118,9 @@
       if (document.visibilityState === "visible") {
         try {
           const response = await fetch(marker.dataset.followUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
-          if (response.ok && (await response.json()).status !== marker.dataset.followStatus) {
+          const data = response.ok ? await response.json() : null;
+          const leftOut = String(data ? data.left_out : marker.dataset.followLeftOut);
+          if (data && (data.status !== marker.dataset.followStatus || leftOut !== marker.dataset.followLeftOut)) {
             window.location.reload();
             return;
           }
