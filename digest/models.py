@@ -20,6 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -189,6 +190,8 @@ class Edition(Base):
     title: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(300))
     preheader: Mapped[str] = mapped_column(String(300), default="")
+    # False: the preheader is generated from the items and follows every change; True: an editor wrote it.
+    preheader_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     intro: Mapped[str] = mapped_column(Text, default="")
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="draft")

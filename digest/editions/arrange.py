@@ -18,7 +18,9 @@ from digest.editions.core import (
     SECTIONS,
     EditionError,
     editable_edition,
+    generated_preheader,
     one_line,
+    refresh_generated_texts,
     section_order,
 )
 from digest.items.queue import get_items
@@ -189,9 +191,19 @@ def apply_texts(
     if subject is not None:
         edition.subject = _line("subject", subject, required=True)
     if preheader is not None:
-        edition.preheader = _line("preheader", preheader)
+        _set_preheader(edition, _line("preheader", preheader))
     if intro is not None:
         edition.intro = intro.strip()
+
+
+def _set_preheader(edition: Edition, preheader: str) -> None:
+    """An empty preheader means "generate it again"; a different one is the editor's own from now on."""
+    if not preheader:
+        edition.preheader_by_hand = False
+        edition.preheader = generated_preheader(edition)
+    elif preheader != edition.preheader:
+        edition.preheader_by_hand = True
+        edition.preheader = preheader
 
 
 def section_title(title: str) -> str:
@@ -247,6 +259,7 @@ def _direction(direction: str) -> str:
 
 
 def _changed(session: Session, actor: audit.Actor, edition: Edition, action: str, **detail: object) -> None:
+    refresh_generated_texts(edition)
     audit.record(session, actor, action, "edition", edition.id, detail)
 
 

@@ -36,6 +36,7 @@ from digest.editions.core import (
     lapsed,
     left_out_notes,
     new_edition,
+    refresh_generated_texts,
     unsent_approved_items,
 )
 from digest.models import Edition, Item, utcnow
@@ -163,6 +164,7 @@ def _bring_up_to_date(edition: Edition, live: list[Item], now: datetime, notes: 
         for item in items:
             insert_in_order(edition, item, title)
     edition.window_end = max(now, edition.window_end or now)
+    refresh_generated_texts(edition)
     add_warnings(edition, [*notes, *_waiting_events(live, now)])
     message = f"digest {edition.id} already covers this window ({len(added)} new items added)"
     return Assembly(edition, created=False, message=message, added=added, notes=notes)

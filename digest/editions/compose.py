@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, object_session
 
 from digest.config import Config
 from digest.editions.arrange import layout
-from digest.editions.core import EditionError, add_warnings, lapsed, left_out_notes, sent_item_ids
+from digest.editions.core import (
+    EditionError,
+    add_warnings,
+    lapsed,
+    left_out_notes,
+    refresh_generated_texts,
+    sent_item_ids,
+)
 from digest.models import Edition, EditionItem, Item, utcnow
 from digest.rendering.markdown import intro_html as render_intro
 from digest.rendering.render import (
@@ -177,6 +184,7 @@ def freeze(config: Config, edition: Edition, now: datetime | None = None, public
     rolled back, has no use for it: the public copy would double its rendering time)."""
     now = now or utcnow()
     notes = _drop_what_lapsed(edition, now)
+    refresh_generated_texts(edition)  # what is left out is not counted in the preview line
     if not edition.entries:
         raise EditionError(f"edition {edition.id} has nothing left to send: {' '.join(notes)}")
     try:

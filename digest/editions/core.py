@@ -191,6 +191,18 @@ def counts_preheader(items: Sequence[Item], lead: str = "This week") -> str:
     return f"{lead}: " + ", ".join(parts) if parts else ""
 
 
+def generated_preheader(edition: Edition) -> str:
+    """The preheader made from what the edition carries now."""
+    lead = "This week" if edition.type == "digest" else "In this issue"
+    return counts_preheader([entry.item for entry in edition.entries], lead=lead)
+
+
+def refresh_generated_texts(edition: Edition) -> None:
+    """After any change of the items: a generated preheader follows them (a hand-written one stays)."""
+    if not edition.preheader_by_hand:
+        edition.preheader = generated_preheader(edition)
+
+
 def add_warnings(edition: Edition, warnings: Iterable[str]) -> None:
     """Add warnings for the editors, each once, after those the edition has."""
     edition.warnings = list(dict.fromkeys([*(edition.warnings or []), *warnings]))

@@ -76,6 +76,7 @@ def duplicate(
     title = source.title[: TEXT_MAX - len(COPY_MARK)] + COPY_MARK
     copy = new_edition(session, source.type, config.site.timezone, now, title)
     copy.subject, copy.preheader, copy.intro = source.subject, source.preheader, source.intro
+    copy.preheader_by_hand = source.preheader_by_hand
     copy.window_start, copy.window_end = source.window_start, source.window_end  # never its window key
     sent = set(session.scalars(sent_item_ids()))
     left_out = []

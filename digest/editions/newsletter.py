@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 from digest.editions.arrange import apply_texts, place_items
 from digest.editions.core import (
     EditionError,
-    counts_preheader,
     default_sections,
     entries_for,
     new_edition,
+    refresh_generated_texts,
     unsent_approved_items,
 )
 from digest.items.queue import get_items
@@ -48,13 +48,8 @@ def create_newsletter(
         for section, item_ids in sections:
             place_items(edition, get_items(session, list(item_ids)), section)
     session.flush()
-    chosen = [entry.item for entry in edition.entries]
-    apply_texts(
-        edition,
-        subject=subject,
-        preheader=preheader if preheader is not None else counts_preheader(chosen, lead="In this issue"),
-        intro=intro,
-    )
+    apply_texts(edition, subject=subject, preheader=preheader or None, intro=intro)
+    refresh_generated_texts(edition)  # unless one was given: "In this issue: …", following the items
     return edition
 
 
