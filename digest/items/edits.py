@@ -1,7 +1,9 @@
-"""An editor's corrections to an item: title, summary, kind, dates, deadline, link and the like.
+"""An editor's corrections to an item: title, summary, topics, kind, dates, deadline, link and the like.
 
-The summary is sanitised by the same allowlist as collected summaries (nh3), titles and other
-one-line fields are plain text, the link must be an absolute http(s) URL. An item that has gone out
+The summary is edited in Markdown, as submitters write it, and stored as HTML by the same rules
+(`rendering.markdown.summary_html`); a summary typed back unchanged keeps its stored HTML, and what the
+rules removed from a changed one is said to the editor. Titles and other one-line fields are plain text,
+topics a short list of plain words, the link must be an absolute http(s) URL. An item that has gone out
 in an edition keeps the text subscribers got. Reading the values from a form (and times typed in the
 site's zone) is the interface's job; what is allowed is decided here.
 """
@@ -17,11 +19,13 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.items.queue import QueueError, get_items
 from digest.models import ITEM_KINDS, TEXT_LIMITS, Item
-from digest.rendering.sanitise import canonical_url, sanitise_html
+from digest.rendering.markdown import summary_changes, summary_html, summary_markdown, summary_source
+from digest.rendering.sanitise import canonical_url
 from digest.rendering.text import plain_text
 
 FROZEN_STATUSES = ("published",)
 TEXT_FIELDS = ("title", "organisation", "country", "location")
+MAX_TOPICS = 12  # as many as a collected item keeps
 
 
 class ItemError(QueueError):
@@ -33,7 +37,7 @@ class ItemChanges:
     """Every editable field of an item, as the editor gave it (times already read as UTC)."""
 
     title: str
-    summary: str
+    summary: str  # Markdown
     kind: str
     url: str | None
     organisation: str | None
@@ -43,6 +47,14 @@ class ItemChanges:
     starts_at: datetime | None
     ends_at: datetime | None
     deadline: datetime | None
+    topics: tuple[str, ...] | None = None  # None: keep them
+
+
+@dataclass(frozen=True)
+class Edited:
+    item: Item
+    changed: dict[str, Any]  # what changed: old and new values (the summary by length)
+    removed: list[str]  # what the summary's rules removed from what was typed, for the editor
 
 
 def checked(changes: ItemChanges) -> ItemChanges:
@@ -64,20 +76,44 @@ def checked(changes: ItemChanges) -> ItemChanges:
         raise ItemError("an event needs its start")
     if changes.starts_at and changes.ends_at and changes.ends_at < changes.starts_at:
         raise ItemError("an event cannot end before it starts")
-    summary = sanitise_html(changes.summary or "", base=url)
-    return replace(changes, summary=summary, url=url, **texts)
+    return replace(changes, summary=summary_source(changes.summary), url=url, topics=_topics(changes.topics), **texts)
 
 
-def edit_item(session: Session, actor: audit.Actor, item_id: int, changes: ItemChanges) -> tuple[Item, dict[str, Any]]:
-    """Check and apply the changes, with an "item.edited" audit line when anything changed.
-    Returns the item and what changed (old and new values, the summary by length)."""
+def _topics(given: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    if given is None:
+        return None
+    kept: dict[str, str] = {}
+    for raw in given:
+        topic = " ".join((plain_text(raw) or "").split())
+        if len(topic) > TEXT_LIMITS["topic"]:
+            raise ItemError(f"a topic has at most {TEXT_LIMITS['topic']} characters: {topic[:40]!r}…")
+        if topic:
+            kept.setdefault(topic.casefold(), topic)
+    if len(kept) > MAX_TOPICS:
+        raise ItemError(f"an item has at most {MAX_TOPICS} topics (it has {len(kept)})")
+    return tuple(kept.values())
+
+
+def edit_item(session: Session, actor: audit.Actor, item_id: int, changes: ItemChanges) -> Edited:
+    """Check and apply the changes, with an "item.edited" audit line when anything changed."""
     clean = checked(changes)
     [item] = get_items(session, [item_id])
     if item.status in FROZEN_STATUSES:
         raise QueueError(f"item {item.id} went out in an edition; it keeps the text subscribers got")
+    removed: list[str] = []
+    if clean.summary == summary_markdown(item.summary):
+        clean = replace(clean, summary=item.summary or "")  # untouched: the stored HTML stays as it is
+    else:
+        typed = clean.summary
+        clean = replace(clean, summary=summary_html(typed, base_url=clean.url))
+        removed = summary_changes(typed, item.summary or "", clean.summary)
+    if clean.topics is None:
+        clean = replace(clean, topics=tuple(item.topics or ()))
     changed: dict[str, Any] = {}
     for spec in fields(clean):
         new, old = getattr(clean, spec.name), getattr(item, spec.name)
+        if spec.name == "topics":
+            new, old = list(new), list(old or [])
         if new == old or (spec.name == "summary" and new == (old or "")):
             continue
         if spec.name == "summary":
@@ -87,8 +123,23 @@ def edit_item(session: Session, actor: audit.Actor, item_id: int, changes: ItemC
         setattr(item, spec.name, new)
     if changed:
         audit.record(session, actor, "item.edited", "item", item.id, changed)
-    return item, changed
+    return Edited(item, changed, removed)
 
 
 def _plain(value: object) -> object:
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+@dataclass(frozen=True)
+class SummaryPreview:
+    html: str
+    removed: list[str]
+
+
+def summary_preview(item: Item, typed: str, url: str | None) -> SummaryPreview:
+    """What saving this Markdown as the item's summary would store, and remove (nothing is changed)."""
+    source = summary_source(typed)
+    if source == summary_markdown(item.summary):
+        return SummaryPreview(item.summary or "", [])
+    stored = summary_html(source, base_url=canonical_url(url) if url else item.url)
+    return SummaryPreview(stored, summary_changes(source, item.summary or "", stored))

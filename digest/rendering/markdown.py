@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
+from markdownify import MarkdownConverter
 
 from digest.rendering.sanitise import email_fragment, sanitise_html
 
@@ -66,3 +68,55 @@ def _without_markup(text: str) -> str:
             break
         text = stripped
     return text
+
+
+class _SummaryConverter(MarkdownConverter):
+    """Stored summary HTML as the Markdown summary_html reads back: headings become bold lines and
+    images are left out, since summaries keep neither (summary_changes names what went)."""
+
+    def convert_hN(self, n: int, el: Any, text: str, parent_tags: set[str]) -> str:
+        text = text.strip()
+        return f"\n\n**{text}**\n\n" if text else ""
+
+    def convert_img(self, el: Any, text: str, parent_tags: set[str]) -> str:
+        return ""
+
+
+_TO_MARKDOWN = _SummaryConverter(heading_style="ATX", bullets="-", escape_underscores=False, escape_asterisks=True)
+_TYPED_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]{0,15})\b[^<>]{0,500}>")
+_TYPED_HEADING = re.compile(r"^ {0,3}#{1,6}\s", re.MULTILINE)
+_TYPED_IMAGE = re.compile(r"!\[[^\]]{0,500}\]\(")
+_TYPED_LINK = re.compile(r"(?<!!)\[[^\]]{0,500}\]\(")
+_LINK_WITH_ADDRESS = re.compile(r"<a\s[^>]*href=")
+# What a stored (collected) summary may hold that a Markdown summary cannot: lost when it is edited.
+# (Headings are kept as bold lines.)
+_LOST = {"img": "image", "pre": "code block", "figure": "figure", "hr": "rule"}
+
+
+def summary_markdown(stored_html: str | None) -> str:
+    """A stored summary (HTML) as the Markdown an editor edits."""
+    if not stored_html or not stored_html.strip():
+        return ""
+    text = _TO_MARKDOWN.convert(stored_html)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def summary_changes(typed: str, before_html: str, after_html: str) -> list[str]:
+    """What the summary's rules removed from what an editor typed, worded for them (empty: nothing)."""
+    notes = []
+    tags = sorted({match.group(1).lower() for match in _TYPED_TAG.finditer(typed)})
+    if tags:
+        notes.append("HTML tags are not kept, write Markdown instead: " + ", ".join(f"<{tag}>" for tag in tags))
+    if _TYPED_HEADING.search(typed):
+        notes.append("headings are not kept in summaries (they show as typed): use **bold** instead")
+    if _TYPED_IMAGE.search(typed):
+        notes.append("images are not kept in summaries: give the item's image link instead")
+    refused = len(_TYPED_LINK.findall(typed)) - len(_LINK_WITH_ADDRESS.findall(after_html))
+    if refused > 0:
+        notes.append(f"{refused} link{'s' if refused > 1 else ''} lost {'their' if refused > 1 else 'its'} address: "
+                     "only http://, https:// and mailto: links are kept")  # fmt: skip
+    for tag, name in _LOST.items():
+        lost = before_html.count(f"<{tag}") - after_html.count(f"<{tag}")
+        if lost > 0 and not any(name in note for note in notes):
+            notes.append(f"the summary's {name}{'s' if lost > 1 else ''} could not be kept (summaries keep none)")
+    return notes

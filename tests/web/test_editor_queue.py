@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
+from lxml import html as lxml_html
 from sqlalchemy import insert
 
 from digest.models import Item
@@ -169,6 +170,7 @@ def test_editing_an_item_sanitises_its_summary_and_reads_times_in_the_site_zone(
     assert item.deadline == datetime(2027, 3, 31, 15, 0, tzinfo=UTC)  # 17:00 in Brussels, summer time
     assert "script" not in item.summary and "onclick" not in item.summary and "javascript" not in item.summary
     assert item.summary.startswith("<p>Apply")
+    assert "Removed from the summary: HTML tags are not kept, write Markdown instead: &lt;a&gt;, &lt;p&gt;" in page
     assert 'value="2027-03-31T17:00"' in editor.page(f"/editor/items/{call}")
     [line] = trail(runtime, "item", call)
     assert line.action == "item.edited" and line.detail["deadline"]["to"] == "2027-03-31T15:00:00+00:00"
@@ -225,3 +227,60 @@ def test_no_link_on_the_pages_leads_to_a_script_or_another_site(editor: Desk, ru
     assert 'href="javascript:' not in page and 'href="/editor/">← Queue' in page
     assert 'href="javascript:' not in editor.page("/editor/")
     assert 'href="//evil.example/editor/"' not in editor.page(f"/editor/items/{item_id}?back=//evil.example/editor/")
+
+
+def item_form(page: str) -> dict[str, str]:
+    """The item editor's form as the browser would send it untouched."""
+    form = lxml_html.fromstring(page).cssselect('form[action*="/editor/items/"]')[-1]
+    return {name: value or "" for name, value in form.form_values() if name != "csrf_token"}
+
+
+def test_the_summary_is_edited_in_markdown_with_topics_and_saving_says_what_it_removed(
+    editor: Desk, runtime: Runtime
+) -> None:
+    collected = '<p>Intro with <a href="https://a.example/x">a link</a>.</p><h3>Key dates</h3><img src="https://a.example/i.png">'
+    with runtime.sessions() as session, session.begin():
+        item_id = make_item(session, "Hydrogen valley", summary=collected, topics=["Energy"],
+                            published_at=datetime(2026, 11, 2, 8, 0, tzinfo=UTC)).id  # fmt: skip
+    page = editor.page(f"/editor/items/{item_id}")
+    assert "Intro with [a link](https://a.example/x).\n\n**Key dates**</textarea>" in page  # Markdown, not HTML
+    assert 'name="topics" value="Energy"' in page
+
+    untouched = item_form(page) | {"title": "Hydrogen valley opens"}
+    saved = editor.follow(f"/editor/items/{item_id}", untouched)
+    assert "Saved: title." in saved, re.findall(r'class="flash[^>]*>([^<]*)', saved)
+    assert item_row(runtime, item_id).summary == collected  # typed back unchanged: the stored HTML stays
+
+    typed = "Now **open**: [apply](https://a.example/apply)\n\n## Dates\n\n<h2>Old</h2>"
+    form = untouched | {"summary": typed, "topics": "Energy, hydrogen , energy,Mobility"}
+    done = editor.follow(f"/editor/items/{item_id}", form)
+    assert "Saved: summary, topics." in done
+    assert "headings are not kept" in done and "&lt;h2&gt;" in done and "image could not be kept" in done
+    item = item_row(runtime, item_id)
+    assert item.topics == ["Energy", "hydrogen", "Mobility"]  # plain, trimmed, each once
+    assert '<strong>open</strong>' in item.summary and 'href="https://a.example/apply"' in item.summary
+    assert "<h2>" not in item.summary and "<img" not in item.summary
+    latest = trail(runtime, "item", item_id)[-1]
+    assert latest.detail["topics"] == {"from": ["Energy"], "to": ["Energy", "hydrogen", "Mobility"]}
+
+
+def test_too_many_topics_or_a_long_one_is_refused(editor: Desk, runtime: Runtime) -> None:
+    with runtime.sessions() as session, session.begin():
+        item_id = make_item(session, "Hydrogen valley").id
+    form = item_form(editor.page(f"/editor/items/{item_id}"))
+    many = editor.post(f"/editor/items/{item_id}", form | {"topics": ",".join(f"t{n}" for n in range(13))})
+    assert many.status_code == 422 and "at most 12 topics" in many.get_data(as_text=True)
+    long = editor.post(f"/editor/items/{item_id}", form | {"topics": "x" * 61})
+    assert long.status_code == 422 and "at most 60 characters" in long.get_data(as_text=True)
+
+
+def test_the_live_preview_shows_the_stored_html_and_what_saving_would_remove(editor: Desk, runtime: Runtime) -> None:
+    with runtime.sessions() as session, session.begin():
+        item_id = make_item(session, "Hydrogen valley").id
+    answer = editor.post(f"/editor/items/{item_id}/summary-preview",
+                         {"summary": "**Bold** and [bad](javascript:alert(1)) <script>x</script>"})  # fmt: skip
+    data = answer.get_json()
+    assert "<strong>Bold</strong>" in data["html"]
+    assert "javascript" not in data["html"] and "<script" not in data["html"]
+    assert any("lost its address" in note for note in data["removed"])
+    assert any("<script>" in note for note in data["removed"])

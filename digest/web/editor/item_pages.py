@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.errors import DigestError
-from digest.items.edits import FROZEN_STATUSES, TEXT_FIELDS, ItemChanges, ItemError, edit_item
+from digest.items.edits import FROZEN_STATUSES, TEXT_FIELDS, ItemChanges, ItemError, edit_item, summary_preview
 from digest.models import ITEM_KINDS, Edition, EditionItem, Item, utcnow
+from digest.rendering.markdown import summary_markdown
 from digest.web.context import runtime
 from digest.web.editor.actions import editor_path, found_or_404
 from digest.web.editor.auth import current_actor, login_required
@@ -62,33 +63,48 @@ def save_item(item_id: int) -> ResponseReturnValue:
     try:
         changes = changes_from_form(request.form, runtime().config.site.timezone)
         with runtime().sessions() as session, session.begin():
-            _item, changed = edit_item(session, current_actor(), item_id, changes)
+            edited = edit_item(session, current_actor(), item_id, changes)
     except (TimeInputError, ItemError) as error:
         flash(str(error), "error")
         return _show(item_id, dict(request.form), 422)
     except DigestError as error:
         flash(str(error), "error")
         return redirect(here, 303)
-    if changed:
-        flash(f"Saved: {', '.join(name.replace('_', ' ') for name in changed)}.", "ok")
+    if edited.changed:
+        flash(f"Saved: {', '.join(name.replace('_', ' ') for name in edited.changed)}.", "ok")
     else:
         flash("Nothing changed.", "ok")
+    if edited.removed:
+        flash("Removed from the summary: " + "; ".join(edited.removed) + ".", "warn")
     return redirect(here, 303)
+
+
+@blueprint.post("/items/<int:item_id>/summary-preview")
+@login_required
+def preview_item_summary(item_id: int) -> ResponseReturnValue:
+    """The summary as typed, as it would be stored, and what saving would remove (for the live preview)."""
+    with runtime().sessions() as session:
+        found = found_or_404(session, Item, item_id)
+        preview = summary_preview(found, request.form.get("summary") or "", request.form.get("url"))
+    return jsonify(html=preview.html, removed=preview.removed)
 
 
 def changes_from_form(form: Mapping[str, str], timezone: str) -> ItemChanges:
     """The edit form's values, its times read in the site's zone (TimeInputError says which is wrong)."""
     times = {name: parse_optional(form.get(name), timezone, name.replace("_", " ")) for name in TIME_FIELDS}
     texts = {name: form.get(name) or None for name in TEXT_FIELDS}
+    topics = tuple(form.get("topics", "").split(",")) if "topics" in form else None
     return ItemChanges(
-        summary=form.get("summary") or "", kind=form.get("kind", ""), url=form.get("url"), **texts, **times
+        summary=form.get("summary") or "", kind=form.get("kind", ""), url=form.get("url"), topics=topics,
+        **texts, **times,
     )  # type: ignore[arg-type]
 
 
 def _form_values(found: Item, timezone: str) -> dict[str, str]:
     return {
         "title": found.title,
-        "summary": found.summary or "",
+        "summary": summary_markdown(found.summary),
+        "topics": ", ".join(found.topics or []),
         "kind": found.kind,
         "url": found.url or "",
         "organisation": found.organisation or "",

@@ -142,7 +142,41 @@
     }
   }
 
+  // The item editor's live preview: the Markdown summary as it will be stored, and what saving removes.
+  // The HTML comes from the server's own sanitiser (the STORED rules), the notes are set as text.
+  function previewSummary() {
+    const area = document.querySelector("textarea[data-preview-url]");
+    if (!area) return;
+    const wrap = document.querySelector(".summary-preview-wrap");
+    const link = area.form.querySelector('input[name="url"]');
+    let timer = null;
+    const refresh = async () => {
+      const form = new FormData();
+      form.append("summary", area.value);
+      form.append("url", link ? link.value : "");
+      try {
+        const response = await fetch(area.dataset.previewUrl, {
+          method: "POST", body: form, credentials: "same-origin",
+          headers: { "X-CSRFToken": csrf(), "X-Requested-With": "fetch" },
+        });
+        if (!response.ok) return;
+        const data = await response.json();
+        wrap.querySelector(".summary-preview").innerHTML = data.html;
+        const list = wrap.querySelector(".summary-removed");
+        list.replaceChildren(...data.removed.map((note) => Object.assign(document.createElement("li"), { textContent: `Removed on saving: ${note}` })));
+        wrap.hidden = false;
+      } catch (error) {
+        // no preview this time; saving still works and says what it removed
+      }
+    };
+    area.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 400);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    previewSummary();
     enableDragging();
     followProgress();
     followStatus();
