@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -58,8 +59,21 @@ def serving(app: Flask, port: int = 0, threads: int = 4) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        server.close()
+        _stop(server)
         thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+
+
+def _stop(server: Any) -> None:
+    """End waitress's loop from inside it: closing its sockets from this thread while it waits in
+    select() on them made it fail with "Bad file descriptor". A thunk run by the loop closes every
+    socket of its map (the listener, the trigger, open connections); the loop ends when none is left."""
+
+    def close_everything() -> None:
+        for dispatcher in list(server._map.values()):  # waitress keeps its sockets in this map
+            dispatcher.close()
+
+    server.trigger.pull_trigger(close_everything)
 
 
 def scroll_width(page: Page | Frame) -> int:
