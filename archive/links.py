@@ -53,6 +53,9 @@ class Links:
     def privacy(self) -> str:
         return "/privacy"
 
+    def favicon(self) -> str:
+        return "/favicon.ico"
+
     def absolute(self, path: str) -> str:
         """An absolute URL on the site for a web path ("/archive/x" -> "https://site/archive/x")."""
         return self.base_url + path
@@ -113,6 +116,9 @@ class StaticLinks(Links):
 
     def privacy(self) -> str:
         return self.absolute("/privacy")
+
+    def favicon(self) -> str:
+        return self.absolute("/favicon.ico")  # served by the web app, as the forms are
 
     def canonical_edition(self, slug: str) -> str:
         return self.absolute(f"/archive/{slug}/")  # a static server answers the folder, not the bare name
