@@ -314,6 +314,14 @@ def test_one_link_per_item_target_and_every_name_says_which_item(
     assert ">Read more<span " in rendered.html  # what the eye sees: "Read more"
 
 
+def test_a_preheader_is_escaped_and_without_one_there_is_no_filler() -> None:
+    page = render_edition(build_edition(preheader="Calls <b>&</b> events"), SITE, TODAY).html
+    assert '<div class="dg-pre" style="display:none;max-height:0;overflow:hidden;mso-hide:all">' in page
+    assert "Calls &lt;b&gt;&amp;&lt;/b&gt; events\u034f\u200c\u00a0" in page
+    bare = render_edition(build_edition(preheader=""), SITE, TODAY).html
+    assert "dg-pre" not in bare.split("</head>")[1] and "\u200c" not in bare
+
+
 def test_the_hidden_part_of_a_link_name_is_hidden_by_class_and_from_outlook() -> None:
     news = item("news", "Hydrogen valleys", url="https://news.example.org/h2")
     page = render_edition(build_edition(sections=(SectionView("News", (news,)),)), SITE, TODAY).html
