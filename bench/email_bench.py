@@ -56,7 +56,7 @@ def main() -> None:
         print(f"40-item digest: one render {seconds * 1000:.0f} ms (median of 5)")
         print(
             f"  HTML {email_size(forty.html) / 1024:.1f} KB personalised "
-            f"(limit {SIZE_LIMIT // 1024} KB), text {len(forty.text.encode()) / 1024:.1f} KB"
+            f"(limit {SIZE_LIMIT / 1000:.0f} KB), text {len(forty.text.encode()) / 1024:.1f} KB"
         )
         runtime.close()
     with tempfile.TemporaryDirectory() as folder:

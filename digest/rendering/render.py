@@ -72,6 +72,9 @@ PLACEHOLDERS: dict[str, str] = {
 _MARKER_RE = re.compile(rf"{_MARKER_FRAME}-([A-Za-z0-9_]+)-{_MARKER_FRAME}")
 
 TEXT_WIDTH = 72
+# Zero-width groups ("&#847;&zwnj;&nbsp;") after the preheader: enough to fill an inbox's preview line,
+# so it shows the preheader and then nothing, not the first words of the email.
+PREHEADER_FILLER = 100
 URGENT_DAYS = 7  # a call closing within a week gets the warm "days left" badge
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -563,6 +566,7 @@ def render_edition(
         "edition_date": _fmt_long_day(edition_day),
         "dateline": _dateline(edition.title, edition_day),
         "urgent_days": URGENT_DAYS,
+        "preheader_filler": PREHEADER_FILLER,
         "intro_html": intro_html,
         "intro_paragraphs": html_paragraphs(intro_html, links=True, bullets=True),
         "more_count": edition.more_count,

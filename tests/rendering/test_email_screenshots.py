@@ -103,3 +103,48 @@ def test_dark_mode_turns_the_page_dark_and_keeps_text_readable(browser: Browser,
     assert colours["light"] == ["rgb(238, 242, 251)", "rgb(31, 36, 48)"]  # the featured band, dark ink
     background, text = colours["dark"]
     assert background == "rgb(30, 38, 56)" and text == "rgb(230, 233, 240)"  # dark band, light ink
+
+
+# Every text a reader can see, with its computed font size and whether it sits in an item's cell.
+# Text nobody sees is left out: the hidden preheader, and the visually hidden end of a link's name
+# (display:none / opacity:0, which checkVisibility reports).
+TEXT_SIZES = """() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), found = [];
+    while (walker.nextNode()) {
+        const node = walker.currentNode, element = node.parentElement;
+        if (!node.textContent.trim() || !element.checkVisibility({opacityProperty: true})) continue;
+        found.push({
+            size: parseFloat(getComputedStyle(element).fontSize),
+            item: element.closest('td.dg-feat, td.dg-plain') !== null,
+            text: node.textContent.trim().slice(0, 40),
+        });
+    }
+    return found;
+}"""
+
+
+def test_on_a_phone_no_text_is_under_13px_and_item_text_is_at_least_15px(browser: Browser, digest_page: Path) -> None:
+    page = open_page(browser, digest_page, 375, "light")
+    try:
+        texts = page.evaluate(TEXT_SIZES)
+    finally:
+        page.close()
+    items = [text for text in texts if text["item"]]
+    assert len(items) > 200 and len(texts) > len(items) + 10  # the whole email was measured
+    print(f"\n375 px: smallest text {min(t['size'] for t in texts)} px, smallest item text "
+          f"{min(t['size'] for t in items)} px")  # fmt: skip
+    assert [text for text in texts if text["size"] < 13] == []
+    assert [text for text in items if text["size"] < 15] == []
+
+
+def test_the_text_size_check_sees_small_and_hidden_text(browser: Browser, tmp_path: Path) -> None:
+    sample = tmp_path / "sample.html"
+    sample.write_text(
+        '<!doctype html><body><table><tr><td class="dg-plain"><p style="font-size:14px">item</p>'
+        '<span style="opacity:0;font-size:1px">hidden</span></td></tr></table>'
+        '<div style="display:none;font-size:1px">preheader</div><p style="font-size:12px">footer</p>'
+    )
+    page = open_page(browser, sample, 375, "light")
+    texts = page.evaluate(TEXT_SIZES)
+    page.close()
+    assert texts == [{"size": 14, "item": True, "text": "item"}, {"size": 12, "item": False, "text": "footer"}]

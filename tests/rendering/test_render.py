@@ -7,6 +7,7 @@ import re
 import shutil
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -218,9 +219,15 @@ def test_html_document_basics(rendered: RenderedEdition) -> None:
     assert "Thursday 3 December 2026" in page  # the edition's date in the header
 
 
-def test_styles_are_inlined(rendered: RenderedEdition) -> None:
-    assert re.search(r'<h3 class="dg-title" style="[^"]*font-size:17px', rendered.html)
+def test_the_look_is_in_head_and_only_what_must_survive_is_inlined(rendered: RenderedEdition) -> None:
+    head = "".join(re.findall(r"<style\b[^>]*>(.*?)</style>", rendered.html, re.S))
+    assert re.search(r"\.dg-title \{[^}]*font-size: 17px", head)  # sizes, margins, spacing: once, by class
+    assert '<h3 class="dg-title">' in rendered.html and '<p class="dg-meta">' in rendered.html
+    # colours that must hold where <style> is lost: links on the bands, badges' backgrounds
+    title_link = r'<h3 class="dg-title"><a href="[^"]*" style="color:#1f2430; text-decoration:none">'
+    assert re.search(title_link, rendered.html)
     assert re.search(r'<span class="dg-badge" style="[^"]*background:#1d3f8f', rendered.html)
+    assert "digest:inline" not in rendered.html  # the inlined block itself is gone
     # MRML's reset rules are not copied onto every cell (that is what keeps 40 items small)
     assert "mso-table-lspace:0; mso-table-rspace:0" not in rendered.html
     assert "data-premailer" not in rendered.html
@@ -238,16 +245,90 @@ def test_every_table_is_presentational(rendered: RenderedEdition) -> None:
     assert all('role="presentation"' in tag for tag in tables), [t for t in tables if "role=" not in t]
 
 
-def test_every_image_has_alt_text(rendered: RenderedEdition, edition: EditionView) -> None:
-    images = re.findall(r"<img\b[^>]*>", rendered.html, re.I)
+def test_item_images_are_decorative_unlinked_and_their_alt_styled(
+    rendered: RenderedEdition, edition: EditionView
+) -> None:
+    """The title beside an item's picture says what it shows: the picture is decorative (alt=""), not
+    one more link to the item, and any alt text a client shows for a blocked image is in the email's
+    font and muted ink rather than blue serif."""
+    page = Links.of(rendered.html)
     with_images = [it for it in all_items(edition) if it.image_url]
-    assert len(images) == len(with_images)
-    for tag in images:
-        alt = re.search(r'\balt="([^"]*)"', tag)
-        assert alt and alt.group(1).strip(), tag
-    assert 'alt="Matchmaking in Lisbon"' in rendered.html
-    for src in re.findall(r'<img\b[^>]*\bsrc="([^"]*)"', rendered.html):
-        assert re.match(r"https?://", src), src
+    assert len(page.images) == len(with_images)
+    for image in page.images:
+        assert image["alt"] == "" and not image["in_link"], image
+        assert re.match(r"https?://", image["src"]), image
+        assert "font-family:" in image["style"] and "color:#5b6478" in image["style"], image
+
+
+class Links(HTMLParser):
+    """Every link of a page with its target and accessible name (aria-label, else its text, hidden
+    text and images' alt included), and every image with its alt, style and whether it is in a link."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[tuple[str, str]] = []
+        self.images: list[dict[str, object]] = []
+        self._open: tuple[str, str | None, list[str]] | None = None
+
+    @classmethod
+    def of(cls, page: str) -> Links:
+        parser = cls()
+        parser.feed(page)
+        parser.close()
+        return parser
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and values.get("href"):
+            self._open = (values["href"] or "", values.get("aria-label"), [])
+        elif tag == "img":
+            image = {"alt": values.get("alt"), "src": values.get("src") or "", "style": values.get("style") or ""}
+            self.images.append(image | {"in_link": self._open is not None})
+            if self._open is not None:
+                self._open[2].append(values.get("alt") or "")
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open[2].append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._open is not None:
+            href, label, text = self._open
+            self.links.append((href, label or " ".join("".join(text).split())))
+            self._open = None
+
+
+def test_one_link_per_item_target_and_every_name_says_which_item(
+    rendered: RenderedEdition, edition: EditionView
+) -> None:
+    """Screen readers list links by name: the title, plus one "Read more" whose name carries the title."""
+    links = Links.of(rendered.html).links
+    for it in all_items(edition):
+        url = html_lib.unescape(it.url or "")
+        names = sorted(name for href, name in links if href == url)
+        assert names == sorted([it.title, f"Read more: {it.title}"]), (it.title, names)
+        if it.calendar_url:
+            assert [name for href, name in links if href == it.calendar_url] == [f"Add to calendar: {it.title}"]
+    item_links = [name for name in (name for _, name in links) if name.startswith(("Read more", "Add to calendar"))]
+    assert len(item_links) == len(set(item_links)) > 40  # no two alike
+    assert ">Read more<span " in rendered.html  # what the eye sees: "Read more"
+
+
+def test_a_preheader_is_escaped_and_without_one_there_is_no_filler() -> None:
+    page = render_edition(build_edition(preheader="Calls <b>&</b> events"), SITE, TODAY).html
+    assert '<div class="dg-pre" style="display:none;max-height:0;overflow:hidden;mso-hide:all">' in page
+    assert "Calls &lt;b&gt;&amp;&lt;/b&gt; events\u034f\u200c\u00a0" in page
+    bare = render_edition(build_edition(preheader=""), SITE, TODAY).html
+    assert "dg-pre" not in bare.split("</head>")[1] and "\u200c" not in bare
+
+
+def test_the_hidden_part_of_a_link_name_is_hidden_by_class_and_from_outlook() -> None:
+    news = item("news", "Hydrogen valleys", url="https://news.example.org/h2")
+    page = render_edition(build_edition(sections=(SectionView("News", (news,)),)), SITE, TODAY).html
+    assert '<span class="dg-vh" style="mso-hide:all">: Hydrogen valleys</span>' in page
+    head = "".join(re.findall(r"<style\b[^>]*>(.*?)</style>", page, re.S))
+    hidden = re.search(r"\.dg-vh \{([^}]*)\}", head)
+    assert hidden and "width: 1px" in hidden.group(1) and "overflow: hidden" in hidden.group(1)
 
 
 def test_all_links_are_absolute_or_placeholders(rendered: RenderedEdition) -> None:
