@@ -39,6 +39,7 @@ from digest.runtime import Runtime
 SIZE_LIMIT = 100 * 1024
 # Stand-ins as long as the real per-recipient values, to measure what subscribers actually get.
 _SIZING_VALUES = {"name": "N" * 40, "unsubscribe_url": "u" * 140, "preferences_url": "p" * 140}
+_SIZING_SECRET = "sizing-only: tokens signed with it are measured, never sent"
 _SIZING_DELIVERY_TAG = "d" * 48  # a click link's per-delivery token (analytics.per_subscriber)
 
 
@@ -120,7 +121,7 @@ def compose(config: Config, edition: Edition, now: datetime | None = None, track
     today = _local_day(config, now or utcnow())
     site = site_view(config)
     view = edition_view(config, edition, today)
-    links = click_tracker(config, edition)
+    links = click_tracker(config, edition, signed=track)
     whole = render_edition(view, site, today)
     total = sum(len(section.items) for section in view.sections)
     size = sent_size(whole, links)
@@ -135,11 +136,12 @@ def compose(config: Config, edition: Edition, now: datetime | None = None, track
     return _finished(trimmed, size, kept, total, [warning], links if track else None)
 
 
-def click_tracker(config: Config, edition: Edition) -> LinkTracker | None:
-    """How this edition's links are tracked (digest.analytics.links), or None with `analytics.clicks` off."""
+def click_tracker(config: Config, edition: Edition, signed: bool = True) -> LinkTracker | None:
+    """How this edition's links are tracked (digest.analytics.links), or None with `analytics.clicks` off.
+    Unsigned, the links are only measured: a stand-in key makes tokens of the same length."""
     if not config.analytics.clicks:
         return None
-    secret_key = Runtime(config).secret_key
+    secret_key = Runtime(config).secret_key if signed else _SIZING_SECRET
     per_delivery = config.analytics.per_subscriber
     return tracker(config.site.base_url, secret_key, edition.id or 0, [archive_url(config, edition)], per_delivery)
 
