@@ -172,6 +172,13 @@ def test_personal_links_view_in_browser_mailto_and_the_archive_copy_are_left_dir
         assert archive in links  # view in browser
         assert not any("/l/" in link and "unsubscribe" in link for link in links)
     assert CONTACT in html_links(rich)
+    for links in (html_links(rich), text_links(text)):  # every other web link is tracked
+        direct = {link for link in links if link.startswith("http") and not link.startswith(f"{BASE}/l/")}
+        assert {link.split("/")[3] if "/archive/" not in link else link for link in direct} == {
+            "unsubscribe",
+            "preferences",
+            archive,
+        }
     assert not any(link.startswith("mailto:") for link in tracked(html_links(rich)))
     copy = sent.client().get(f"/archive/{slug}")
     assert copy.status_code == 200
