@@ -4,9 +4,10 @@ The 30-item digest of bench/send.py, three ways side by side in one run, interle
   off          analytics.clicks: false (links direct; the anchor)
   per link     analytics.clicks: true (the default): links rewritten once per edition
   per reader   analytics.per_subscriber: true: one more signed token per message
-and for each, in CPU time (the machine is shared): composing the edition (render + trimming check + rewrite, once per edition) and building
-messages (per recipient, what the worker does for every delivery). Then the redirect itself: /l/<token>
-(one UPDATE and a 302) against /healthz (one SELECT 1) on the same waitress server, with wrk.
+and for each, in CPU time (the machine is shared): composing the edition (render, trimming check and
+rewrite, once per edition) and building messages (per recipient, what the worker does for every
+delivery). Then the redirect itself: /l/<token> (one UPDATE and a 302) against /healthz (one SELECT 1)
+on the same waitress server, with wrk.
 
     .venv/bin/python bench/clicks.py [--messages 5000] [--rounds 5] [--database-url URL]
 """
