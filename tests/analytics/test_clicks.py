@@ -350,6 +350,7 @@ def test_concurrent_clicks_through_a_real_server_are_all_counted(sent: Sent) -> 
             except urllib.error.HTTPError as answer:  # a 302 not followed arrives as an HTTPError
                 with lock:
                     answers.append((answer.code, answer.headers["Location"]))
+                answer.close()
 
     with serving(sent.app, threads=threads) as base:
         workers = [threading.Thread(target=click_many, args=(base,)) for _ in range(threads)]
