@@ -198,6 +198,14 @@ class LimitsConfig(_Section):
         return value
 
 
+class AnalyticsConfig(_Section):
+    """Click statistics (digest/analytics/): no open pixel, and per-subscriber only when an operator opts in."""
+
+    clicks: bool = Field(True, description="links in emails go through base_url/l/<token> and are counted per edition")
+    per_subscriber: bool = Field(False, description="the click links also name the delivery (who clicked)")
+    clicks_per_minute: int = Field(120, ge=1, description="click-link requests per client address and minute")
+
+
 class CollectConfig(_Section):
     """Tuning of the collectors, the one definition of their settings (sources/ reads it as it is)."""
 
@@ -245,6 +253,7 @@ class Settings(_Section):
     submissions: SubmissionsConfig = SubmissionsConfig()
     web: WebConfig = WebConfig()
     limits: LimitsConfig = LimitsConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
 
 
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
@@ -312,6 +321,10 @@ class Config:
     @property
     def limits(self) -> LimitsConfig:
         return self.settings.limits
+
+    @property
+    def analytics(self) -> AnalyticsConfig:
+        return self.settings.analytics
 
     @property
     def database_url(self) -> str:

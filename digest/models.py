@@ -279,6 +279,33 @@ class Delivery(Base):
     subscriber: Mapped[Subscriber] = relationship()
 
 
+class EditionLink(Base):
+    """A link of a sent edition and how often it was followed (digest/analytics/). Its click token names
+    the edition and `number`, never the URL: only a URL that was in the edition can be a redirect target."""
+
+    __tablename__ = "edition_links"
+    __table_args__ = (UniqueConstraint("edition_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, … in the order the links first appear in the email
+    url: Mapped[str] = mapped_column(String(2048))
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class DeliveryClick(Base):
+    """Who followed a link: only written when `analytics.per_subscriber` is on."""
+
+    __tablename__ = "delivery_clicks"
+    __table_args__ = (UniqueConstraint("delivery_id", "link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    link_id: Mapped[int] = mapped_column(ForeignKey("edition_links.id", ondelete="CASCADE"), index=True)
+    clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    first_clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Editor(Base):
     __tablename__ = "editors"
     __table_args__ = (one_of("role", EDITOR_ROLES),)

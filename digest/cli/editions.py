@@ -13,6 +13,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from digest.analytics.clicks import edition_clicks
 from digest.audit import Actor
 from digest.cli.common import edition_step, fail, json_option, listing, parse_ids, print_json, with_runtime
 from digest.delivery.ledger import resume_edition
@@ -166,7 +167,7 @@ def edition_show(runtime: Runtime, edition_id: int, as_json: bool) -> None:
     """Show one edition with its sections, warnings and delivery progress."""
     with runtime.sessions() as session:
         found = get_edition(session, edition_id)
-        row = _row(session, found)
+        row = _row(session, found) | {"clicks": edition_clicks(session, found.id)}
         titles = {entry.item_id: entry.item.title for entry in found.entries}
     if as_json:
         print_json(row)
@@ -182,10 +183,18 @@ def edition_show(runtime: Runtime, edition_id: int, as_json: bool) -> None:
             click.echo(f"  {item_id:>5}  {titles[item_id]}")
     counts = row["counts"]
     click.echo(f"\ndeliveries: {', '.join(f'{status} {number}' for status, number in counts.items())}")
+    _echo_clicks(row["clicks"])
     for warning in row["warnings"]:
         click.echo(f"warning: {warning}")
     if row["last_error"]:
         click.echo(f"last error: {row['last_error']}")
+
+
+def _echo_clicks(clicks: list[dict[str, Any]]) -> None:
+    if clicks:
+        click.echo("clicks:")
+    for link in clicks:
+        click.echo(f"  {link['clicks']:>6}  {link['url']}")
 
 
 @edition.command("preview")

@@ -19,6 +19,7 @@ from email import quoprimime
 from email.utils import format_datetime, parseaddr
 from urllib.parse import urlsplit
 
+from digest.analytics.links import DELIVERY_MARKER, delivery_tag
 from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import edition_message_id, sender_domain
 from digest.models import Edition
@@ -30,6 +31,7 @@ SOFT_BREAK = b"=\r\n"
 # Encoded lines are at most 73 characters: 2 more when a leading "." becomes "=2E", 1 more for the soft
 # break after a segment, and still within RFC 2045's 76.
 QP_LINE = 73
+CLICK_SLOT = "click_delivery"  # the per-delivery token of tracked links (digest.analytics.links)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class EditionMessage:
         self.domain = sender_domain(sender)
         self.list_id = f"{list_name} <{_list_id_label(list_name)}.{self.domain}>"
         self.sign = sign
+        self.tags_clicks = DELIVERY_MARKER in edition.html  # analytics.per_subscriber: links name the delivery
         self.segments = self._template(subject_prefix + edition.subject, edition.text, edition.html)
 
     @property
@@ -95,6 +98,8 @@ class EditionMessage:
             "unsubscribe_url": unsubscribe,
             "preferences_url": self.links.preferences_url(recipient.uid),
         }
+        if self.tags_clicks:
+            values[CLICK_SLOT] = delivery_tag(self.links.secret_key, self.edition_id, delivery_id)
         pieces: dict[str, bytes] = {
             "to": to_header(recipient.name, recipient.email),
             "date": _date_header(),
@@ -137,7 +142,7 @@ def _part(boundary: str, subtype: str, slot_prefix: str, body: str) -> list[Segm
 
 def qp_template(body: str, slot_prefix: str) -> list[Segment]:
     """Quoted-printable segments of the body, with a Slot where each placeholder marker stood."""
-    by_marker = {marker: key for key, marker in PLACEHOLDERS.items()}
+    by_marker = {marker: key for key, marker in PLACEHOLDERS.items()} | {DELIVERY_MARKER: CLICK_SLOT}
     segments: list[Segment] = []
     rest = body
     while True:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, object_session
 
+from digest.analytics.clicks import store_links
+from digest.analytics.links import DELIVERY_MARKER, LinkTracker, tracker
 from digest.config import Config
 from digest.editions.arrange import layout
 from digest.editions.core import (
@@ -38,12 +40,15 @@ from digest.rendering.render import (
     personalise,
     render_edition,
 )
+from digest.runtime import Runtime
 
 # Gmail clips a message whose HTML passes about 102 KB; stay under 90,000 bytes with real links filled in
 # (a margin for what a relay or a click-tracking rewrite adds).
 SIZE_LIMIT = 90_000
 # Stand-ins as long as the real per-recipient values, to measure what subscribers actually get.
 _SIZING_VALUES = {"name": "N" * 40, "unsubscribe_url": "u" * 140, "preferences_url": "p" * 140}
+_SIZING_SECRET = "sizing-only: tokens signed with it are measured, never sent"
+_SIZING_DELIVERY_TAG = "d" * 48  # a click link's per-delivery token (analytics.per_subscriber)
 
 
 class EditionRenderError(EditionError):
@@ -58,6 +63,7 @@ class Composition:
     kept: int
     total: int
     warnings: list[str] = field(default_factory=list)
+    links: tuple[str, ...] = ()  # the click-tracked links, numbered from 1 (empty: links go direct)
 
 
 def site_view(config: Config) -> SiteView:
@@ -116,24 +122,53 @@ def email_size(html: str) -> int:
     return len(personalise(html, _SIZING_VALUES).encode("utf-8"))
 
 
-def compose(config: Config, edition: Edition, now: datetime | None = None) -> Composition:
+def compose(config: Config, edition: Edition, now: datetime | None = None, track: bool = False) -> Composition:
     """Render the edition as subscribers would get it now; trim it to its top items if it is too big.
-    Raises RenderError."""
+    Its size counts the click-tracked links whenever `analytics.clicks` is on; the HTML and text carry
+    them only with `track` (the real send: a preview's links go direct). Raises RenderError."""
     today = _local_day(config, now or utcnow())
     site = site_view(config)
     view = edition_view(config, edition, today)
+    links = click_tracker(config, edition, signed=track)
     whole = render_edition(view, site, today)
     total = sum(len(section.items) for section in view.sections)
-    size = email_size(whole.html)
+    size = sent_size(whole, links)
     if size <= SIZE_LIMIT:
-        return Composition(whole.html, whole.text, size, total, total)
-    kept, trimmed = _largest_fitting(view, site, today)
+        return _finished(whole, size, total, total, [], links if track else None)
+    kept, trimmed = _largest_fitting(view, site, today, links)
     warning = (
         f"Trimmed to its top {kept} of {total} items: the whole edition would be {size / 1000:.0f} KB of HTML, "
         f"over the {SIZE_LIMIT / 1000:.0f} KB that keeps Gmail from clipping it. The email ends with a link "
         f"to the archive copy, which has all {total}."
     )
-    return Composition(trimmed.html, trimmed.text, size, kept, total, [warning])
+    return _finished(trimmed, size, kept, total, [warning], links if track else None)
+
+
+def click_tracker(config: Config, edition: Edition, signed: bool = True) -> LinkTracker | None:
+    """How this edition's links are tracked (digest.analytics.links), or None with `analytics.clicks` off.
+    Unsigned, the links are only measured: a stand-in key makes tokens of the same length."""
+    if not config.analytics.clicks:
+        return None
+    secret_key = Runtime(config).secret_key if signed else _SIZING_SECRET
+    per_delivery = config.analytics.per_subscriber
+    return tracker(config.site.base_url, secret_key, edition.id or 0, [archive_url(config, edition)], per_delivery)
+
+
+def sent_size(rendered: RenderedEdition, links: LinkTracker | None) -> int:
+    """Bytes of the HTML part as subscribers get it, tracked links and all."""
+    if links is None:
+        return email_size(rendered.html)
+    tracked = links.track(rendered.html, "").html
+    return email_size(tracked.replace(DELIVERY_MARKER, _SIZING_DELIVERY_TAG))
+
+
+def _finished(
+    rendered: RenderedEdition, size: int, kept: int, total: int, warnings: list[str], links: LinkTracker | None
+) -> Composition:
+    if links is None:
+        return Composition(rendered.html, rendered.text, size, kept, total, warnings)
+    tracked = links.track(rendered.html, rendered.text)
+    return Composition(tracked.html, tracked.text, size, kept, total, warnings, tracked.urls)
 
 
 def _local_day(config: Config, now: datetime) -> date:
@@ -145,7 +180,9 @@ def public_copy(config: Config, edition: Edition, on_day: date) -> RenderedEditi
     return render_edition(edition_view(config, edition, on_day), site_view(config), on_day, audience="public")
 
 
-def _largest_fitting(view: EditionView, site: SiteView, today: date) -> tuple[int, RenderedEdition]:
+def _largest_fitting(
+    view: EditionView, site: SiteView, today: date, links: LinkTracker | None
+) -> tuple[int, RenderedEdition]:
     """The most top items that fit (binary search: rendering is the costly step)."""
     ranked = _ranked(view)
     low, high = 1, len(ranked) - 1
@@ -153,7 +190,7 @@ def _largest_fitting(view: EditionView, site: SiteView, today: date) -> tuple[in
     while low <= high:
         middle = (low + high) // 2
         rendered = render_edition(_keeping(view, set(ranked[:middle])), site, today)
-        if email_size(rendered.html) <= SIZE_LIMIT:
+        if sent_size(rendered, links) <= SIZE_LIMIT:
             best, low = (middle, rendered), middle + 1
         else:
             high = middle - 1
@@ -181,20 +218,25 @@ def _keeping(view: EditionView, places: set[tuple[int, int]]) -> EditionView:
 def freeze(config: Config, edition: Edition, now: datetime | None = None, public: bool = True) -> None:
     """Apply the send-time rules and render once: every recipient gets exactly this HTML and text.
 
-    The public copy for the archive is rendered too, unless `public` is False (a preview, which is
-    rolled back, has no use for it: the public copy would double its rendering time)."""
+    The public copy for the archive is rendered too, and the links are click-tracked (their numbers kept
+    in edition_links), unless `public` is False: a preview or a test copy, which is rolled back, has no use
+    for the public copy (it would double its rendering time) and its links go direct, since the link rows a
+    tracked link names would be rolled back with it."""
     now = now or utcnow()
     notes = _drop_what_lapsed(edition, now)
     refresh_generated_texts(edition)  # what is left out is not counted in the preview line
     if not edition.entries:
         raise EditionError(f"edition {edition.id} has nothing left to send: {' '.join(notes)}")
     try:
-        composed = compose(config, edition, now)
+        composed = compose(config, edition, now, track=public)
         archive_html = public_copy(config, edition, _local_day(config, now)).html if public else None
     except RenderError as error:
         edition.last_error = f"not sent: {error}"
         raise EditionRenderError(f"edition {edition.id} was not sent: {error}") from error
     edition.html, edition.text, edition.archive_html = composed.html, composed.text, archive_html
+    session = object_session(edition)
+    if public and config.analytics.clicks and session is not None:
+        store_links(session, edition.id, composed.links)
     add_warnings(edition, [*notes, *composed.warnings])
     edition.last_error = None
 

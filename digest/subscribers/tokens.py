@@ -23,7 +23,7 @@ from itsdangerous import (
 
 from digest.errors import DigestError
 
-PURPOSES = ("unsubscribe", "preferences", "confirm", "change_email", "submission")
+PURPOSES = ("unsubscribe", "preferences", "confirm", "change_email", "submission", "click", "click_delivery")
 
 
 class TokenError(DigestError):

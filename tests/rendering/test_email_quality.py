@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from digest.config import load_config
+from digest.config import Config, load_config
 from digest.db import upgrade
 from digest.delivery.ledger import start_sending
 from digest.delivery.worker import Worker
@@ -31,6 +31,13 @@ from tests.factories import make_subscribers, store_unknown_kind
 
 TZ = "Europe/Brussels"
 MARKERS = set(PLACEHOLDERS.values())
+
+
+@pytest.fixture
+def config(write_config: Callable[..., Path]) -> Config:
+    """Links as the templates write them: here the email is checked, not the click tracking that would put
+    them behind /l/<token> (tests/analytics checks that, and the size of a tracked 40-item digest)."""
+    return load_config(write_config(analytics={"clicks": False}), environ={})
 
 
 @pytest.fixture
