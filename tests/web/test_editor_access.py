@@ -37,6 +37,7 @@ ADMIN_ONLY = {
     "editor.account_remove",
     "editor.audit_trail",
     "editor.edition_schedule",
+    "editor.edition_unschedule",
     "editor.edition_send_confirm",
     "editor.edition_send",
     "editor.edition_resume",
