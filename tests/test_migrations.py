@@ -226,6 +226,10 @@ def test_upgrading_from_0001_keeps_every_row_and_link(engine: Engine) -> None:
     upgrade(engine)
     assert row_counts(engine) == before
     assert all(before.values())
+    with Session(engine) as session:  # 0010 gave every existing item its indexed title keys
+        assert session.execute(select(Item.title_key, Item.title_head, Item.title_tail)).one() == (
+            "good status", None, None
+        )
 
 
 def test_downgrade_and_upgrade_again(engine: Engine) -> None:
