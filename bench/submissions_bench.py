@@ -158,8 +158,9 @@ def fill_queue(database: Path, count: int) -> None:
 def start(contender: Contender, queue: int, profile: Path | None) -> None:
     config = write_config(contender)
     env = environment(contender.source_tree)
+    tree = str(contender.source_tree)  # the working folder too: `python -m` puts it first on the path
     subprocess.run([sys.executable, "-m", "digest", "init", "--config", str(config)], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+                   capture_output=True, cwd=tree)  # fmt: skip
     fill_queue(contender.folder / "bench.db", queue)
     contender.port = free_port()
     serve = ["-m", "digest", "serve", "--config", str(config), "--port", str(contender.port)]
@@ -167,7 +168,7 @@ def start(contender: Contender, queue: int, profile: Path | None) -> None:
         profile.mkdir(parents=True, exist_ok=True)
         serve = [str(Path(__file__).resolve()), "--serve-profiled", str(config), str(contender.port), str(profile)]
     log = (contender.folder / "server.log").open("wb")
-    contender.process = subprocess.Popen([sys.executable, *serve], env=env, stdout=log, stderr=log)
+    contender.process = subprocess.Popen([sys.executable, *serve], env=env, stdout=log, stderr=log, cwd=tree)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         try:
