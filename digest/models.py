@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from digest.config import SOURCE_KINDS
 from digest.subscribers.preferences import preference_keys
+from digest.titles import title_index
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
 ITEM_STATUSES = ("pending", "approved", "rejected", "published", "expired")
@@ -115,8 +116,6 @@ class Source(Base):
 
 
 def _title_index(title: str | None) -> tuple[str | None, str | None, str | None]:
-    from sources.dedup import title_index  # the collectors' rules; imported late, as sources imports the models
-
     return title_index(title)
 
 

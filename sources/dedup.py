@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from digest.models import Item
+from digest.titles import MIN_FUZZY_TITLE_LENGTH, title_edges, title_index, title_key
 from sources.entry import Candidate
 
 TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
@@ -24,12 +24,10 @@ TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
 # rejected or published item is a tombstone: its entry never re-enters the queue).
 UPDATABLE_STATUSES = ("pending",)
 SIMILAR_TITLE_RATIO = 0.94
-MIN_FUZZY_TITLE_LENGTH = 24
 MAX_FUZZY_COMPARISONS = 64  # per bucket, so a flood of look-alike titles stays cheap
 MAX_TITLE_MATCHES = 256  # stored look-alikes a submission's title is compared with (the newest)
 IN_CHUNK = 400
 
-_NON_WORD = re.compile(r"[^\w]+")
 _NUMBER = re.compile(r"\d+")
 
 
@@ -54,27 +52,6 @@ def content_hash(candidate: Candidate) -> str:
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
-
-
-def title_key(title: str) -> str:
-    """Lower case, no accents, no punctuation, single spaces: "Café-Day 2026!" → "cafe day 2026"."""
-    folded = title.casefold()
-    if not folded.isascii():
-        decomposed = unicodedata.normalize("NFKD", folded)
-        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(_NON_WORD.sub(" ", folded).split())
-
-
-def title_index(title: str | None) -> tuple[str | None, str | None, str | None]:
-    """What Item stores to find a title's near-duplicates through an index: its title key, and the first
-    and last three words of a key long enough for a fuzzy comparison (None otherwise)."""
-    key = title_key(title or "")[:500]
-    if not key:
-        return None, None, None
-    if len(key) < MIN_FUZZY_TITLE_LENGTH:
-        return key, None, None
-    _numbers, (head, tail) = _signature(key)
-    return key, head[:500], tail[:500]
 
 
 def assign_dedup_keys(source_id: int, candidates: Sequence[Candidate]) -> None:
@@ -296,8 +273,7 @@ class _TitleBuckets:
 @lru_cache(maxsize=16384)
 def _signature(key: str) -> tuple[tuple[str, ...], tuple[str, str]]:
     """The numbers in a title key, and its first and last three words."""
-    words = key.split()
-    return tuple(_NUMBER.findall(key)), ("^" + " ".join(words[:3]), "$" + " ".join(words[-3:]))
+    return tuple(_NUMBER.findall(key)), title_edges(key)
 
 
 def similar(first: str, second: str) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from sources.dedup import title_index
+from digest.titles import title_index
 
 revision: str = "0010"
 down_revision: str | None = "0003"
