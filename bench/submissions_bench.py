@@ -1,109 +1,310 @@
-"""Submission benchmark (not a test): prints figures, asserts nothing.
+"""Submission API benchmark (not a test): prints figures, asserts nothing.
 
-Fills a fresh database with QUEUE items (news, collected in the last weeks, so all of them are in
-the near-identical-title window), then sends SUBMISSIONS valid submissions through the real web app
-(Flask test client: validation, Markdown, dedup against the queue, the transaction, the confirmation
-handed to the background mailer writing to an outbox folder) and reports:
+Each contender is a real `digest serve` (waitress, its own process) on a database of its own holding
+QUEUE news items (collected in the last weeks, so all of them are in the near-identical-title
+window). This process drives it over HTTP from CONCURRENCY client threads, each with its own
+keep-alive connection, posting valid submissions (every one new: no duplicate short-cuts) to
+POST /api/submissions, with the rate limits raised out of the way. The anchor is the same server's
+GET /healthz (one `SELECT 1`) at the same concurrency: what the server, the network stack and this
+client cost without the submission.
 
-  (a) the time per submission through POST /api/submissions: median and 95th percentile;
-  (b) the dedup lookup alone (sources.dedup.find_duplicate) against that queue: median;
-  (c) one status pass telling every submitter of an approval (tell_submitters): total and per email.
+Contenders are interleaved over ROUNDS rounds (their order rotates each round); for each the bench
+prints the medians over the rounds of p50, p95, p99 and requests per second, the range of p95 over
+the rounds, and the load average before and after. `--before PATH` adds a contender served from
+another source tree (a `git worktree` of an older commit) so before and after run side by side:
 
-    .venv/bin/python bench/submissions_bench.py [--queue 20000] [--submissions 200] [--database-url URL]
+    git worktree add /tmp/before <commit>
+    .venv/bin/python bench/submissions_bench.py --before /tmp/before [--queue 20000] [--requests 200]
+
+`--profile DIR` serves ours with werkzeug's ProfilerMiddleware (cProfile in each request's own
+thread), writes one .prof file per request into DIR and prints the functions that took the most
+cumulative time over all of them.
 """
 
 from __future__ import annotations
 
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert, select, update
+import yaml
+from sqlalchemy import MetaData, Table, create_engine, insert
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from common import bench_arguments, bench_setup, percentile
+from common import BENCH_SECRET, percentile  # noqa: E402
 
-from digest.models import Item
-from digest.runtime import Runtime
-from digest.submissions.notices import tell_submitters
-from digest.web import create_app
-from sources import dedup
-from sources.submissions import SubmittedItem, as_candidate
-from tests.submissions.helpers import valid
+from sources import dedup  # noqa: E402
 
-UNKNOWN_STORY = SubmittedItem(
-    kind="news",
-    title="A story about wood clusters nobody has told yet",
-    summary_html="<p>x</p>",
-    organisation="O",
-    contact_name="N",
-    contact_email="n@example.eu",
-    url="https://elsewhere.example.eu/unique",
-)  # what a new submission looks like to the dedup lookup: found nowhere in the queue
 WORDS = ("cluster", "hydrogen", "textile", "maritime", "digital", "agrifood", "battery", "mobility", "health", "space",
          "wood", "aerospace")  # fmt: skip
+START_TIMEOUT = 120.0
+REQUEST_TIMEOUT = 60.0
 
 
-def fill_queue(runtime: Runtime, count: int) -> None:
-    now = datetime.now(UTC)
+@dataclass
+class Contender:
+    name: str
+    source_tree: Path  # where the server's code comes from
+    path: str  # what each request asks for
+    folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="subs-bench-")))
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    rounds: list[dict[str, float]] = field(default_factory=list)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queue", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=200, help="per contender and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--before", type=Path, default=None, help="a source tree to serve as the 'before' contender")
+    parser.add_argument("--profile", type=Path, default=None, help="profile our server's requests into this folder")
+    parser.add_argument("--serve-profiled", nargs=3, metavar=("CONFIG", "PORT", "DIR"), help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def serve_profiled(config: str, port: str, folder: str) -> None:
+    """`digest serve`'s waitress server, with each request profiled in the thread that answers it."""
+    from waitress import serve
+    from werkzeug.middleware.profiler import ProfilerMiddleware
+
+    from digest.config import load_config
+    from digest.runtime import Runtime
+    from digest.web import create_app
+
+    app = create_app(Runtime(load_config(Path(config))))
+    profiled = ProfilerMiddleware(app, stream=None, profile_dir=folder, filename_format="{time:.6f}.prof")
+    serve(profiled, host="127.0.0.1", port=int(port), threads=8, _quiet=True)
+
+
+def print_profile(folder: Path, lines: int = 30) -> None:
+    import pstats
+
+    files = sorted(str(path) for path in folder.glob("*.prof"))
+    if not files:
+        return
+    stats = pstats.Stats(files[0])
+    for name in files[1:]:
+        stats.add(name)
+    print(f"profile of {len(files)} requests (cumulative seconds in the answering threads):")
+    stats.sort_stats("cumulative").print_stats(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment(tree: Path) -> dict[str, str]:
+    """The tree's own code first on the path (our venv's packages still serve for the rest)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree)
+    return env
+
+
+def write_config(contender: Contender) -> Path:
+    settings = {
+        "site": {"name": "Bench Cluster Platform", "base_url": "http://bench.test"},
+        "database": {"url": f"sqlite:///{contender.folder / 'bench.db'}"},
+        "secret_key": BENCH_SECRET,
+        "mail": {"from": "Bench <bench@bench.test>", "transport": "outbox",
+                 "outbox_dir": str(contender.folder / "outbox")},
+        "sources": [],
+        "submissions": {"rate_limit_per_hour": 10_000_000, "confirmations_per_address_per_hour": 10_000_000},
+        "limits": {"subscribe_per_hour": 10_000_000},
+    }  # fmt: skip
+    path = contender.folder / "config.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+def fill_queue(database: Path, count: int) -> None:
+    """QUEUE pending news items, written with the table as the contender's own migrations made it."""
+    engine = create_engine(f"sqlite:///{database}")
+    items = Table("items", MetaData(), autoload_with=engine)
+    now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
     for n in range(count):
-        title = (
-            f"{WORDS[n % 12].title()} {WORDS[(n // 12) % 12]} news number {n} from the {WORDS[(n // 7) % 12]} sector"
-        )
+        words = WORDS[n % 12].title(), WORDS[(n // 12) % 12], WORDS[(n // 7) % 12]
+        title = f"{words[0]} {words[1]} news number {n} from the {words[2]} sector"
         key = dedup.sha256(title)
         rows.append({
             "kind": "news", "status": "pending", "title": title, "summary": "<p>Text.</p>",
             "url": f"https://news.example.eu/{n}", "topics": [], "origin": "feed", "dedup_key": key,
-            "content_hash": key, "collected_at": now - timedelta(days=n % 50), "featured": False,
+            "content_hash": key, "collected_at": now - timedelta(days=n % 50), "updated_at": now, "featured": False,
         })  # fmt: skip
-    with runtime.sessions() as session, session.begin():
+    with engine.begin() as connection:
         for start in range(0, len(rows), 5000):
-            session.execute(insert(Item), rows[start : start + 5000])
+            connection.execute(insert(items), rows[start : start + 5000])
+    engine.dispose()
+
+
+def start(contender: Contender, queue: int, profile: Path | None) -> None:
+    config = write_config(contender)
+    env = environment(contender.source_tree)
+    tree = str(contender.source_tree)  # the working folder too: `python -m` puts it first on the path
+    subprocess.run([sys.executable, "-m", "digest", "init", "--config", str(config)], env=env, check=True,
+                   capture_output=True, cwd=tree)  # fmt: skip
+    fill_queue(contender.folder / "bench.db", queue)
+    contender.port = free_port()
+    serve = ["-m", "digest", "serve", "--config", str(config), "--port", str(contender.port)]
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
+        serve = [str(Path(__file__).resolve()), "--serve-profiled", str(config), str(contender.port), str(profile)]
+    log = (contender.folder / "server.log").open("wb")
+    contender.process = subprocess.Popen([sys.executable, *serve], env=env, stdout=log, stderr=log, cwd=tree)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", contender.port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{contender.name}: the server did not answer within {START_TIMEOUT:.0f} s")
+
+
+def stop(contender: Contender) -> None:
+    if contender.process is not None:
+        contender.process.send_signal(2)  # SIGINT: waitress stops, cProfile writes its file
+        try:
+            contender.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            contender.process.kill()
+
+
+_counter = iter(range(10**9))
+_counter_lock = threading.Lock()
+
+
+def submission_body() -> bytes:
+    with _counter_lock:
+        n = next(_counter)
+    body = {
+        "kind": "news",
+        "title": f"Submitted story {n} about {WORDS[n % 12]} clusters in Europe and beyond",
+        "summary": "A **short** summary of what the cluster did, with [a link](https://cluster.example.eu/more).",
+        "url": f"https://cluster.example.eu/story/{n}",
+        "organisation": "Bench Cluster",
+        "contact_name": "Bench Person",
+        "contact_email": f"person{n}@cluster.example.eu",
+    }
+    return json.dumps(body).encode()
+
+
+def one_round(contender: Contender, requests: int, concurrency: int) -> dict[str, float]:
+    """REQUESTS requests from CONCURRENCY threads; latencies in ms, failures counted."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    remaining = iter(range(requests))
+
+    def client() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", contender.port, timeout=REQUEST_TIMEOUT)
+        while True:
+            with lock:
+                if next(remaining, None) is None:
+                    break
+            if contender.path == "/api/submissions":
+                body, method, headers = submission_body(), "POST", {"Content-Type": "application/json"}
+            else:
+                body, method, headers = None, "GET", {}
+            started = time.perf_counter()
+            connection.request(method, contender.path, body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if response.status not in (200, 201):
+                    failures.append(response.status)
+                    print(f"{contender.name}: HTTP {response.status}", file=sys.stderr)
+        connection.close()
+
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - started
+    return {
+        "p50": statistics.median(latencies), "p95": percentile(latencies, 0.95), "p99": percentile(latencies, 0.99),
+        "rps": len(latencies) / seconds, "failed": len(failures), "load_before": load_before,
+        "load_after": os.getloadavg()[0],
+    }  # fmt: skip
+
+
+def report(contender: Contender) -> str:
+    def median(key: str) -> float:
+        return statistics.median(result[key] for result in contender.rounds)
+
+    p95s = [result["p95"] for result in contender.rounds]
+    failed = sum(int(result["failed"]) for result in contender.rounds)
+    loads = [result[key] for result in contender.rounds for key in ("load_before", "load_after")]
+    return (
+        f"{contender.name:<34} p50 {median('p50'):7.1f} ms  p95 {median('p95'):7.1f} ms "
+        f"(range {min(p95s):.1f}–{max(p95s):.1f})  p99 {median('p99'):7.1f} ms  {median('rps'):6.1f} req/s  "
+        f"failed {failed}  load {min(loads):.2f}–{max(loads):.2f}"
+    )
 
 
 def main() -> None:
-    options = bench_arguments(__doc__, queue=20_000, submissions=200)
-    with bench_setup(options.database_url, submissions={"rate_limit_per_hour": 1_000_000}) as (_, runtime):
-        fill_queue(runtime, options.queue)
-        app = create_app(runtime)
-        client = app.test_client()
-        timings = []
-        for n in range(options.submissions):
-            body = valid("news", title=f"Submitted story {n} about {WORDS[n % 12]} clusters in Europe",
-                         url=f"https://cluster.example.eu/story/{n}")  # fmt: skip
-            started = time.perf_counter()
-            response = client.post("/api/submissions", json=body)
-            timings.append(time.perf_counter() - started)
-            assert response.status_code == 201, response.get_json()
-        app.extensions["digest.mailer"].flush(timeout=600)
-
-        candidate = as_candidate(UNKNOWN_STORY, datetime.now(UTC))
-        lookups = []
-        with runtime.sessions() as session:
-            for _ in range(20):
-                started = time.perf_counter()
-                dedup.find_duplicate(session, candidate, datetime.now(UTC) - timedelta(days=60))
-                lookups.append(time.perf_counter() - started)
-
-        with runtime.sessions() as session, session.begin():
-            session.execute(update(Item).where(Item.origin == "submission").values(status="approved"))
-            told = session.scalar(select(Item.id).where(Item.origin == "submission").limit(1))
-        started = time.perf_counter()
-        sent = tell_submitters(runtime.config, runtime.sessions, runtime.secret_key)
-        pass_seconds = time.perf_counter() - started
-        app.extensions["digest.mailer"].close()
-
-    backend = (options.database_url or "sqlite").split(":")[0]
-    print(f"queue: {options.queue} news items in the title window; backend: {backend}")
-    median, p95 = statistics.median(timings) * 1000, percentile(timings, 0.95) * 1000
-    print(f"(a) POST /api/submissions, {options.submissions} submissions: median {median:.1f} ms, p95 {p95:.1f} ms")
-    print(f"(b) dedup lookup against the queue: median {statistics.median(lookups) * 1000:.1f} ms")
-    print(f"(c) status pass: {sent} approval emails to the outbox in {pass_seconds:.2f} s "
-          f"({pass_seconds / max(sent, 1) * 1000:.1f} ms each){'' if told else ' (nothing to tell)'}")  # fmt: skip
+    options = arguments()
+    if options.serve_profiled:
+        serve_profiled(*options.serve_profiled)
+        return
+    contenders = [
+        Contender("ours: POST /api/submissions", ROOT, "/api/submissions"),
+        Contender("anchor: GET /healthz (ours)", ROOT, "/healthz"),
+    ]
+    if options.before is not None:
+        contenders.insert(1, Contender("before: POST /api/submissions", options.before.resolve(), "/api/submissions"))
+    servers: dict[Path, Contender] = {}
+    try:
+        for contender in contenders:
+            if contender.source_tree in servers:  # the anchor asks our server for another page
+                contender.port, contender.process = servers[contender.source_tree].port, None
+                continue
+            profile = options.profile if contender.source_tree == ROOT else None
+            start(contender, options.queue, profile)
+            servers[contender.source_tree] = contender
+        for contender in contenders:  # warm-up: imports, templates, first connections
+            one_round(contender, options.concurrency * 2, options.concurrency)
+        for number in range(options.rounds):
+            shift = number % len(contenders)
+            for contender in contenders[shift:] + contenders[:shift]:
+                contender.rounds.append(one_round(contender, options.requests, options.concurrency))
+    finally:
+        for contender in servers.values():
+            stop(contender)
+        for contender in contenders:
+            shutil.rmtree(contender.folder, ignore_errors=True)
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, SQLite, queue {options.queue} news items, "
+          f"{options.requests} requests × {options.rounds} rounds per contender, concurrency {options.concurrency}, "
+          f"{os.cpu_count()} cores")  # fmt: skip
+    for contender in contenders:
+        print(report(contender))
+    if options.profile is not None:
+        print_profile(options.profile)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,12 @@ from sqlalchemy import (
     event,
     false,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import ExecutionContext
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from digest.config import SOURCE_KINDS
 from digest.subscribers.preferences import preference_keys
+from digest.titles import title_index
 
 ITEM_KINDS = ("news", "event", "call", "achievement")
 ITEM_STATUSES = ("pending", "approved", "rejected", "published", "expired")
@@ -114,6 +116,19 @@ class Source(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def _title_index(title: str | None) -> tuple[str | None, str | None, str | None]:
+    return title_index(title)
+
+
+def _title_index_default(position: int) -> Any:
+    """A column default for rows inserted without the ORM (the collectors' executemany)."""
+
+    def default(context: ExecutionContext) -> str | None:
+        return _title_index(context.get_current_parameters().get("title"))[position]
+
+    return default
+
+
 class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
@@ -129,7 +144,11 @@ class Item(Base):
     kind: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     title: Mapped[str] = mapped_column(String(500))
-    title_key: Mapped[str | None] = mapped_column(String(500), index=True)  # normalised, for near-duplicates
+    # The title's dedup keys (sources.dedup.title_index), kept with the title: the exact key, and the first
+    # and last three words of a long one, so a near-identical title is found through an index.
+    title_key: Mapped[str | None] = mapped_column(String(500), index=True, default=_title_index_default(0))
+    title_head: Mapped[str | None] = mapped_column(String(500), index=True, default=_title_index_default(1))
+    title_tail: Mapped[str | None] = mapped_column(String(500), index=True, default=_title_index_default(2))
     summary: Mapped[str] = mapped_column(Text, default="")
     url: Mapped[str | None] = mapped_column(String(2048), index=True)
     image_url: Mapped[str | None] = mapped_column(String(2048))
@@ -154,6 +173,11 @@ class Item(Base):
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an editor's approval opens its digest window
 
     source: Mapped[Source | None] = relationship()
+
+    @validates("title")
+    def _keep_title_index(self, _name: str, title: str) -> str:
+        self.title_key, self.title_head, self.title_tail = _title_index(title)
+        return title
 
     @property
     def source_name(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
@@ -17,6 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from digest.models import Item
+from digest.titles import MIN_FUZZY_TITLE_LENGTH, title_edges, title_index, title_key
 from sources.entry import Candidate
 
 TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
@@ -24,11 +24,10 @@ TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
 # rejected or published item is a tombstone: its entry never re-enters the queue).
 UPDATABLE_STATUSES = ("pending",)
 SIMILAR_TITLE_RATIO = 0.94
-MIN_FUZZY_TITLE_LENGTH = 24
 MAX_FUZZY_COMPARISONS = 64  # per bucket, so a flood of look-alike titles stays cheap
+MAX_TITLE_MATCHES = 256  # stored look-alikes a submission's title is compared with (the newest)
 IN_CHUNK = 400
 
-_NON_WORD = re.compile(r"[^\w]+")
 _NUMBER = re.compile(r"\d+")
 
 
@@ -53,15 +52,6 @@ def content_hash(candidate: Candidate) -> str:
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
-
-
-def title_key(title: str) -> str:
-    """Lower case, no accents, no punctuation, single spaces: "Café-Day 2026!" → "cafe day 2026"."""
-    folded = title.casefold()
-    if not folded.isascii():
-        decomposed = unicodedata.normalize("NFKD", folded)
-        folded = "".join(char for char in decomposed if not unicodedata.combining(char))
-    return " ".join(_NON_WORD.sub(" ", folded).split())
 
 
 def assign_dedup_keys(source_id: int, candidates: Sequence[Candidate]) -> None:
@@ -128,23 +118,38 @@ def is_specific_url(url: str | None) -> bool:
 
 def find_duplicate(session: Session, candidate: Candidate, since: datetime) -> Item | None:
     """The stored item one new entry (a submission) duplicates, by RunIndex.is_duplicate's rules:
-    the same specific URL (same day for an event), else a near-identical title of the same kind."""
+    the same specific URL (same day for an event), else a near-identical title of the same kind.
+
+    Titles are looked up through Item's indexed title keys (see title_index), never scanned: this runs
+    while a submission holds the database's write lock. The same title wins over a look-alike."""
     slot = _slot(candidate.kind, candidate.starts_at)
     if is_specific_url(candidate.url):
         for item in session.scalars(select(Item).where(Item.url == candidate.url).order_by(Item.id)):
             if _slot(item.kind, item.starts_at) == slot:
                 return item
-    probe = _TitleBuckets()
-    probe.add(candidate.title_key, _day(candidate.kind, candidate.starts_at))
-    query = select(Item.id, Item.title, Item.starts_at).where(
+    key, head, tail = title_index(candidate.title)
+    if key is None:
+        return None
+    day = _day(candidate.kind, candidate.starts_at)
+    recent = select(Item.id, Item.title_key, Item.starts_at).where(
         Item.kind == candidate.kind,
         Item.status.in_(TITLE_CANDIDATE_STATUSES),
         or_(Item.collected_at >= since, Item.starts_at >= since),
     )
-    for item_id, title, starts_at in session.execute(query.order_by(Item.id)):
-        if probe.contains(title_key(title), _day(candidate.kind, starts_at)):
+    same = recent.where(Item.title_key == key).order_by(Item.id).limit(MAX_TITLE_MATCHES)
+    for item_id, _key, starts_at in session.execute(same):
+        if _day(candidate.kind, starts_at) == day:
             return session.get(Item, item_id)
-    return None
+    if head is None:
+        return None
+    alike = recent.where(or_(Item.title_head == head, Item.title_tail == tail)).order_by(Item.id.desc())
+    numbers = _signature(key)[0]
+    found = [
+        item_id
+        for item_id, other, starts_at in session.execute(alike.limit(MAX_TITLE_MATCHES))
+        if other and _day(candidate.kind, starts_at) == day and _signature(other)[0] == numbers and similar(key, other)
+    ]
+    return session.get(Item, min(found)) if found else None
 
 
 class RunIndex:
@@ -268,8 +273,7 @@ class _TitleBuckets:
 @lru_cache(maxsize=16384)
 def _signature(key: str) -> tuple[tuple[str, ...], tuple[str, str]]:
     """The numbers in a title key, and its first and last three words."""
-    words = key.split()
-    return tuple(_NUMBER.findall(key)), ("^" + " ".join(words[:3]), "$" + " ".join(words[-3:]))
+    return tuple(_NUMBER.findall(key)), title_edges(key)
 
 
 def similar(first: str, second: str) -> bool:

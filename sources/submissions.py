@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from digest.config import CollectConfig
-from digest.db import transaction
+from digest.db import write_transaction
 from digest.models import Item, Submission, utcnow
 from digest.runtime import Runtime
 from sources import dedup
@@ -58,7 +58,7 @@ class SubmittedItem:
 def submit(runtime: Runtime, submitted: SubmittedItem, client_address: str | None = None) -> Submission:
     """Store the submission (and its item) in one transaction; the Submission comes back with its item loaded."""
     settings = collector_settings(runtime)
-    with transaction(runtime.sessions) as session:
+    with write_transaction(runtime.sessions) as session:
         submission = store_submission(session, submitted, client_address, title_days=settings.dedup_title_days)
         session.flush()
         _ = submission.item  # loaded before the session closes

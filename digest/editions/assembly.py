@@ -18,11 +18,10 @@ dropped, editors' changes kept) instead of making another. A cancelled draft giv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from digest.editions.arrange import insert_in_order
@@ -33,13 +32,12 @@ from digest.editions.core import (
     counts_preheader,
     default_sections,
     entries_for,
-    lapsed,
     left_out_notes,
     new_edition,
     refresh_generated_texts,
-    unsent_approved_items,
+    sent_item_ids,
 )
-from digest.models import Edition, Item, utcnow
+from digest.models import Edition, EditionItem, Item, utcnow
 
 EVENT_HORIZON = timedelta(days=60)
 
@@ -59,6 +57,11 @@ class Window:
 
     def holds(self, moment: datetime | None) -> bool:
         return moment is not None and (self.start is None or moment > self.start) and moment <= self.end
+
+    def holds_column(self, moment: ColumnElement[datetime], shift: timedelta = timedelta(0)) -> ColumnElement[bool]:
+        """`holds(moment - shift)` as SQL, for a column (NULL holds nothing)."""
+        after_start = moment > self.start + shift if self.start is not None else true()
+        return and_(moment.is_not(None), after_start, moment <= self.end + shift)
 
 
 @dataclass
@@ -97,14 +100,12 @@ def assemble_digest(session: Session, timezone: str, now: datetime | None = None
     if existing is not None and existing.status != "draft":  # scheduled: the editors have committed to it
         return Assembly(existing, created=False, message=f"digest {existing.id} is already {existing.status}")
 
-    candidates = unsent_approved_items(session)
-    notes = _expire_lapsed(candidates, now)
-    live = [item for item in candidates if item.status == "approved"]
+    notes = _expire_lapsed(session, now)
     if existing is not None:
-        return _bring_up_to_date(existing, live, now, notes)
+        return _bring_up_to_date(session, existing, now, notes)
 
-    due = [item for item in live if _due(item, window, now)]
-    notes += _waiting_events(live, now)
+    due = list(session.scalars(_due_items(window, now)))
+    notes += _waiting_events(session, now)
     if not due:
         return Assembly(None, created=False, message=_empty_message(window), notes=notes)
     edition = new_edition(session, "digest", timezone, now, title)
@@ -125,46 +126,78 @@ def _empty_message(window: Window) -> str:
     )
 
 
-def _due(item: Item, window: Window, now: datetime) -> bool:
-    arrived = window.holds(item.approved_at) or window.holds(item.published_at or item.collected_at)
-    if item.kind != "event" or item.starts_at is None:
-        return arrived
-    if item.starts_at > now + EVENT_HORIZON:
-        return False
-    return arrived or window.holds(item.starts_at - EVENT_HORIZON)  # came within the horizon just now
+# The rules below are queries: only the items that go into the digest are loaded.
 
 
-def _expire_lapsed(items: Sequence[Item], now: datetime) -> list[str]:
-    """Mark calls past their deadline and events that have ended ``expired``; say which."""
-    gone = [item for item in items if lapsed(item, now)]
-    for item in gone:
-        item.status = "expired"
-    return left_out_notes(
-        ("Left out, deadline passed (marked expired)", [item for item in gone if item.kind == "call"]),
-        ("Left out, already ended (marked expired)", [item for item in gone if item.kind == "event"]),
+def _live() -> Select[tuple[Item]]:
+    """Approved items that no sending or sent edition carries, oldest first."""
+    return select(Item).where(Item.status == "approved", Item.id.not_in(sent_item_ids())).order_by(Item.id)
+
+
+def _due_items(window: Window, now: datetime) -> Select[tuple[Item]]:
+    """Live items the window takes: approved or published (collected, without a publication date) inside
+    it; an event only when it starts within the horizon, or when it came within the horizon in it."""
+    arrived = or_(
+        window.holds_column(Item.approved_at), window.holds_column(func.coalesce(Item.published_at, Item.collected_at))
+    )
+    dated_event = and_(Item.kind == "event", Item.starts_at.is_not(None))
+    in_horizon = or_(arrived, window.holds_column(Item.starts_at, EVENT_HORIZON))
+    return _live().where(
+        or_(
+            and_(~dated_event, arrived),
+            and_(dated_event, Item.starts_at <= now + EVENT_HORIZON, in_horizon),
+        )
     )
 
 
-def _waiting_events(items: Sequence[Item], now: datetime) -> list[str]:
-    waiting = [
-        item
-        for item in items
-        if item.kind == "event" and item.starts_at is not None and item.starts_at > now + EVENT_HORIZON
-    ]
+def _lapsed(now: datetime) -> ColumnElement[bool]:
+    """A call whose deadline has passed, or an event that has ended (core.lapsed as SQL)."""
+    return or_(
+        and_(Item.kind == "call", Item.deadline.is_not(None), Item.deadline < now),
+        and_(Item.kind == "event", Item.starts_at.is_not(None), func.coalesce(Item.ends_at, Item.starts_at) < now),
+    )
+
+
+def _expire_lapsed(session: Session, now: datetime) -> list[str]:
+    """Mark calls past their deadline and events that have ended ``expired``; say which."""
+    gone = session.execute(_live().with_only_columns(Item.id, Item.kind, Item.title).where(_lapsed(now))).all()
+    if gone:
+        ids = [row.id for row in gone]
+        for start in range(0, len(ids), 500):  # bounded IN lists
+            session.execute(update(Item).where(Item.id.in_(ids[start : start + 500])).values(status="expired"))
+    return left_out_notes(
+        ("Left out, deadline passed (marked expired)", [row for row in gone if row.kind == "call"]),
+        ("Left out, already ended (marked expired)", [row for row in gone if row.kind == "event"]),
+    )
+
+
+def _waiting_events(session: Session, now: datetime) -> list[str]:
+    waiting = session.execute(
+        _live()
+        .with_only_columns(Item.id, Item.title)
+        .where(Item.kind == "event", Item.starts_at.is_not(None), Item.starts_at > now + EVENT_HORIZON)
+    ).all()
     return left_out_notes((f"Waiting for a later digest, starting over {EVENT_HORIZON.days} days from now", waiting))
 
 
-def _bring_up_to_date(edition: Edition, live: list[Item], now: datetime, notes: list[str]) -> Assembly:
+def _bring_up_to_date(session: Session, edition: Edition, now: datetime, notes: list[str]) -> Assembly:
     """The window's draft again: lapsed entries out, what arrived since its last assembly in."""
     edition.entries = [entry for entry in edition.entries if entry.item.status == "approved"]
     present = {entry.item_id for entry in edition.entries}
     since = Window(start=edition.window_end, end=now)
-    added = [item for item in live if item.id not in present and _due(item, since, now)]
+    query = _due_items(since, now)
+    if present:
+        query = query.where(Item.id.not_in(_carried(edition.id)))
+    added = list(session.scalars(query))
     for title, items in default_sections(added, now):
         for item in items:
             insert_in_order(edition, item, title)
     edition.window_end = max(now, edition.window_end or now)
     refresh_generated_texts(edition)
-    add_warnings(edition, [*notes, *_waiting_events(live, now)])
+    add_warnings(edition, [*notes, *_waiting_events(session, now)])
     message = f"digest {edition.id} already covers this window ({len(added)} new items added)"
     return Assembly(edition, created=False, message=message, added=added, notes=notes)
+
+
+def _carried(edition_id: int) -> Select[tuple[int]]:
+    return select(EditionItem.item_id).where(EditionItem.edition_id == edition_id)

@@ -130,12 +130,19 @@ def compose(config: Config, edition: Edition, now: datetime | None = None, track
     site = site_view(config)
     view = edition_view(config, edition, today)
     links = click_tracker(config, edition, signed=track)
-    whole = render_edition(view, site, today)
     total = sum(len(section.items) for section in view.sections)
-    size = sent_size(whole, links)
-    if size <= SIZE_LIMIT:
-        return _finished(whole, size, total, total, [], links if track else None)
-    kept, trimmed = _largest_fitting(view, site, today, links)
+    if total <= FIRST_PROBE:
+        whole = render_edition(view, site, today)
+        size = sent_size(whole, links)
+        if size <= SIZE_LIMIT:
+            return _finished(whole, size, total, total, [], links if track else None)
+        kept, trimmed = _largest_fitting(view, site, today, links, 1, total - 1)
+    else:
+        fitting = _probe(view, site, today, links)
+        if fitting.kept == total and fitting.best is not None:
+            return _finished(fitting.best, fitting.size, total, total, [], links if track else None)
+        kept, trimmed = _largest_fitting(view, site, today, links, fitting.kept + 1, fitting.over - 1, fitting.best)
+        size = fitting.over_size * total // fitting.over  # estimated: the whole is never rendered
     warning = (
         f"Trimmed to its top {kept} of {total} items: the whole edition would be {size / 1000:.0f} KB of HTML, "
         f"over the {SIZE_LIMIT / 1000:.0f} KB that keeps Gmail from clipping it. The email ends with a link "
@@ -171,6 +178,39 @@ def _finished(
     return Composition(tracked.html, tracked.text, size, kept, total, warnings, tracked.urls)
 
 
+FIRST_PROBE = 64  # items: an edition larger than this is rendered in growing prefixes, never whole first
+
+
+@dataclass
+class _Probe:
+    kept: int = 0  # the largest prefix known to fit
+    best: RenderedEdition | None = None
+    html: str = ""
+    text: str = ""
+    size: int = 0
+    over: int = 0  # the smallest prefix known not to fit (0: none yet)
+    over_size: int = 0
+
+
+def _probe(view: EditionView, site: SiteView, today: date, links: LinkTracker | None) -> _Probe:
+    """Render the top 64, 128, 256… items until a prefix does not fit or all of them do, so an edition of
+    10,000 items costs renderings of about twice what fits, not of all 10,000."""
+    ranked = _ranked(view)
+    found = _Probe()
+    count = FIRST_PROBE
+    while True:
+        count = min(count, len(ranked))
+        rendered = render_edition(_keeping(view, set(ranked[:count])), site, today)
+        size = sent_size(rendered, links)
+        if size > SIZE_LIMIT:
+            found.over, found.over_size = count, size
+            return found
+        found.kept, found.best, found.html, found.text, found.size = count, rendered, rendered.html, rendered.text, size
+        if count == len(ranked):
+            return found
+        count *= 2
+
+
 def _local_day(config: Config, now: datetime) -> date:
     return now.astimezone(ZoneInfo(config.site.timezone)).date()
 
@@ -181,22 +221,28 @@ def public_copy(config: Config, edition: Edition, on_day: date) -> RenderedEditi
 
 
 def _largest_fitting(
-    view: EditionView, site: SiteView, today: date, links: LinkTracker | None
+    view: EditionView,
+    site: SiteView,
+    today: date,
+    links: LinkTracker | None,
+    low: int,
+    high: int,
+    best: RenderedEdition | None = None,
 ) -> tuple[int, RenderedEdition]:
-    """The most top items that fit (binary search: rendering is the costly step)."""
+    """The most top items that fit, between `low` and `high` (binary search: rendering is the costly step);
+    `best` is what fits with `low - 1` items, when known."""
     ranked = _ranked(view)
-    low, high = 1, len(ranked) - 1
-    best: tuple[int, RenderedEdition] | None = None
+    found: tuple[int, RenderedEdition] | None = (low - 1, best) if best is not None else None
     while low <= high:
         middle = (low + high) // 2
         rendered = render_edition(_keeping(view, set(ranked[:middle])), site, today)
         if sent_size(rendered, links) <= SIZE_LIMIT:
-            best, low = (middle, rendered), middle + 1
+            found, low = (middle, rendered), middle + 1
         else:
             high = middle - 1
-    if best is None:
+    if found is None:
         raise RenderError(f"even a single item makes the email larger than {SIZE_LIMIT / 1000:.0f} KB")
-    return best
+    return found
 
 
 def _ranked(view: EditionView) -> list[tuple[int, int]]:

@@ -1,5 +1,6 @@
-"""The emails a submitter gets: a confirmation with the status link, then one when the editors approve
-or reject the item (with their note) and one when an edition carries it.
+"""The emails a submitter gets: a confirmation with the status link, then one when the outcome is known:
+an edition carried the item (published), or the editors did not accept it (with their note). An
+approval is no outcome yet (the status page shows it): two emails a submission, not three.
 
 The status emails follow the database, not the call that changed it: `Submission.notified_status`
 holds the item's status the submitter was last told, and `tell_submitters` sends whatever is behind.
@@ -31,8 +32,8 @@ from digest.runtime import Runtime
 from digest.submissions.status import KIND_LABELS, Standing, standing, status_path, submitted_title
 
 log = logging.getLogger(__name__)
-TOLD = ("approved", "rejected", "published")  # the statuses a submitter hears about
-SUBJECTS = {"approved": "Approved", "rejected": "Not accepted", "published": "Published"}
+TOLD = ("rejected", "published")  # the outcomes a submitter hears about
+SUBJECTS = {"rejected": "Not accepted", "published": "Published"}
 BATCH = 100
 WIDTH = 72  # columns of the plain-text emails
 _PENDING_KEY = "digest.tell_submitters"
@@ -66,11 +67,7 @@ def confirmation_notice(site_name: str, base_url: str, secret_key: str, submissi
 def status_notice(site_name: str, base_url: str, secret_key: str, submission: Submission, now: Standing) -> Notice:
     title = submitted_title(submission)
     paragraphs = [f"Dear {submission.contact_name},"]
-    if now.status == "approved":
-        paragraphs.append(
-            f"Good news: the editors approved “{title}”. It will appear in an upcoming edition of {site_name}."
-        )
-    elif now.status == "rejected":
+    if now.status == "rejected":
         paragraphs.append(f"The editors decided not to include “{title}” in {site_name}.")
         if now.note:
             paragraphs += ["Their note:", _quoted(now.note)]
@@ -112,8 +109,8 @@ def tell_submitters(
     secret_key: str,
     send: Callable[[Notice], None] | None = None,
 ) -> int:
-    """Email every submitter whose item moved to approved, rejected or published since they were last
-    told; return how many were sent. When the mail server is away, what is left waits for the next pass."""
+    """Email every submitter whose item was rejected or published since they were last told; return how
+    many were sent. When the mail server is away, what is left waits for the next pass."""
     sender = _Sender(config, send)
     sent = 0
     try:

@@ -26,6 +26,7 @@ from digest.models import Submission
 from digest.submissions.notices import confirmation_notice
 from digest.submissions.status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
 from digest.subscribers.tokens import TokenError
+from digest.web.api_errors import error_response, errors_response, problem
 from digest.web.context import runtime
 from digest.web.limits import Budget, limiter_of, retry_after
 from digest.web.private import keep_private
@@ -140,26 +141,22 @@ def submit_json() -> ResponseReturnValue:
     body = request.get_json(silent=True) if request.is_json else None
     if not isinstance(body, dict):
         message = "Send one JSON object (Content-Type: application/json) with the submission's fields."
-        return _json_errors([{"field": None, "message": message}], 400)
+        return error_response(message, 400)
     formdata, problems = formdata_from_json(body)
     form = _form(formdata=formdata, meta={"csrf": False})
     form.validate()
     if form.honeypot_filled():
-        problems.append({"field": HONEYPOT, "message": "Leave this field out: it is a trap for robots."})
+        problems.append(problem(HONEYPOT, "Leave this field out: it is a trap for robots."))
     shaped = {problem["field"] for problem in problems}
     errors = problems + [error for error in form.field_errors() if error["field"] not in shaped]
     if errors:
-        return _json_errors(errors, 422)
+        return errors_response(errors, 422)
     submission = _store(form)
     url = runtime().config.site.base_url + status_path(runtime().secret_key, submission.id)
     answer = jsonify(id=submission.id, status=submission.status, item_id=submission.item_id, status_url=url)
     answer.status_code = 201
     answer.headers["Location"] = url
     return answer
-
-
-def _json_errors(errors: list[dict[str, Any]], status: int) -> ResponseReturnValue:
-    return jsonify(errors=errors), status
 
 
 # --------------------------------------------------------------------------- storing, confirming
@@ -209,11 +206,10 @@ def _too_many(wait: int) -> Response:
         f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
     )
     if _api():
-        response = jsonify(errors=[{"field": None, "message": message}])
-    else:
-        response = current_app.make_response(
-            render_template("submit_refused.html", heading="Please wait a little", message=message)
-        )
+        return error_response(message, 429, {"Retry-After": str(wait)})
+    response = current_app.make_response(
+        render_template("submit_refused.html", heading="Please wait a little", message=message)
+    )
     response.status_code = 429
     response.headers["Retry-After"] = str(wait)
     return response
@@ -226,5 +222,5 @@ def _too_large() -> ResponseReturnValue:
         "Shorten the summary (3,000 characters at most) and send it again."
     )
     if _api():
-        return jsonify(errors=[{"field": None, "message": message}]), 413
+        return error_response(message, 413)
     return render_template("submit_refused.html", heading="Too large to send", message=message), 413

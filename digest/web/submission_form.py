@@ -52,8 +52,16 @@ def timezone_choices() -> list[SelectChoice]:
     return [SelectChoice(name, name) for name in timezone_names()]
 
 
+LINE_BREAKS = ("\r", "\n", "\u2028", "\u2029")
+
+
 def one_line(value: str | None) -> str:
-    return plain_text(value)
+    """A one-line field's text; a line break inside is refused (WTForms reports the ValueError as the
+    field's error), never silently joined into something the person did not write."""
+    text = (value or "").strip()
+    if any(mark in text for mark in LINE_BREAKS):
+        raise ValueError("Write this on one line: it holds a line break.")
+    return plain_text(text)
 
 
 def stripped(value: str | None) -> str:

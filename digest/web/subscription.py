@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_limiter import RequestLimit
@@ -30,8 +30,15 @@ from digest.delivery.message import site_links
 from digest.delivery.notices import Mailer, Notice
 from digest.errors import DigestError
 from digest.models import Item, Subscriber
-from digest.subscribers.preferences import EDITION_CHOICES, editions_of, topic_key, topics_of
-from digest.subscribers.roster import unsubscribe
+from digest.subscribers.preferences import (
+    EDITION_CHOICES,
+    PreferenceError,
+    editions_of,
+    make_preferences,
+    topic_key,
+    topics_of,
+)
+from digest.subscribers.roster import normalise_email, unsubscribe
 from digest.subscribers.subscriptions import (
     CONFIRM_HOURS,
     LANGUAGES,
@@ -48,6 +55,7 @@ from digest.subscribers.subscriptions import (
     update_preferences,
 )
 from digest.subscribers.tokens import TokenError
+from digest.web.api_errors import FieldError, error_response, errors_response, problem
 from digest.web.context import runtime
 from digest.web.forms import CleanForm
 from digest.web.limits import Budget, limiter_of, protect, retry_after
@@ -134,22 +142,66 @@ def subscribe() -> ResponseReturnValue:
     return render_template("subscribe.html", form=form), status
 
 
+JSON_FIELDS = ("email", "name", "editions", "topics", "language")
+
+
 def _subscribe_json() -> ResponseReturnValue:
     body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("email"), str):
-        return {"error": 'send a JSON object with at least "email"'}, 400
+    if not isinstance(body, dict):
+        return error_response('Send one JSON object (Content-Type: application/json) with at least "email".', 400)
+    choices, errors = _json_choices(body)
+    if errors:
+        return errors_response(errors, 422)
     try:
-        choices = Choices(
-            editions=tuple(_strings(body.get("editions", list(EDITION_CHOICES)), "editions")),
-            topics=tuple(_strings(body.get("topics", []), "topics")),
-            language=body.get("language") if isinstance(body.get("language"), str) else None,
-        )
-        name = body.get("name") if isinstance(body.get("name"), str) else None
-        _request(body["email"], name, choices)
+        _request(body["email"], body.get("name"), choices)
     except DigestError as error:
-        return {"error": str(error)}, 400
+        return errors_response([problem(None, str(error))], 422)
     message = f"If the address can receive it, a confirmation link is on its way (valid for {CONFIRM_HOURS} hours)."
     return {"status": "confirmation_sent", "message": message}, 202
+
+
+def _json_choices(body: dict[str, Any]) -> tuple[Choices, list[FieldError]]:
+    """The subscribe request's choices, and every problem with its fields (all of them, not the first)."""
+    errors = [
+        problem(str(key)[:64], f"Unknown field; the fields are: {', '.join(JSON_FIELDS)}.")
+        for key in body
+        if key not in JSON_FIELDS
+    ]
+    email = body.get("email")
+    if not isinstance(email, str) or not email.strip():
+        errors.append(problem("email", "Enter an email address (text)."))
+    else:
+        try:
+            normalise_email(email[:320])
+        except DigestError as error:
+            errors.append(problem("email", str(error)))
+        if len(email) > 320:
+            errors.append(problem("email", "An email address has at most 320 characters."))
+    if body.get("name") is not None and not isinstance(body.get("name"), str):
+        errors.append(problem("name", "Must be a string (text)."))
+    editions = _json_strings(body, "editions", list(EDITION_CHOICES), errors)
+    if editions is not None:
+        try:
+            make_preferences(editions, ())
+        except PreferenceError as error:
+            errors.append(problem("editions", f"{str(error).capitalize()}."))
+        if not editions:
+            errors.append(problem("editions", "Choose at least one kind of edition: digest or newsletter."))
+    topics = _json_strings(body, "topics", [], errors)
+    language = body.get("language")
+    known = (*LANGUAGES, runtime().config.site.language)
+    if language is not None and (not isinstance(language, str) or language not in known):
+        errors.append(problem("language", f"Unknown language; choose one of {', '.join(LANGUAGES)}."))
+    choices = Choices(editions=tuple(editions or ()), topics=tuple(topics or ()), language=language or None)
+    return choices, errors
+
+
+def _json_strings(body: dict[str, Any], key: str, default: list[str], errors: list[FieldError]) -> list[str] | None:
+    value = body.get(key, default)
+    if not isinstance(value, list) or not all(isinstance(part, str) for part in value):
+        errors.append(problem(key, "Must be a list of strings."))
+        return None
+    return value
 
 
 def _request(email: str, name: str | None, choices: Choices) -> None:
@@ -373,12 +425,6 @@ def _choices(form: SubscribeForm | PreferencesForm) -> Choices:
     return Choices(tuple(form.editions.data or ()), tuple(form.topics.data or ()), form.language.data)
 
 
-def _strings(value: object, field: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise SubscriptionError(f'"{field}" must be a list of strings')
-    return value
-
-
 def _links() -> Links:
     return Links(site_links(runtime().config.site.base_url, runtime().secret_key))
 
@@ -405,10 +451,8 @@ def _too_many(limit: RequestLimit) -> Response:
         f"Try again in {minutes} minute{'s' if minutes != 1 else ''}."
     )
     if request.is_json:
-        response = jsonify(error=message)
-        response.status_code = 429
-    else:
-        response = current_app.make_response((render_template("subscribe_refused.html", message=message), 429))
+        return error_response(message, 429, {"Retry-After": str(wait)})
+    response = current_app.make_response((render_template("subscribe_refused.html", message=message), 429))
     response.headers["Retry-After"] = str(wait)
     return response
 

@@ -133,3 +133,22 @@ def test_the_submission_and_its_item_are_stored_together_or_not_at_all(runtime: 
         raise RuntimeError("the transaction fails after both rows were written")
     with runtime.sessions() as session:
         assert session.query(Submission).count() == 0 and session.query(Item).count() == 0
+
+
+def test_every_stored_title_carries_its_indexed_keys(site: Site, runtime, feed_server) -> None:
+    """The lookup asks the indexes (items.title_key, title_head, title_tail), so every way an item is
+    stored keeps them: a collected entry (one executemany, no ORM), a submission, an editor's edit."""
+    collected = collect_story(runtime, feed_server, "Basque hydrogen cluster opens its new test centre",
+                              "https://news.example.eu/h2")  # fmt: skip
+    assert (collected.title_key, collected.title_head, collected.title_tail) == (
+        "basque hydrogen cluster opens its new test centre", "^basque hydrogen cluster", "$new test centre",
+    )  # fmt: skip
+    site.api(valid("news", title="Café-Day: short", url=None))
+    with runtime.sessions() as session, session.begin():
+        submitted = session.query(Item).filter(Item.origin == "submission").one()
+        assert (submitted.title_key, submitted.title_head, submitted.title_tail) == ("cafe day short", None, None)
+        item = session.get(Item, collected.id)
+        item.title = "Renamed by an editor: the Basque hydrogen test centre opens"
+    with runtime.sessions() as session:
+        renamed = session.get(Item, collected.id)
+        assert renamed.title_head == "^renamed by an" and renamed.title_tail == "$test centre opens"

@@ -37,7 +37,7 @@ def test_one_client_cannot_make_the_site_mail_200_strangers(runtime: Runtime) ->
 
         refused = attacker.post("/subscribe", json={"email": "one.more@example.org"})
         assert 0 < int(refused.headers["Retry-After"]) <= 3600
-        assert refused.get_json()["error"].startswith("Too many subscription requests from your address")
+        assert refused.get_json()["errors"][0]["message"].startswith("Too many subscription requests from your address")
         page = attacker.post("/subscribe", data={"email": "form@example.org"})
         assert page.status_code == 429 and "Too many subscription requests" in page.get_data(as_text=True)
         assert attacker.get("/subscribe").status_code == 200  # reading the form is not limited

@@ -204,9 +204,11 @@ def test_the_answer_never_tells_whether_an_address_is_subscribed(site: Site) -> 
     unchanged = site.subscriber("active@example.org")  # a request changes nothing of an active subscriber
     assert unchanged.name == "Kept Name" and unchanged.preferences["editions"] == ["digest", "newsletter"]
     bad = site.client().post("/subscribe", json={"email": "not an address"})
-    assert bad.status_code == 400 and "not a valid email address" in bad.get_json()["error"]
+    assert bad.status_code == 422 and "not a valid email address" in bad.get_json()["errors"][0]["message"]
     nothing = site.client().post("/subscribe", json={"email": "picky@example.org", "editions": []})
-    assert nothing.status_code == 400 and "choose at least one kind of edition" in nothing.get_json()["error"]
+    assert nothing.status_code == 422 and nothing.get_json()["errors"] == [
+        {"field": "editions", "message": "Choose at least one kind of edition: digest or newsletter."}
+    ]
     forged = site.client().post("/subscribe", data={"email": "victim@example.org", "editions": ["digest"]})
     assert forged.status_code == 400 and site.subscriber("victim@example.org") is None  # a form needs its CSRF token
 

@@ -165,7 +165,8 @@ def test_drag_and_drop_moves_an_item_to_a_place_in_another_section(app: Flask, r
         ["Hydrogen valley opens", "Call for digital SMEs", "Textile cluster grows"],
     )
     refused = editor.post(f"/editor/editions/{edition_id}/move", {"item_id": 999, "position": 0}, headers=headers)
-    assert refused.status_code == 409 and "does not carry item 999" in refused.get_json()["error"]
+    [error] = refused.get_json()["errors"]
+    assert refused.status_code == 409 and error["field"] is None and "does not carry item 999" in error["message"]
 
 
 def test_the_preview_is_exactly_what_the_command_writes_and_follows_every_change(

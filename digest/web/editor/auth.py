@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, flash, g, jsonify, redirect, render_template, request, session, url_for
+from flask import abort, flash, g, redirect, render_template, request, session, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -15,6 +15,7 @@ from flask_wtf.csrf import CSRFError
 from digest import audit
 from digest.editors.accounts import log_in, log_out
 from digest.models import Editor
+from digest.web.api_errors import error_response
 from digest.web.context import runtime
 from digest.web.editor import login_limit
 from digest.web.editor.blueprint import blueprint
@@ -51,7 +52,7 @@ def login_required(view: Callable[..., Any]) -> Callable[..., Any]:
         if editor is None or session.get("editor_key") != session_key(editor):
             session.pop("editor_id", None)
             if request.path.endswith(".json"):
-                return jsonify(error="log in again"), 401
+                return error_response("Your session ended: log in again.", 401)
             return redirect(url_for("editor.login", next=request.full_path.rstrip("?")))
         g.editor = editor
         return view(*args, **kwargs)

@@ -34,6 +34,7 @@ from digest.editions.core import (
 )
 from digest.errors import DigestError
 from digest.models import utcnow
+from digest.web.api_errors import error_response
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, form_ids, form_int, perform, plural
 from digest.web.editor.auth import current_actor, is_admin, login_required
@@ -83,7 +84,7 @@ def _arrange(edition_id: int, anchor: str, work: Callable[[Session], str | None]
             with runtime().sessions() as session, session.begin():
                 message = work(session)
         except DigestError as error:
-            return jsonify(ok=False, error=str(error)), 409
+            return error_response(str(error), 409)
         return jsonify(ok=True, message=message)
     return perform(work, url_for("editor.edition", edition_id=edition_id) + anchor)
 

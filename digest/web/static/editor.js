@@ -69,7 +69,8 @@
         });
         if (!response.ok) {
           const answer = await response.json().catch(() => ({}));
-          window.alert(answer.error || "The item could not be moved; the page reloads to show the order as it is.");
+          const said = (answer.errors || []).map((error) => error.message).join(" ");
+          window.alert(said || "The item could not be moved; the page reloads to show the order as it is.");
         }
         window.location.reload();  // the arrows, counts and the preview follow the new order
       });
