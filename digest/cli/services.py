@@ -11,7 +11,6 @@ import click
 
 from digest.cli.common import with_runtime
 from digest.db import upgrade
-from digest.delivery.worker import Worker
 from digest.demo import load_demo
 from digest.errors import DigestError
 from digest.items.sources import sync_from_config
@@ -53,6 +52,9 @@ def _load_demo(runtime: Runtime) -> None:
 @with_runtime()
 def worker(runtime: Runtime, drain: bool) -> None:
     """Deliver queued messages (run several for scale on PostgreSQL)."""
+    from digest.delivery.worker import Worker
+
+    _warn_at_start(runtime)
     delivery_worker = Worker(runtime)
     try:
         if drain:
@@ -101,8 +103,10 @@ def serve(runtime: Runtime, host: str, port: int) -> None:
 @with_runtime()
 def run(runtime: Runtime, host: str, port: int) -> None:
     """Web app, delivery worker and scheduler in one process: the embedded default."""
+    from digest.delivery.worker import Worker
     from scheduler.service import show_progress_on_stderr, start_in_thread
 
+    _warn_at_start(runtime)
     delivery_worker = Worker(runtime)
     stop = threading.Event()
     thread = threading.Thread(target=delivery_worker.serve, args=(stop,), name="delivery-worker", daemon=True)
@@ -150,6 +154,13 @@ class PortUnavailable(DigestError):
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
+
+
+def _warn_at_start(runtime: Runtime) -> None:
+    from digest.delivery.worker import start_warnings
+
+    for warning in start_warnings(runtime.config):
+        click.echo(f"digest: warning: {warning}", err=True)
 
 
 def _transport_label(runtime: Runtime) -> str:
