@@ -11,9 +11,7 @@ import click
 
 from digest.cli.common import with_runtime
 from digest.db import upgrade
-from digest.demo import load_demo
 from digest.errors import DigestError
-from digest.items.sources import sync_from_config
 from digest.runtime import Runtime
 
 
@@ -22,6 +20,8 @@ from digest.runtime import Runtime
 @with_runtime(needs_schema=False)
 def init(runtime: Runtime, demo: bool) -> None:
     """Create or upgrade the database; safe to run again."""
+    from digest.items.sources import sync_from_config
+
     if runtime.ensure_secret_key():
         click.echo(f"generated a secret key in {runtime.config.var_dir / 'secret_key'} (keep it private)")
     before, after = upgrade(runtime.engine)
@@ -35,6 +35,7 @@ def init(runtime: Runtime, demo: bool) -> None:
 
 
 def _load_demo(runtime: Runtime) -> None:
+    from digest.demo import load_demo
     from sources.collector import collect
 
     with runtime.sessions() as session, session.begin():

@@ -21,10 +21,8 @@ from digest import audit
 from digest.config import Config, DeliveryConfig
 from digest.delivery.message import Recipient
 from digest.delivery.recipients import receives
-from digest.editions.compose import freeze
 from digest.editions.core import EditionError, get_edition
 from digest.models import Delivery, Edition, Editor, Item, Subscriber, utcnow
-from digest.submissions.notices import tell_submitters_after_commit
 
 MAX_RETRY_DELAY = timedelta(hours=1)
 FAILED_RESULTS = ("retry", "failed")  # what counts towards pausing an edition (not bounces, not skips)
@@ -33,6 +31,10 @@ FAILED_RESULTS = ("retry", "failed")  # what counts towards pausing an edition (
 def start_sending(session: Session, config: Config, edition_id: int, now: datetime | None = None) -> int:
     """Freeze the edition and queue one delivery per subscriber who receives it (digest.delivery.recipients);
     return how many."""
+    # Imported here: the worker, which imports this module, never renders nor tells submitters.
+    from digest.editions.compose import freeze
+    from digest.submissions.notices import tell_submitters_after_commit
+
     now = now or utcnow()
     edition = get_edition(session, edition_id)
     if edition.status not in ("draft", "scheduled"):

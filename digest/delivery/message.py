@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import new_message_id, sender_domain
 from digest.models import Edition
-from digest.rendering.render import PLACEHOLDERS
 from digest.subscribers.tokens import make_token
 
 CRLF = b"\r\n"
@@ -152,6 +151,8 @@ def _part(boundary: str, subtype: str, slot_prefix: str, body: str) -> list[Segm
 
 def qp_template(body: str, slot_prefix: str) -> list[Segment]:
     """Quoted-printable segments of the body, with a Slot where each placeholder marker stood."""
+    from digest.rendering.render import PLACEHOLDERS  # the renderer's imports are not the worker's to pay
+
     by_marker = {marker: key for key, marker in PLACEHOLDERS.items()}
     segments: list[Segment] = []
     rest = body
