@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,8 +34,10 @@ SIGNED_HEADERS = (
 )
 HEADER_NAME = b"DKIM-Signature"
 # Whitespace that relaxed body canonicalisation would change: without any of it the body is its own
-# canonical form, and the per-line regexes over ~100 KB are skipped.
+# canonical form (edition messages are built so: see message.py's _qp), and nothing is rewritten.
 _RELAXED_CHANGES = (b"\t", b"  ", b" \r\n")
+_TRAILING_SPACE = re.compile(rb"[\t ]+\r\n")
+_SPACE_RUN = re.compile(rb"[\t ]{2,}|\t")
 
 
 @dataclass(frozen=True)
@@ -94,18 +97,22 @@ class DkimSigner:
         """The message with its DKIM-Signature header(s) in front of it."""
         return self.headers(message) + message
 
-    def headers(self, message: bytes) -> bytes:
-        """The DKIM-Signature header(s) for a CRLF message."""
+    def headers(self, message: bytes, canonical_body: bool = False) -> bytes:
+        """The DKIM-Signature header(s) for a CRLF message. `canonical_body`: the caller built the body in
+        relaxed canonical form (as message.py builds editions), so it is hashed as it stands."""
         head, _, body = message.partition(b"\r\n\r\n")
         headers, _ = self._dkim.rfc822_parse(head + b"\r\n\r\n")  # the header block only, never the body
-        body_hash = base64.b64encode(hashlib.sha256(self.canonical_body(body)).digest())
+        canonical = body if canonical_body else self.canonical_body(body)
+        body_hash = base64.b64encode(hashlib.sha256(canonical).digest())
         names = oversigned(headers)
-        canonical = self._relaxed.canonicalize_headers(headers)
-        return b"".join(self._signature(key, canonical, names, body_hash) for key in self.keys)
+        canonical_headers = self._relaxed.canonicalize_headers(headers)
+        return b"".join(self._signature(key, canonical_headers, names, body_hash) for key in self.keys)
 
     def canonical_body(self, body: bytes) -> bytes:
+        """RFC 6376 3.4.4, as dkimpy's Relaxed.canonicalize_body (the tests compare them), but rewriting only
+        the runs that change: dkimpy rewrites every single space, 18 ms for a 94 KB digest."""
         if any(change in body for change in _RELAXED_CHANGES):
-            return self._relaxed.canonicalize_body(body)
+            body = _SPACE_RUN.sub(b" ", _TRAILING_SPACE.sub(b"\r\n", body))
         canonicalization = self._dkim.canonicalization
         return canonicalization.correct_empty_body(canonicalization.strip_trailing_lines(body))
 

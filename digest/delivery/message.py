@@ -13,15 +13,16 @@ No line of a built message starts with "." (see ``_no_leading_dots``) and it end
 from __future__ import annotations
 
 import html
+import re
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import quoprimime
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
+from digest.delivery.dkim import DkimSigner
 from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import new_message_id, sender_domain
 from digest.models import Edition
@@ -31,6 +32,7 @@ CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
 # RFC 8058 one-click unsubscribe: only over https (a POST over http could be replayed or rewritten).
 ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+_SPACE_RUNS = re.compile(r"  +")
 # Encoded lines are at most 73 characters: 2 more when a leading "." becomes "=2E", 1 more for the soft
 # break after a segment, and still within RFC 2045's 76.
 QP_LINE = 73
@@ -77,7 +79,7 @@ class EditionMessage:
         list_name: str,
         links: SiteLinks,
         subject_prefix: str = "",
-        sign: Callable[[bytes], bytes] | None = None,
+        sign: DkimSigner | None = None,
         unsubscribe_mailbox: str | None = None,
     ) -> None:
         if not edition.html or not edition.text:
@@ -113,7 +115,8 @@ class EditionMessage:
             pieces[f"text:{key}"] = qp_slot(value)
             pieces[f"html:{key}"] = qp_slot(html.escape(value, quote=True))
         message = b"".join(pieces[part] if isinstance(part, Slot) else part for part in self.segments)
-        return self.sign(message) if self.sign else message
+        # The body is built in relaxed canonical form (_qp, qp_slot): the signer hashes it as it is.
+        return self.sign.headers(message, canonical_body=True) + message if self.sign else message
 
     def list_unsubscribe(self, unsubscribe_url: str) -> str:
         """The link, and the mailbox as a second way when there is one (RFC 2369)."""
@@ -169,17 +172,25 @@ def qp_template(body: str, slot_prefix: str) -> list[Segment]:
 
 def qp_slot(value: str) -> bytes:
     """A per-recipient value, quoted-printable on lines of its own (the template adds the soft breaks)."""
-    if value.isascii() and value.isprintable() and "=" not in value:
-        # Printable ASCII without "=" encodes as itself: only the line length needs soft breaks.
+    if value.isascii() and value.isprintable() and "=" not in value and "  " not in value:
+        # Printable ASCII without "=" (nor a run of spaces, see _qp) encodes as itself: only the line length
+        # needs soft breaks.
         raw = value.encode("ascii")
         return _no_leading_dots(SOFT_BREAK.join(raw[start : start + QP_LINE] for start in range(0, len(raw), QP_LINE)))
     return _qp(value)
 
 
 def _qp(text: str) -> bytes:
+    """Quoted-printable, dot-safe, and already in DKIM's relaxed canonical form: the second space of a run
+    and every tab are encoded (=20, =09), so a signer hashes the body as it is, without rewriting it."""
     if not text:
         return b""
+    spaced = ("  " in text or "\t" in text) and "\x00" not in text and "\x01" not in text
+    if spaced:  # NUL and SOH stand in for them: the encoder writes =00 and =01, the same length as =20, =09
+        text = _SPACE_RUNS.sub(lambda run: " " + "\x00" * (len(run.group()) - 1), text).replace("\t", "\x01")
     encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=QP_LINE, eol="\r\n")
+    if spaced:
+        encoded = encoded.replace("=00", "=20").replace("=01", "=09")
     return _no_leading_dots(encoded.encode("ascii"))
 
 

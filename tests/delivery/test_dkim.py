@@ -7,6 +7,8 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
+from email import policy
+from email.parser import BytesParser
 from pathlib import Path
 
 import dkim
@@ -15,9 +17,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from dkim.canonicalization import Relaxed
 
+from digest.audit import SYSTEM
 from digest.config import ConfigError, load_config
 from digest.delivery.dkim import SIGNED_HEADERS, DkimSigner, load_key, make_signer
+from digest.delivery.ledger import start_sending
+from digest.delivery.message import EditionMessage, Recipient, site_links
+from digest.editions.lifecycle import create_edition
+from digest.runtime import Runtime
 from tests.delivery_helpers import dkim_key_pair, drain, queue_edition, smtp_runtime_for
+from tests.factories import make_item
 
 MESSAGE = (
     b"From: Digest <digest@digest.test>\r\nTo: reader@example.org\r\nSubject: Weekly  digest\r\n"
@@ -129,3 +137,22 @@ def test_a_file_that_is_no_key_is_a_clear_error(write_config: Callable[..., Path
     dkim_settings = {"domain": "digest.test", "selector": "s1", "private_key_file": str(tmp_path / "dkim.pem")}
     with pytest.raises(ConfigError, match=r"mail\.dkim\.private_key_file: .* is not a usable key"):
         make_signer(load_config(write_config(mail={"dkim": dkim_settings}), environ={}))
+
+
+def test_an_edition_body_is_built_in_canonical_form_so_it_is_hashed_as_it_stands(
+    runtime: Runtime, rsa_signer: tuple[DkimSigner, bytes]
+) -> None:
+    signer, record = rsa_signer
+    with runtime.sessions() as session, session.begin():
+        make_item(session, "Spaces   and\ttabs", summary="<p>runs   of  spaces,\ttabs\t\tand a trailing space </p>")
+        edition = create_edition(session, runtime.config, SYSTEM, "digest").require()
+        start_sending(session, runtime.config, edition.id)
+        links = site_links("https://digest.test", "x" * 32)
+        message = EditionMessage(edition, "Digest <digest@digest.test>", "Test Cluster Platform", links, sign=signer)
+    for name in ("Zoë  Ünal", "Bob   Smith\t", None):
+        signed = message.build(Recipient("zoe@example.org", name, "u" * 32), message.new_message_id())
+        body = signed.partition(b"\r\n\r\n")[2]
+        assert signer.canonical_body(body) == body == Relaxed.canonicalize_body(body)
+        assert dkim.verify(signed, dnsfunc=dns_for(record))  # dkimpy canonicalises it itself
+        text = BytesParser(policy=policy.default).parsebytes(signed).get_body(("plain",)).get_content()
+        assert (name or "reader") in text  # the content as it was: runs of spaces and tabs decode as they were
