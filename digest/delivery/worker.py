@@ -152,10 +152,15 @@ class Worker:
         nothing claimed is sent twice. A full batch suggests more is queued; a short one that it is not."""
         if len(current) < self.claim_size:
             return
+        ours = {job.delivery_id for job in current}
         try:
-            self._next = self.store.claim(self.claim_size, self.clock())
+            claimed = self.store.claim(self.claim_size, self.clock())
         except Exception:  # the current batch's outcomes must still be recorded
             log.exception("delivery worker: claiming the next batch failed; it is claimed later")
+            return
+        # The current batch itself, if its lease ran out before the first renewal (a slow start): it is still
+        # ours and being sent, so it must not come round again.
+        self._next = [job for job in claimed if job.delivery_id not in ours]
 
     def drain(self, stop: threading.Event | None = None) -> WorkerStats:
         """Send until nothing is queued, waiting for retries (and stale claims) that are not due yet."""

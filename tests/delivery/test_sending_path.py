@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -145,6 +146,31 @@ def test_the_next_batch_is_claimed_while_one_is_sent_and_released_on_close(
     drain(runtime)
     received = Counter(address for message in handler.received for address in message.recipients)
     assert sorted(received) == sorted(readers) and set(received.values()) == {1}
+    runtime.close()
+
+
+def test_a_batch_whose_lease_ran_out_before_the_claim_ahead_is_not_claimed_again(
+    write_config: Callable[..., Path], smtp
+) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port, delivery={"batch_size": 5, "lease_seconds": 60})
+    edition_id, readers = queue_edition(runtime, 12)
+    start = utcnow()
+    times = iter([start])  # the claim now; everything after it (the claim ahead first) two leases later
+
+    def clock() -> datetime:
+        return next(times, start + timedelta(seconds=120))
+
+    worker = Worker(runtime, clock=clock)
+    try:
+        worker.run_once()
+        worker.run_once()  # sends what it claimed ahead, which must not be the first batch again
+    finally:
+        worker.close()
+    drain(runtime)
+    received = Counter(address for message in handler.received for address in message.recipients)
+    assert sorted(received) == sorted(readers) and set(received.values()) == {1}, received
+    assert set(statuses(runtime, edition_id).values()) == {"sent"}
     runtime.close()
 
 
