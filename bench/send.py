@@ -1,58 +1,60 @@
 """Sending benchmark (not a test): prints figures, asserts nothing.
 
-One 30-item digest (about 70 KB of HTML plus the text part) goes to N subscribers through
-Postfix's `smtp-sink` on loopback, three ways, in one run:
+One 30-item digest (about 70 KB of HTML plus the text part, ~94 KB as sent) goes to N subscribers
+through Postfix's `smtp-sink` on loopback. The contenders run interleaved over --rounds rounds (the
+order rotated each round), each timed as a whole process tree from start to exit:
 
-  (a) ours: `Worker.drain()` (the code of `digest worker --drain`) in a child process, with
-      mail.smtp.pool_size connections; its peak memory is that process's maximum RSS;
-  (b) Postfix's `smtp-source`: the same number of messages of the same size over the same number
-      of connections (-d: kept open, as ours are);
-  (c) a naive loop: an `email.message.EmailMessage` built per recipient from the frozen HTML and
-      text, sent with one `smtplib.SMTP` connection.
+  ours       `digest worker --drain` as users start it (a child process: its imports and start-up
+             count), mail.smtp.pool_size connections; --workers N adds "ours ×N": N such workers at
+             once on one edition (PostgreSQL: pass --database-url);
+  smtp-source  Postfix's `smtp-source`: the same number of messages of the same size over the same
+             number of connections (-d: kept open, as ours are);
+  today      with --today REV: `digest worker --drain` of that git revision (say, the integrator's
+             tree before this change), on the same database with that revision's schema, for CPU
+             per message against today's code.
 
-    .venv/bin/python bench/send.py [--subscribers 20000] [--pool-size 4] [--batch-size 500]
-                                   [--dkim] [--database-url URL]
+Before each run of a worker the edition's deliveries are queued again. Printed: each run, then
+medians with their range, CPU per message, the peak memory of the process tree, and the ratios
+(ours / smtp-source per worker; ours ×N / ours; our CPU per message against today's), with the
+load average at every run: the machine is shared.
 
-Needs smtp-sink and smtp-source (Debian package `postfix`; install it without configuring it:
-`echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections &&
-DEBIAN_FRONTEND=noninteractive apt-get install -y postfix`). No Postfix daemon is used.
+    .venv/bin/python bench/send.py [--subscribers 20000] [--rounds 3] [--pool-size 4] [--batch-size 500]
+                                   [--dkim] [--workers 2] [--database-url URL] [--today REV]
+
+Needs smtp-sink and smtp-source (Debian package `postfix`; no Postfix daemon is used).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import resource
 import shutil
-import smtplib
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import insert
+from sqlalchemy import insert, text, update
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import interleaved, load_average, run_processes, spread  # noqa: E402
 from digest.audit import SYSTEM  # noqa: E402
 from digest.config import load_config  # noqa: E402
 from digest.db import transaction, upgrade  # noqa: E402
 from digest.delivery.ledger import start_sending  # noqa: E402
-from digest.delivery.worker import Worker  # noqa: E402
 from digest.editions.lifecycle import create_edition  # noqa: E402
-from digest.models import Edition, Item, Subscriber, new_uid  # noqa: E402
-from digest.rendering.render import personalise  # noqa: E402
+from digest.models import Delivery, Edition, Item, Subscriber, new_uid  # noqa: E402
 from digest.runtime import Runtime  # noqa: E402
 from digest.subscribers.preferences import make_preferences, preference_keys  # noqa: E402
+from tests.databases import scratch_database  # noqa: E402
 from tests.smtpserver import free_port, wait_for_port  # noqa: E402
 
 SENDER = "ECCP Digest <digest@clusters.example.eu>"
@@ -67,57 +69,70 @@ SUMMARY = (
     "<p>Next steps: a matchmaking day in Brussels, an online info session for applicants, and a call for "
     "vouchers worth up to EUR 60,000 per SME for innovation, internationalisation and green transition.</p>"
 )
+CLAIM_INDEXES = {
+    "ix_deliveries_queued": "ON deliveries (id) WHERE status = 'queued'",
+    "ix_deliveries_sending": "ON deliveries (claimed_at) WHERE status = 'sending'",
+}
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pool-size", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--workers", type=int, default=1, help="also run this many workers at once (PostgreSQL)")
     parser.add_argument("--dkim", action="store_true", help="sign every message (generates a key with openssl)")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
-    parser.add_argument("--child-worker", default=None, help=argparse.SUPPRESS)  # internal: run (a) in this process
+    parser.add_argument("--today", default=None, metavar="REV", help="also time this git revision's worker")
     return parser.parse_args()
 
 
 def main() -> None:
     arguments = parse_arguments()
-    if arguments.child_worker:
-        run_worker(Path(arguments.child_worker))
-        return
     for tool in ("smtp-sink", "smtp-source"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"{tool} not found: install the Debian package postfix (see this file's docstring)")
-    with tempfile.TemporaryDirectory() as folder:
-        config_path = write_config(Path(folder), arguments)
+    with tempfile.TemporaryDirectory() as name, scratch_database(Path(name), arguments.database_url, "send") as url:
+        folder = Path(name)
+        config_path = write_config(folder, arguments, url)
         runtime = Runtime(load_config(config_path, environ={}))
         upgrade(runtime.engine)
         started = time.perf_counter()
         edition_id = prepare(runtime, arguments.subscribers)
-        setup_seconds = time.perf_counter() - started
-        print(f"setup: {arguments.subscribers:,} subscribers and the edition queued in {setup_seconds:.1f} s")
-        sample, html_size, text_size = sample_message(runtime, edition_id)
-        print(
-            f"message: HTML {html_size / 1024:.1f} KB, text {text_size / 1024:.1f} KB, "
-            f"{len(sample) / 1024:.1f} KB as sent (quoted-printable, headers{', DKIM' if arguments.dkim else ''})"
-        )
-        with smtp_sink(runtime.config.mail.smtp.port):
-            ours = ours_in_child(config_path)
-            source = smtp_source(runtime.config.mail.smtp.port, arguments.subscribers, arguments.pool_size, len(sample))
-            naive = naive_loop(runtime, edition_id, runtime.config.mail.smtp.port)
+        seconds = time.perf_counter() - started
+        print(f"setup: {arguments.subscribers:,} subscribers and the edition queued in {seconds:.1f} s")
+        size = sample_size(runtime, config_path, edition_id, folder)
+        print(f"message: {size / 1024:.1f} KB as sent ({'DKIM-signed, ' if arguments.dkim else ''}quoted-printable)")
+        today = checkout(arguments.today, folder / "today") if arguments.today else None
+        port = runtime.config.mail.smtp.port
+        contenders: dict[str, Callable[[], dict]] = {
+            "ours": lambda: workers(runtime, edition_id, config_path, 1),
+            "smtp-source": lambda: smtp_source(port, arguments.subscribers, arguments.pool_size, size),
+        }
+        if arguments.workers > 1:
+            contenders[f"ours ×{arguments.workers}"] = lambda: workers(
+                runtime, edition_id, config_path, arguments.workers
+            )
+        if today is not None:
+            contenders["today"] = lambda: todays_worker(runtime, edition_id, config_path, today)
+        print(f"\n{arguments.rounds} rounds, load average at the start {load_average()}:")
+        with smtp_sink(port):
+            results = interleaved(contenders, arguments.rounds)
         runtime.close()
-    report(arguments, ours, source, naive)
+    report(arguments, size, results)
 
 
 # --------------------------------------------------------------------------- setup
 
 
-def write_config(folder: Path, arguments: argparse.Namespace) -> Path:
+def write_config(folder: Path, arguments: argparse.Namespace, database_url: str) -> Path:
     port = free_port()
     mail: dict = {
         "from": SENDER,
         "transport": "smtp",
         "smtp": {"host": "127.0.0.1", "port": port, "pool_size": arguments.pool_size, "timeout_seconds": 60},
+        "unsubscribe_mailbox": "unsubscribe@clusters.example.eu",
     }
     if arguments.dkim:
         key = folder / "dkim.pem"
@@ -125,7 +140,7 @@ def write_config(folder: Path, arguments: argparse.Namespace) -> Path:
         mail["dkim"] = {"domain": "clusters.example.eu", "selector": "bench", "private_key_file": str(key)}
     settings = {
         "site": {"name": "European Cluster Collaboration Platform", "base_url": "https://clusters.example.eu"},
-        "database": {"url": arguments.database_url or f"sqlite:///{folder / 'bench.db'}"},
+        "database": {"url": database_url},
         "secret_key": "bench-secret-key-0123456789abcdef",
         "mail": mail,
         "delivery": {"batch_size": arguments.batch_size, "lease_seconds": 300},
@@ -192,51 +207,84 @@ def prepare(runtime: Runtime, subscribers: int) -> int:
         return edition.id
 
 
-def sample_message(runtime: Runtime, edition_id: int) -> tuple[bytes, int, int]:
-    worker = Worker(runtime)
-    with runtime.sessions() as session:
-        edition = session.get(Edition, edition_id)
-        message = worker._message(edition)
-        sizes = len(edition.html.encode()), len(edition.text.encode())
-    from digest.delivery.message import Recipient
+def sample_size(runtime: Runtime, config_path: Path, edition_id: int, folder: Path) -> int:
+    """The size of one message as sent: one delivery through the outbox transport, then queued again."""
+    outbox = folder / "sample-outbox"
+    settings = yaml.safe_load(config_path.read_text())
+    settings["mail"] = settings["mail"] | {"transport": "outbox", "outbox_dir": str(outbox)}
+    settings["delivery"] = settings["delivery"] | {"batch_size": 1}
+    sample_config = folder / "sample.yaml"
+    sample_config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    from digest.delivery.worker import Worker
 
-    sample = message.build(Recipient("reader1@subscribers.example.org", "Reader 1", new_uid()), 1)
+    sampler = Runtime(load_config(sample_config, environ={}))
+    worker = Worker(sampler)
+    worker.run_once()
     worker.close()
-    return sample, *sizes
+    sampler.close()
+    requeue(runtime, edition_id)
+    return max(path.stat().st_size for path in outbox.glob("*.eml"))
 
 
-# --------------------------------------------------------------------------- the three senders
+def requeue(runtime: Runtime, edition_id: int) -> None:
+    with transaction(runtime.sessions) as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.edition_id == edition_id)
+            .values(status="queued", attempts=0, claimed_at=None, sent_at=None, message_id=None, next_attempt_at=None)
+        )
+        session.execute(update(Edition).where(Edition.id == edition_id).values(status="sending", sent_at=None))
+    if runtime.engine.dialect.name == "postgresql":
+        with runtime.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE deliveries"))
 
 
-def run_worker(config_path: Path) -> None:
-    """(a), in the child: drain the queue and report time, count and peak memory as JSON."""
-    runtime = Runtime(load_config(config_path, environ={}))
-    worker = Worker(runtime)
-    started = time.perf_counter()
-    stats = worker.drain()
-    elapsed = time.perf_counter() - started
-    worker.close()
-    peak = peak_rss()
-    print(json.dumps({"sent": stats.sent, "failed": stats.failed, "seconds": elapsed, "peak_bytes": peak}))
+# --------------------------------------------------------------------------- the contenders
 
 
-def peak_rss() -> int:
-    """This process's peak resident memory, in bytes. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
-    fork and exec, so a child would report its parent's size (here, the setup's 100,000 subscribers)."""
+def _environment(pythonpath: Path | None = None) -> dict[str, str]:
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    if pythonpath is not None:
+        environment["PYTHONPATH"] = str(pythonpath)
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+    return environment
+
+
+def workers(runtime: Runtime, edition_id: int, config_path: Path, count: int, tree: Path | None = None) -> dict:
+    """`digest worker --drain` × count, started at once as a user would, until all have exited."""
+    requeue(runtime, edition_id)
+    command = [sys.executable, "-m", "digest", "worker", "--drain", "--config", str(config_path)]
+    run = run_processes([command] * count, env=_environment(tree), cwd=config_path.parent)
+    sent = sum(int(output.rsplit("worker: ", 1)[1].split(" sent")[0]) for output in run.outputs)
+    return {"sent": sent, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": count}
+
+
+def todays_worker(runtime: Runtime, edition_id: int, config_path: Path, tree: Path) -> dict:
+    """The worker of the --today revision, on the schema it knows (without migration 0004's indexes), with
+    the settings it knows."""
+    settings = yaml.safe_load(config_path.read_text())
+    settings["mail"].pop("unsubscribe_mailbox", None)
+    config_path = config_path.with_name("config-today.yaml")
+    config_path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    with runtime.engine.begin() as connection:
+        for index in CLAIM_INDEXES:
+            connection.execute(text(f"DROP INDEX {index}"))
+        connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return workers(runtime, edition_id, config_path, 1, tree)
+    finally:
+        with runtime.engine.begin() as connection:
+            for index, definition in CLAIM_INDEXES.items():
+                connection.execute(text(f"CREATE INDEX {index} {definition}"))
+            connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
 
 
-def ours_in_child(config_path: Path) -> dict:
-    result = subprocess.run(
-        [sys.executable, __file__, "--child-worker", str(config_path)], capture_output=True, text=True, check=True
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+def checkout(revision: str, folder: Path) -> Path:
+    """A copy of the repository at `revision` (git archive: the working tree is not touched)."""
+    folder.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def smtp_source(port: int, messages: int, connections: int, size: int) -> dict:
@@ -255,37 +303,8 @@ def smtp_source(port: int, messages: int, connections: int, size: int) -> dict:
         "reader@subscribers.example.org",
         f"127.0.0.1:{port}",
     ]
-    started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
-    return {"sent": messages, "seconds": time.perf_counter() - started}
-
-
-def naive_loop(runtime: Runtime, edition_id: int, port: int) -> dict:
-    """(c): what a first version might do — build every message from scratch, one connection."""
-    with runtime.sessions() as session:
-        edition = session.get(Edition, edition_id)
-        html, text, subject = edition.html, edition.text, edition.subject
-        people = session.execute(
-            Subscriber.__table__.select().with_only_columns(Subscriber.email, Subscriber.name, Subscriber.uid)
-        ).all()
-    base = runtime.config.site.base_url
-    started = time.perf_counter()
-    connection = smtplib.SMTP("127.0.0.1", port, timeout=60)
-    for number, (email, name, uid) in enumerate(people):
-        values = {"name": name, "unsubscribe_url": f"{base}/unsubscribe/{uid}", "preferences_url": f"{base}/p/{uid}"}
-        message = EmailMessage()
-        message["From"] = SENDER
-        message["To"] = f"{name} <{email}>"
-        message["Subject"] = subject
-        message["Date"] = format_datetime(datetime.now(UTC))
-        message["Message-ID"] = f"<naive-{number}@clusters.example.eu>"
-        message["List-Unsubscribe"] = f"<{values['unsubscribe_url']}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        message.set_content(personalise(text, values))
-        message.add_alternative(personalise(html, values), subtype="html")
-        connection.sendmail("digest@clusters.example.eu", [email], message.as_bytes())
-    connection.quit()
-    return {"sent": len(people), "seconds": time.perf_counter() - started}
+    run = run_processes([command])
+    return {"sent": messages, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": 1}
 
 
 # --------------------------------------------------------------------------- plumbing and report
@@ -306,24 +325,35 @@ def smtp_sink(port: int) -> Iterator[None]:
         sink.wait(timeout=10)
 
 
-def report(arguments: argparse.Namespace, ours: dict, source: dict, naive: dict) -> None:
-    rates = {
-        name: run["sent"] / run["seconds"] for name, run in (("ours", ours), ("smtp-source", source), ("naive", naive))
-    }
+def report(arguments: argparse.Namespace, size: int, results: dict[str, list[dict]]) -> None:
     print(
-        f"\n{arguments.subscribers:,} messages, {arguments.pool_size} connections, batch {arguments.batch_size}"
-        f"{', DKIM-signed' if arguments.dkim else ''}:"
+        f"\n{arguments.subscribers:,} messages of {size / 1024:.1f} KB, {arguments.pool_size} connections per sender, "
+        f"batch {arguments.batch_size}{', DKIM-signed' if arguments.dkim else ''}; medians (range) of "
+        f"{arguments.rounds} rounds; load average now {load_average()}:"
     )
-    for name, run in (("ours (digest worker)", ours), ("smtp-source", source), ("naive loop (1 connection)", naive)):
-        rate = run["sent"] / run["seconds"]
-        print(f"  {name:<27} {run['sent']:>8,} sent in {run['seconds']:7.1f} s  {rate:8,.0f} msg/s")
-    print(f"  ours / smtp-source:  {rates['ours'] / rates['smtp-source']:.2f}  (goal: at least 0.50)")
-    print(f"  ours / naive loop:   {rates['ours'] / rates['naive']:.1f}×  (goal: at least 3×)")
-    print(
-        f"  our peak memory:     {ours['peak_bytes'] / 2**20:.0f} MB  (worker process, maximum RSS; goal: under 250 MB)"
-    )
-    if ours.get("failed"):
-        print(f"  (ours: {ours['failed']} failed)")
+    print(f"  {'':<14} {'msg/s':>22} {'msg/s per worker':>22} {'CPU ms/msg':>20} {'peak MB (tree)':>18}")
+    for name, runs in results.items():
+        rates = [run["sent"] / run["seconds"] for run in runs]
+        per_worker = [rate / run["workers"] for rate, run in zip(rates, runs, strict=True)]
+        cpu = [run["cpu"] * 1000 / run["sent"] for run in runs]
+        peak = [run["peak"] / 2**20 for run in runs]
+        columns = f"{spread(rates):>22} {spread(per_worker):>22} {spread(cpu, digits=3):>20} {spread(peak):>18}"
+        print(f"  {name:<14} {columns}")
+    ratio("ours / smtp-source (per worker)", results["ours"], results["smtp-source"], "goal: ≥ 0.25 signed")
+    if arguments.workers > 1:
+        several = f"ours ×{arguments.workers}"
+        ratio(f"{several} / ours", results[several], results["ours"], "goal: ≥ 1.7")
+    if "today" in results:
+        ours = [run["cpu"] / run["sent"] for run in results["ours"]]
+        today = [run["cpu"] / run["sent"] for run in results["today"]]
+        change = [(1 - a / b) * 100 for a, b in zip(ours, today, strict=True)]
+        print(f"  our CPU per message vs today's: −{spread(change, '%', 1)} (round by round; goal: −40%)")
+
+
+def ratio(label: str, mine: list[dict], theirs: list[dict], goal: str) -> None:
+    """Paired by round (each pair ran side by side), then the median and the range of the pairs."""
+    pairs = [(a["sent"] / a["seconds"]) / (b["sent"] / b["seconds"]) for a, b in zip(mine, theirs, strict=True)]
+    print(f"  {label}: {spread(pairs, digits=2)}  ({goal}; median of pairs {statistics.median(pairs):.2f})")
 
 
 def _tool(name: str) -> str:

@@ -92,7 +92,10 @@ class SmtpConfig(_Section):
 class DkimConfig(_Section):
     domain: str
     selector: str
-    private_key_file: str
+    private_key_file: str  # RSA (or Ed25519) private key, PEM
+    # An optional second signature beside the first (RFC 8463), under a selector of its own.
+    ed25519_private_key_file: str | None = None
+    ed25519_selector: str | None = None
 
 
 class MailConfig(_Section):
@@ -101,6 +104,15 @@ class MailConfig(_Section):
     outbox_dir: str = "var/outbox"
     smtp: SmtpConfig = SmtpConfig()
     dkim: DkimConfig | None = None
+    # A mailbox that takes "unsubscribe" requests by email: List-Unsubscribe then offers it beside the link.
+    unsubscribe_mailbox: str | None = None
+
+    @field_validator("unsubscribe_mailbox")
+    @classmethod
+    def _plain_address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^\s@<>,;:\"()\[\]\\]+@[A-Za-z0-9.-]+", value):
+            raise ValueError(f"{value!r} is not a plain address such as unsubscribe@example.org")
+        return value
 
 
 class DeliveryConfig(_Section):

@@ -84,7 +84,7 @@ def test_feed_to_outbox(write_config: Callable[..., Path], tmp_path: Path, feed_
     for message in messages:
         for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "List-Unsubscribe"):
             assert message[header], header
-        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert message["List-Unsubscribe-Post"] is None  # one-click (RFC 8058) only with an https base_url
         assert message["List-Unsubscribe"].startswith("<http://digest.test/unsubscribe/")
         assert message["Subject"] == edition["subject"]
         text, rich = parts(message)

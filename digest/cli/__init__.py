@@ -2,12 +2,43 @@
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from digest.cli import archive, audit, content, editions, people, services
+# Each command's module, imported only when that command runs: `digest worker` then loads the delivery
+# code and not the web app's, the collectors' or the renderer's (a worker starts in well under a second).
+COMMANDS = {
+    "init": "services:init",
+    "editors": "people:editors",
+    "sources": "content:sources",
+    "collect": "content:collect",
+    "queue": "content:queue",
+    "edition": "editions:edition",
+    "subscribers": "people:subscribers",
+    "worker": "services:worker",
+    "scheduler": "services:scheduler",
+    "serve": "services:serve",
+    "run": "services:run",
+    "archive": "archive:archive",
+    "audit": "audit:audit_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is asked for."""
+
+    def list_commands(self, context: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, context: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, _, attribute = COMMANDS[name].partition(":")
+        return getattr(importlib.import_module(f"digest.cli.{module}"), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--config",
     "config_path",
@@ -26,21 +57,3 @@ from digest.cli import archive, audit, content, editions, people, services
 def main(context: click.Context, config_path: str | None, as_email: str | None) -> None:
     """Cluster Digest: collect, curate and send a cluster platform's newsletters and weekly digest."""
     context.obj = {"config_path": config_path, "as_email": as_email}
-
-
-for command in (
-    services.init,
-    people.editors,
-    content.sources,
-    content.collect,
-    content.queue,
-    editions.edition,
-    people.subscribers,
-    services.worker,
-    services.scheduler,
-    services.serve,
-    services.run,
-    archive.archive,
-    audit.audit_group,
-):
-    main.add_command(command)

@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from digest.audit import Actor
 from digest.config import load_config
 from digest.db import current_revision, head_revision, unusable
-from digest.editors.accounts import find_editor
 from digest.errors import DigestError
 from digest.runtime import Runtime
 
@@ -108,6 +107,8 @@ def edition_step(name: str, step: Callable[[Session, Actor, int], object], done:
 
 def cli_actor(runtime: Runtime, as_email: str | None) -> Actor:
     """``cli:<user>``, or the editor --as names (who must have an account)."""
+    from digest.editors.accounts import find_editor  # only for a command that acts: the worker does not
+
     if not as_email:
         return Actor.command_line()
     with runtime.sessions() as session:

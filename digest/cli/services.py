@@ -12,10 +12,7 @@ import click
 
 from digest.cli.common import with_runtime
 from digest.db import upgrade
-from digest.delivery.worker import Worker
-from digest.demo import load_demo
 from digest.errors import DigestError
-from digest.items.sources import sync_from_config
 from digest.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -27,6 +24,8 @@ if TYPE_CHECKING:
 @with_runtime(needs_schema=False)
 def init(runtime: Runtime, demo: bool) -> None:
     """Create or upgrade the database; safe to run again."""
+    from digest.items.sources import sync_from_config
+
     if runtime.ensure_secret_key():
         click.echo(f"generated a secret key in {runtime.config.var_dir / 'secret_key'} (keep it private)")
     before, after = upgrade(runtime.engine)
@@ -40,6 +39,7 @@ def init(runtime: Runtime, demo: bool) -> None:
 
 
 def _load_demo(runtime: Runtime) -> None:
+    from digest.demo import load_demo
     from sources.collector import collect
 
     with runtime.sessions() as session, session.begin():
@@ -57,6 +57,9 @@ def _load_demo(runtime: Runtime) -> None:
 @with_runtime()
 def worker(runtime: Runtime, drain: bool) -> None:
     """Deliver queued messages (run several for scale on PostgreSQL)."""
+    from digest.delivery.worker import Worker
+
+    _warn_at_start(runtime)
     delivery_worker = Worker(runtime)
     try:
         if drain:
@@ -105,9 +108,11 @@ def serve(runtime: Runtime, host: str, port: int) -> None:
 @with_runtime()
 def run(runtime: Runtime, host: str, port: int) -> None:
     """Web app, delivery worker and scheduler in one process: the embedded default."""
+    from digest.delivery.worker import Worker
     from scheduler.service import show_progress_on_stderr, start_in_thread
 
     server = _listen(runtime, host, port)  # first: the worker's and scheduler's links follow its address
+    _warn_at_start(runtime)
     delivery_worker = Worker(runtime)
     stop = threading.Event()
     thread = threading.Thread(target=delivery_worker.serve, args=(stop,), name="delivery-worker", daemon=True)
@@ -189,6 +194,13 @@ class PortUnavailable(DigestError):
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
+
+
+def _warn_at_start(runtime: Runtime) -> None:
+    from digest.delivery.worker import start_warnings
+
+    for warning in start_warnings(runtime.config):
+        click.echo(f"digest: warning: {warning}", err=True)
 
 
 def _transport_label(runtime: Runtime) -> str:

@@ -11,19 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import ColumnElement, Select
 
 from digest import audit
 from digest.config import Config, DeliveryConfig
 from digest.delivery.message import Recipient
-from digest.delivery.message_id import edition_message_id_parts
 from digest.delivery.recipients import receives
-from digest.editions.compose import freeze
 from digest.editions.core import EditionError, get_edition
 from digest.models import Delivery, Edition, Editor, Item, Subscriber, utcnow
-from digest.submissions.notices import tell_submitters_after_commit
 
 MAX_RETRY_DELAY = timedelta(hours=1)
 FAILED_RESULTS = ("retry", "failed")  # what counts towards pausing an edition (not bounces, not skips)
@@ -32,6 +31,10 @@ FAILED_RESULTS = ("retry", "failed")  # what counts towards pausing an edition (
 def start_sending(session: Session, config: Config, edition_id: int, now: datetime | None = None) -> int:
     """Freeze the edition and queue one delivery per subscriber who receives it (digest.delivery.recipients);
     return how many."""
+    # Imported here: the worker, which imports this module, never renders nor tells submitters.
+    from digest.editions.compose import freeze
+    from digest.submissions.notices import tell_submitters_after_commit
+
     now = now or utcnow()
     edition = get_edition(session, edition_id)
     if edition.status not in ("draft", "scheduled"):
@@ -54,21 +57,12 @@ def start_sending(session: Session, config: Config, edition_id: int, now: dateti
 
 
 def claim_batch(session: Session, batch_size: int, lease_seconds: int, now: datetime) -> list[int]:
-    """Take up to batch_size due deliveries (queued, or claimed longer ago than the lease)."""
-    stale_before = now - timedelta(seconds=lease_seconds)
-    due = or_(
-        and_(Delivery.status == "queued", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
-        and_(Delivery.status == "sending", Delivery.claimed_at < stale_before),
-    )
-    query = (
-        select(Delivery.id)
-        .join(Edition, Edition.id == Delivery.edition_id)
-        .where(Edition.status == "sending", due)
-        .order_by(Delivery.id)
-        .limit(batch_size)
-        .with_for_update(skip_locked=True, of=Delivery)
-    )
-    ids = list(session.scalars(query))
+    """Take up to batch_size due deliveries: claims older than the lease first (a crashed worker's), then
+    queued ones. Two queries, not one with OR: each walks its own partial index (migration 0004) and stops
+    at the batch size, where the OR scanned the whole table as it filled with sent rows."""
+    ids = list(session.scalars(due_query(batch_size, Delivery.claimed_at, *stale_claims(now, lease_seconds))))
+    if len(ids) < batch_size:
+        ids += session.scalars(due_query(batch_size - len(ids), Delivery.id, *queued_due(now)))
     if ids:
         session.execute(
             update(Delivery)
@@ -76,6 +70,29 @@ def claim_batch(session: Session, batch_size: int, lease_seconds: int, now: date
             .values(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
         )
     return ids
+
+
+def stale_claims(now: datetime, lease_seconds: int) -> tuple[ColumnElement[bool], ...]:
+    """Claimed longer ago than the lease: the worker that claimed them is gone (ix_deliveries_sending)."""
+    return Delivery.status == "sending", Delivery.claimed_at < now - timedelta(seconds=lease_seconds)
+
+
+def queued_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Queued, and not waiting for a retry later than now (ix_deliveries_queued)."""
+    return Delivery.status == "queued", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
+
+
+def due_query(limit: int, order: ColumnElement[Any], *conditions: ColumnElement[bool]) -> Select[tuple[int]]:
+    """Deliveries of sending editions that meet `conditions`, in the order of their index (`order`: the
+    oldest first), locked for this claim."""
+    return (
+        select(Delivery.id)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .where(*conditions, Edition.status == "sending")
+        .order_by(order)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+    )
 
 
 @dataclass(frozen=True)
@@ -163,6 +180,7 @@ class Outcome:
     job: Job
     result: str  # sent | retry | failed | bounced | skipped | released
     error: str | None = None
+    message_id: str | None = None  # of the message the server took (result "sent")
 
 
 @dataclass
@@ -178,10 +196,9 @@ class Recorded:
 class LedgerStore:
     """The worker's Store on the database: each call is one short transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session], settings: DeliveryConfig, sender_domain: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], settings: DeliveryConfig) -> None:
         self.sessions = sessions
         self.settings = settings
-        self.domain = sender_domain
 
     def claim(self, batch_size: int, now: datetime) -> list[Job]:
         with self.sessions() as session, session.begin():
@@ -200,6 +217,11 @@ class LedgerStore:
     def finish_editions(self, now: datetime) -> list[int]:
         with self.sessions() as session, session.begin():
             return finish_editions(session, now)
+
+    def sending_editions(self, edition_ids: set[int]) -> set[int]:
+        with self.sessions() as session:
+            query = select(Edition.id).where(Edition.id.in_(sorted(edition_ids)), Edition.status == "sending")
+            return set(session.scalars(query))
 
     def renew(self, delivery_ids: set[int], now: datetime) -> None:
         with self.sessions() as session, session.begin():
@@ -244,22 +266,10 @@ class LedgerStore:
         return recorded
 
     def _record_sent(self, session: Session, rows: list[dict], now: datetime) -> None:
-        """The common case in one UPDATE per edition (not one per row), the Message-ID built by the database."""
-        by_edition: dict[int, list[int]] = {}
-        for row in rows:
-            by_edition.setdefault(row["b_edition"], []).append(row["b_id"])
-        for edition_id, ids in by_edition.items():
-            prefix, suffix = edition_message_id_parts(edition_id, self.domain)
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(ids), Delivery.status == "sending")
-                .values(
-                    status="sent",
-                    sent_at=now,
-                    last_error=None,
-                    message_id=literal(prefix) + cast(Delivery.id, String) + literal(suffix),
-                )
-            )
+        """The common case: one executemany of a lean statement, each row with its own Message-ID."""
+        if rows:
+            sent = [{"b_id": row["b_id"], "b_message_id": row["b_message_id"], "b_sent_at": now} for row in rows]
+            session.connection().execute(_SENT_UPDATE, sent)
 
     def _ledger_row(self, outcome: Outcome, now: datetime) -> dict:
         """The ledger's new values for one outcome (sent rows are written by _record_sent)."""
@@ -272,7 +282,7 @@ class LedgerStore:
             "b_error": outcome.error,
             "b_next": None,
             "b_sent_at": None,
-            "b_message_id": None,
+            "b_message_id": outcome.message_id,
         }
         if result == "released":  # never tried: back to the queue as it was
             row |= {"b_status": "queued", "b_attempts": job.attempts - 1}
@@ -332,6 +342,13 @@ _LEDGER_UPDATE = (
         sent_at=bindparam("b_sent_at"),
         message_id=bindparam("b_message_id"),
     )
+)
+
+
+_SENT_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status == "sending")
+    .values(status="sent", sent_at=bindparam("b_sent_at"), last_error=None, message_id=bindparam("b_message_id"))
 )
 
 

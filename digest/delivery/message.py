@@ -5,29 +5,35 @@ markers. Each slot starts and ends on a soft line break (``=`` CRLF), so a recip
 encoded on lines of its own and the static lines around it stay byte-for-byte the same: a
 message is a ``b"".join`` of the cached segments and a few short per-recipient pieces (To,
 Date, Message-ID, List-Unsubscribe and the placeholders of both parts).
+
+No line of a built message starts with "." (see ``_no_leading_dots``) and it ends with CRLF: it is
+"dot-safe", sent over SMTP as it stands, without a dot-stuffing pass (``SmtpPool.send(dot_safe=True)``).
 """
 
 from __future__ import annotations
 
 import html
+import re
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import quoprimime
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from urllib.parse import urlsplit
 
 from digest.analytics.links import DELIVERY_MARKER, delivery_tag
+from digest.delivery.dkim import DkimSigner
 from digest.delivery.headers import address_header, header, token_header
-from digest.delivery.message_id import edition_message_id, sender_domain
+from digest.delivery.message_id import new_message_id, sender_domain
 from digest.models import Edition
-from digest.rendering.render import PLACEHOLDERS
 from digest.subscribers.tokens import make_token
 
 CRLF = b"\r\n"
 SOFT_BREAK = b"=\r\n"
+# RFC 8058 one-click unsubscribe: only over https (a POST over http could be replayed or rewritten).
+ONE_CLICK = b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+_SPACE_RUNS = re.compile(r"  +")
 # Encoded lines are at most 73 characters: 2 more when a leading "." becomes "=2E", 1 more for the soft
 # break after a segment, and still within RFC 2045's 76.
 QP_LINE = 73
@@ -52,6 +58,11 @@ class SiteLinks:
     def preferences_url(self, uid: str) -> str:
         return f"{self.base_url}/preferences/{make_token(self.secret_key, 'preferences', uid)}"
 
+    @property
+    def one_click(self) -> bool:
+        """Whether List-Unsubscribe-Post may be offered: the link must be https (RFC 8058, section 3.1)."""
+        return self.base_url.startswith("https://")
+
 
 class Slot(str):
     """The name of a per-recipient piece inside a message template."""
@@ -70,7 +81,8 @@ class EditionMessage:
         list_name: str,
         links: SiteLinks,
         subject_prefix: str = "",
-        sign: Callable[[bytes], bytes] | None = None,
+        sign: DkimSigner | None = None,
+        unsubscribe_mailbox: str | None = None,
     ) -> None:
         if not edition.html or not edition.text:
             raise ValueError(f"edition {edition.id} has not been frozen (rendered) yet")
@@ -81,17 +93,16 @@ class EditionMessage:
         self.list_id = f"{list_name} <{_list_id_label(list_name)}.{self.domain}>"
         self.sign = sign
         self.tags_clicks = DELIVERY_MARKER in edition.html  # analytics.per_subscriber: links name the delivery
+        self.unsubscribe_mailbox = unsubscribe_mailbox
         self.segments = self._template(subject_prefix + edition.subject, edition.text, edition.html)
 
-    @property
-    def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
+    def new_message_id(self) -> str:
+        """A Message-ID never used before, for one message."""
+        return new_message_id(self.domain)
 
-    def message_id(self, delivery_id: int) -> str:
-        return edition_message_id(self.edition_id, delivery_id, self.domain)
-
-    def build(self, recipient: Recipient, delivery_id: int) -> bytes:
-        """The complete message for one recipient, CRLF line endings, DKIM-signed when configured."""
+    def build(self, recipient: Recipient, message_id: str, delivery_id: int = 0) -> bytes:
+        """The complete message for one recipient, CRLF line endings, DKIM-signed when configured
+        (`delivery_id` names the delivery in per-subscriber click links; 0 for a test copy)."""
         unsubscribe = self.links.unsubscribe_url(recipient.uid)
         values = {
             "name": recipient.name or "reader",
@@ -103,14 +114,21 @@ class EditionMessage:
         pieces: dict[str, bytes] = {
             "to": to_header(recipient.name, recipient.email),
             "date": _date_header(),
-            "message_id": token_header("Message-ID", self.message_id(delivery_id)),
-            "list_unsubscribe": token_header("List-Unsubscribe", f"<{unsubscribe}>"),
+            "message_id": token_header("Message-ID", message_id),
+            "list_unsubscribe": token_header("List-Unsubscribe", self.list_unsubscribe(unsubscribe)),
         }
         for key, value in values.items():
             pieces[f"text:{key}"] = qp_slot(value)
             pieces[f"html:{key}"] = qp_slot(html.escape(value, quote=True))
         message = b"".join(pieces[part] if isinstance(part, Slot) else part for part in self.segments)
-        return self.sign(message) if self.sign else message
+        # The body is built in relaxed canonical form (_qp, qp_slot): the signer hashes it as it is.
+        return self.sign.headers(message, canonical_body=True) + message if self.sign else message
+
+    def list_unsubscribe(self, unsubscribe_url: str) -> str:
+        """The link, and the mailbox as a second way when there is one (RFC 2369)."""
+        if not self.unsubscribe_mailbox:
+            return f"<{unsubscribe_url}>"
+        return f"<{unsubscribe_url}>, <mailto:{self.unsubscribe_mailbox}?subject=unsubscribe>"
 
     def _template(self, subject: str, text: str, rich: str) -> list[Segment]:
         boundary = f"=_digest_{secrets.token_hex(12)}"  # "=" never appears bare in quoted-printable
@@ -122,7 +140,7 @@ class EditionMessage:
             Slot("message_id"),
             header("List-Id", self.list_id),
             Slot("list_unsubscribe"),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            *([ONE_CLICK] if self.links.one_click else []),
             b"MIME-Version: 1.0\r\n",
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n\r\n'.encode(),
         ]
@@ -142,6 +160,8 @@ def _part(boundary: str, subtype: str, slot_prefix: str, body: str) -> list[Segm
 
 def qp_template(body: str, slot_prefix: str) -> list[Segment]:
     """Quoted-printable segments of the body, with a Slot where each placeholder marker stood."""
+    from digest.rendering.render import PLACEHOLDERS  # the renderer's imports are not the worker's to pay
+
     by_marker = {marker: key for key, marker in PLACEHOLDERS.items()} | {DELIVERY_MARKER: CLICK_SLOT}
     segments: list[Segment] = []
     rest = body
@@ -158,17 +178,25 @@ def qp_template(body: str, slot_prefix: str) -> list[Segment]:
 
 def qp_slot(value: str) -> bytes:
     """A per-recipient value, quoted-printable on lines of its own (the template adds the soft breaks)."""
-    if value.isascii() and value.isprintable() and "=" not in value:
-        # Printable ASCII without "=" encodes as itself: only the line length needs soft breaks.
+    if value.isascii() and value.isprintable() and "=" not in value and "  " not in value:
+        # Printable ASCII without "=" (nor a run of spaces, see _qp) encodes as itself: only the line length
+        # needs soft breaks.
         raw = value.encode("ascii")
         return _no_leading_dots(SOFT_BREAK.join(raw[start : start + QP_LINE] for start in range(0, len(raw), QP_LINE)))
     return _qp(value)
 
 
 def _qp(text: str) -> bytes:
+    """Quoted-printable, dot-safe, and already in DKIM's relaxed canonical form: the second space of a run
+    and every tab are encoded (=20, =09), so a signer hashes the body as it is, without rewriting it."""
     if not text:
         return b""
+    spaced = ("  " in text or "\t" in text) and "\x00" not in text and "\x01" not in text
+    if spaced:  # NUL and SOH stand in for them: the encoder writes =00 and =01, the same length as =20, =09
+        text = _SPACE_RUNS.sub(lambda run: " " + "\x00" * (len(run.group()) - 1), text).replace("\t", "\x01")
     encoded = quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), maxlinelen=QP_LINE, eol="\r\n")
+    if spaced:
+        encoded = encoded.replace("=00", "=20").replace("=01", "=09")
     return _no_leading_dots(encoded.encode("ascii"))
 
 

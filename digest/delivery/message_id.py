@@ -1,15 +1,15 @@
-"""Message-IDs: the one place that knows their format, ``<local-part@sender's domain>``.
+"""Message-IDs: the one place that knows their format, ``<random@sender's domain>``.
 
-An edition's message is ``<edition-E.delivery-D@domain>`` (the ledger writes it in SQL, for a batch at
-once, from the same parts); a notice's is ``<notice-RANDOM@domain>``.
+Every message (each delivery of an edition, each test send, each notice) gets a random one (128 bits),
+so no two installs, no re-initialised database and no two test sends of one edition ever repeat one
+(a mailbox provider drops a message whose Message-ID it has already seen). The ledger keeps each
+delivery's on its row, which is how a bounce report is traced back to the delivery.
 """
 
 from __future__ import annotations
 
-import secrets
+import random
 from email.utils import getaddresses
-
-_DELIVERY = "\x00delivery\x00"  # stands for the delivery id while the parts are cut out
 
 
 def sender_domain(sender: str) -> str:
@@ -19,19 +19,11 @@ def sender_domain(sender: str) -> str:
     return address.rpartition("@")[2] or "localhost"
 
 
-def message_id(local_part: str, domain: str) -> str:
-    return f"<{local_part}@{domain}>"
-
-
-def edition_message_id(edition_id: int, delivery_id: int | str, domain: str) -> str:
-    return message_id(f"edition-{edition_id}.delivery-{delivery_id}", domain)
-
-
-def edition_message_id_parts(edition_id: int, domain: str) -> tuple[str, str]:
-    """What comes before and after the delivery id in an edition's Message-ID (for building it in SQL)."""
-    prefix, _, suffix = edition_message_id(edition_id, _DELIVERY, domain).partition(_DELIVERY)
-    return prefix, suffix
+def new_message_id(domain: str) -> str:
+    # Unique, not secret: 128 bits of the random module (seeded from os.urandom in each process, and again
+    # after a fork), not a system call per message as secrets would make.
+    return f"<{random.getrandbits(128):032x}@{domain}>"
 
 
 def notice_message_id(domain: str) -> str:
-    return message_id(f"notice-{secrets.token_hex(12)}", domain)
+    return new_message_id(domain)

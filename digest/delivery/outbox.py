@@ -16,7 +16,7 @@ class OutboxTransport:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
+    def send(self, sender: str, recipient: str, message: bytes, dot_safe: bool = False) -> None:
         digest = hashlib.sha256(message).hexdigest()[:16]
         final = self.folder / f"{outbox_file_stem(recipient)}-{digest}.eml"
         temporary = final.with_suffix(".tmp")

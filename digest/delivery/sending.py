@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.config import Config
 from digest.delivery.dkim import make_signer
+from digest.delivery.envelope import EnvelopeSender
 from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.ledger import start_sending
 from digest.delivery.message import EditionMessage, Recipient, site_links
@@ -78,11 +79,18 @@ def send_test(runtime: Runtime, actor: audit.Actor, edition_id: int, address: st
             freeze(config, edition, now, public=False)
             links = site_links(config.site.base_url, runtime.secret_key)
             message = EditionMessage(
-                edition, config.mail.from_address, config.site.name, links, "[TEST] ", make_signer(config)
+                edition,
+                config.mail.from_address,
+                config.site.name,
+                links,
+                "[TEST] ",
+                make_signer(config),
+                config.mail.unsubscribe_mailbox,
             )
             session.rollback()  # a test send renders but never freezes the edition
         recipient = Recipient(email=address, name=None, uid="test-recipient")
-        transport.send(message.envelope_sender, address, message.build(recipient, 0))
+        raw = message.build(recipient, message.new_message_id())
+        transport.send(EnvelopeSender(config)(None), address, raw, dot_safe=True)
     except (TransientError, PermanentError, smtplib.SMTPException, OSError) as error:
         raise TestNotSent(str(error)) from error
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 import smtplib
+import socket
 import ssl
 import threading
 import time
@@ -48,9 +49,13 @@ class SmtpConnection:
     def where(self) -> str:
         return f"SMTP server {self.settings.host}:{self.settings.port}"
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
-        """Deliver one message; TransientError or PermanentError when the server does not take it."""
+    def send(self, sender: str, recipient: str, message: bytes, dot_safe: bool = False) -> None:
+        """Deliver one message; TransientError or PermanentError when the server does not take it.
+        `dot_safe`: no line of the message starts with "." and it ends with CRLF (as edition messages are
+        built), so it goes out as it stands."""
         reused = self._smtp is not None
+        if not dot_safe:
+            message = dot_stuffed(message)
         try:
             self._transaction(sender, recipient, message)
         except _Dropped as dropped:
@@ -104,13 +109,10 @@ class SmtpConnection:
 
     @staticmethod
     def _content(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
-        # Edition messages never have a line starting with "." (see digest/delivery/message.py): skip the
-        # dot-stuffing pass over every message's ~100 KB unless one is actually there.
-        if message.startswith(b".") or DOT_AFTER_NEWLINE.search(message):  # a regex finds it ~4× faster than `in`
-            message = DOT_AT_LINE_START.sub(b"..", message)
-        if not message.endswith(b"\r\n"):
-            message += b"\r\n"
-        smtp.send(message + b".\r\n")
+        """Send a dot-stuffed message and the terminator: two writes rather than a copy of ~100 KB to join
+        them (the socket has TCP_NODELAY, so the short second write is not held back)."""
+        smtp.send(message)
+        smtp.send(b".\r\n")
         return smtp.getreply()
 
     def _step(self, stage: str, command: Callable[..., T], *args: object) -> T:
@@ -138,6 +140,8 @@ class SmtpConnection:
                 )
             else:
                 smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_seconds)
+            if smtp.sock is not None and smtp.sock.family in (socket.AF_INET, socket.AF_INET6):
+                smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             smtp.ehlo_or_helo_if_needed()
             if settings.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
@@ -189,12 +193,12 @@ class SmtpPool:
         self._all: list[SmtpConnection] = []
         self._lock = threading.Lock()
 
-    def send(self, sender: str, recipient: str, message: bytes) -> None:
+    def send(self, sender: str, recipient: str, message: bytes, dot_safe: bool = False) -> None:
         self.rate.acquire()
         with self._slots:
             connection = self._checkout()
             try:
-                connection.send(sender, recipient, message)
+                connection.send(sender, recipient, message, dot_safe)
             finally:
                 with self._lock:
                     self._idle.append(connection)
@@ -212,6 +216,14 @@ class SmtpPool:
             connection = SmtpConnection(self.settings)
             self._all.append(connection)
             return connection
+
+
+def dot_stuffed(message: bytes) -> bytes:
+    """The message as DATA carries it (RFC 5321, 4.5.2): a line that starts with "." gets another, and
+    the last line ends with CRLF."""
+    if message.startswith(b".") or DOT_AFTER_NEWLINE.search(message):
+        message = DOT_AT_LINE_START.sub(b"..", message)
+    return message if message.endswith(b"\r\n") else message + b"\r\n"
 
 
 def _text(reply: bytes | str) -> str:

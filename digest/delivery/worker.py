@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from digest.config import Config
 from digest.delivery.dkim import make_signer
+from digest.delivery.envelope import EnvelopeSender
 from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.ledger import FAILED_RESULTS, Job, LedgerStore, Outcome, Recorded
 from digest.delivery.message import EditionMessage, site_links
-from digest.delivery.message_id import sender_domain
 from digest.delivery.notices import edition_paused_notice, send_notice
 from digest.delivery.transport import Transport, make_transport
 from digest.models import Edition, utcnow
@@ -53,6 +54,9 @@ class Store(Protocol):
     def finish_editions(self, now: datetime) -> list[int]:
         """Mark sent the editions with nothing left to do; return their ids."""
 
+    def sending_editions(self, edition_ids: set[int]) -> set[int]:
+        """Those of the editions still sending (not paused, not finished)."""
+
     def next_due_at(self) -> datetime | None:
         """When something may next be claimed; None when nothing waits."""
 
@@ -71,6 +75,16 @@ class WorkerStats:
     paused_editions: list[int] = field(default_factory=list)
 
 
+def start_warnings(config: Config) -> list[str]:
+    """What a worker should say when it starts about settings that hurt delivery."""
+    if config.mail.transport == "smtp" and not config.site.base_url.startswith("https://"):
+        return [
+            f"site.base_url is {config.site.base_url}, not https: emails carry no one-click unsubscribe "
+            "(List-Unsubscribe-Post, RFC 8058), which Gmail and Yahoo require of bulk senders"
+        ]
+    return []
+
+
 class Worker:
     """Claims batches of deliveries and sends them through one transport, `parallelism` at a time."""
 
@@ -84,10 +98,10 @@ class Worker:
         self.runtime = runtime
         self.config = runtime.config
         self.transport = transport or make_transport(runtime.config)
-        self.store = store or LedgerStore(
-            runtime.sessions, runtime.config.delivery, sender_domain(runtime.config.mail.from_address)
-        )
+        self.store = store or LedgerStore(runtime.sessions, runtime.config.delivery)
         self.sign = make_signer(runtime.config)
+        self.envelope_sender = EnvelopeSender(runtime.config)
+        self._next: list[Job] = []  # the batch claimed while the current one is out
         self.clock = clock
         self.stats = WorkerStats()
         self._messages: dict[int, EditionMessage | None] = {}
@@ -116,11 +130,37 @@ class Worker:
     def run_once(self) -> int:
         """Claim and send one batch; return how many deliveries it handled. (Scheduled editions are
         released by the scheduler: scheduler/jobs.py's send_scheduled.)"""
-        jobs = self.store.claim(self.claim_size, self.clock())
+        jobs = self._take_batch()
         if jobs:
             self._send_batch(jobs, self._messages_for({job.edition_id for job in jobs}))
         self.stats.finished_editions += self.store.finish_editions(self.clock())
         return len(jobs)
+
+    def _take_batch(self) -> list[Job]:
+        """The batch claimed while the last one was out, else a new claim. A prefetched delivery of an edition
+        that paused meanwhile goes back to the queue untried."""
+        jobs, self._next = self._next, []
+        if not jobs:
+            return self.store.claim(self.claim_size, self.clock())
+        sending = self.store.sending_editions({job.edition_id for job in jobs})
+        self._record([Outcome(job, "released") for job in jobs if job.edition_id not in sending])
+        return [job for job in jobs if job.edition_id in sending]
+
+    def _prefetch(self, current: list[Job]) -> None:
+        """Claim the next batch while this one is being sent (the claim is the worker's slowest query). The
+        claim is held under the same lease, renewed with the current batch's: a crash loses nothing, and
+        nothing claimed is sent twice. A full batch suggests more is queued; a short one that it is not."""
+        if len(current) < self.claim_size:
+            return
+        ours = {job.delivery_id for job in current}
+        try:
+            claimed = self.store.claim(self.claim_size, self.clock())
+        except Exception:  # the current batch's outcomes must still be recorded
+            log.exception("delivery worker: claiming the next batch failed; it is claimed later")
+            return
+        # The current batch itself, if its lease ran out before the first renewal (a slow start): it is still
+        # ours and being sent, so it must not come round again.
+        self._next = [job for job in claimed if job.delivery_id not in ours]
 
     def drain(self, stop: threading.Event | None = None) -> WorkerStats:
         """Send until nothing is queued, waiting for retries (and stale claims) that are not due yet."""
@@ -146,6 +186,12 @@ class Worker:
                 stop.wait(poll_seconds)
 
     def close(self) -> None:
+        if self._next:  # claimed ahead, never tried: back to the queue now rather than after the lease
+            try:
+                self._record([Outcome(job, "released") for job in self._next])
+                self._next = []
+            except Exception:
+                log.exception("delivery worker: could not release the prefetched batch; its lease will")
         for _ in self._senders:
             self._work.put(None)
         for sender in self._senders:
@@ -159,6 +205,7 @@ class Worker:
         results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
         for job in jobs:
             self._work.put((job, messages.get(job.edition_id), results))
+        self._prefetch(jobs)
         lease = self.config.delivery.lease_seconds
         unrecorded = {job.delivery_id for job in jobs}
         outcomes: list[Outcome] = []
@@ -173,7 +220,7 @@ class Worker:
                 unrecorded -= {outcome.job.delivery_id for outcome in outcomes}
                 outcomes, last_record = [], now
             if unrecorded and now - last_renewal >= lease / 3:
-                self.store.renew(unrecorded, self.clock())
+                self.store.renew(unrecorded | {job.delivery_id for job in self._next}, self.clock())
                 last_renewal = now
 
     def _sender(self) -> None:
@@ -200,10 +247,10 @@ class Worker:
             return Outcome(job, "skipped", f"not sent: subscriber is {job.subscriber_status}")
         if message is None:
             return Outcome(job, "retry", f"edition {job.edition_id} has no frozen message")
+        message_id = message.new_message_id()
         try:
-            self.transport.send(
-                message.envelope_sender, job.recipient.email, message.build(job.recipient, job.delivery_id)
-            )
+            raw = message.build(job.recipient, message_id, job.delivery_id)
+            self.transport.send(self.envelope_sender(job), job.recipient.email, raw, dot_safe=True)
         except TransientError as error:
             return Outcome(job, "retry", str(error))
         except PermanentError as error:
@@ -211,7 +258,7 @@ class Worker:
         except Exception as error:  # a bug must not kill the thread; it counts as a failure and may pause
             log.exception("delivery %s: unexpected error", job.delivery_id)
             return Outcome(job, "retry", f"unexpected error: {type(error).__name__}: {error}")
-        return Outcome(job, "sent")
+        return Outcome(job, "sent", message_id=message_id)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         if not outcomes:
@@ -251,4 +298,5 @@ class Worker:
             self.config.site.name,
             site_links(self.config.site.base_url, self.runtime.secret_key),
             sign=self.sign,
+            unsubscribe_mailbox=self.config.mail.unsubscribe_mailbox,
         )

@@ -3,7 +3,6 @@ publishes new items week by week, and what the scheduler recorded and sent."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
 from digest.editors.accounts import add_editor
-from digest.models import Edition, Item, JobRun, Source
+from digest.models import Delivery, Edition, Item, JobRun, Source
 from digest.runtime import Runtime
 from scheduler.runner import Runner
 from tests.delivery_helpers import drain
@@ -28,7 +27,6 @@ from tests.smtpserver import RecordingHandler
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
 EDITOR = "editor@example.org"
-MESSAGE_EDITION = re.compile(r"<edition-(\d+)\.delivery-(\d+)@")
 # Monday 4 January 2027, the first week the tests run through.
 FIRST_MONDAY = datetime(2027, 1, 4, tzinfo=BRUSSELS)
 
@@ -119,14 +117,20 @@ def job_runs(runtime: Runtime, job: str) -> list[JobRun]:
         return list(session.scalars(select(JobRun).where(JobRun.job == job).order_by(JobRun.id)))
 
 
-def edition_copies(handler: RecordingHandler) -> Counter[tuple[int, str]]:
-    """How many copies of each edition each recipient got (from the Message-IDs the server saw)."""
+def edition_copies(handler: RecordingHandler, runtime: Runtime) -> Counter[tuple[int, str]]:
+    """How many copies of each edition each recipient got: the Message-IDs the server saw (random, one per
+    message), traced back to their deliveries in the ledger. An edition message (it has a List-Id) whose
+    Message-ID the ledger does not hold, a copy sent again, counts under edition 0."""
+    with runtime.sessions() as session:
+        ledger = select(Delivery.message_id, Delivery.edition_id).where(Delivery.message_id.is_not(None))
+        editions = dict(session.execute(ledger).all())
     copies: Counter[tuple[int, str]] = Counter()
     for received in handler.received:
-        found = MESSAGE_EDITION.search(received.message["Message-ID"] or "")
-        if found:
-            for recipient in received.recipients:
-                copies[(int(found.group(1)), recipient)] += 1
+        message = received.message
+        if message["List-Id"] is None:
+            continue
+        for recipient in received.recipients:
+            copies[(editions.get(message["Message-ID"], 0), recipient)] += 1
     return copies
 
 

@@ -19,6 +19,7 @@ from digest.editions.assembly import assemble_digest
 from digest.editions.lifecycle import schedule
 from digest.editions.newsletter import create_newsletter
 from digest.models import Delivery, Edition, JobRun
+from digest.runtime import Runtime
 from scheduler import runs
 from sources.collector import collect
 from tests.factories import make_item, store_unknown_kind
@@ -51,8 +52,9 @@ def started(write_config, smtp, now: datetime, **schedules: Any) -> tuple[Record
     return handler, cycle
 
 
-def readers_of(handler: RecordingHandler, edition_id: int) -> dict[str, int]:
-    return {reader: count for (edition, reader), count in edition_copies(handler).items() if edition == edition_id}
+def readers_of(runtime: Runtime, handler: RecordingHandler, edition_id: int) -> dict[str, int]:
+    copies = edition_copies(handler, runtime).items()
+    return {reader: count for (edition, reader), count in copies if edition == edition_id}
 
 
 def week_of_news(feed: WeeklyFeed, cycle: Cycle, week: int) -> list[str]:
@@ -86,14 +88,14 @@ def test_the_weekly_cycle_runs_three_weeks_on_time_and_once(write_config, smtp, 
         assert (edition.status, edition.scheduled_at, edition.titles) == ("scheduled", brussels(day, 9), titles)
 
         assert ("send_scheduled", "ok") in cycle.at(brussels(day, 8, 30))
-        assert digests(runtime)[-1].status == "scheduled" and readers_of(handler, edition.id) == {}
+        assert digests(runtime)[-1].status == "scheduled" and readers_of(runtime, handler, edition.id) == {}
 
         cycle.at(brussels(day, 9))
         assert digests(runtime)[-1].status == "sent"
-        assert readers_of(handler, edition.id) == dict.fromkeys(READERS, 1)
+        assert readers_of(runtime, handler, edition.id) == dict.fromkeys(READERS, 1)
 
         assert cycle.at(brussels(day, 9)) == []  # the same moment again: nothing is owed twice
-        assert readers_of(handler, edition.id) == dict.fromkeys(READERS, 1)
+        assert readers_of(runtime, handler, edition.id) == dict.fromkeys(READERS, 1)
 
     sent = digests(runtime)
     assert [edition.status for edition in sent] == ["sent"] * 3
@@ -152,7 +154,7 @@ def test_a_missed_week_is_caught_up_once_and_covered_by_the_next_digest(first_di
     cycle.at(brussels(monday(3), 9))
     first, second = digests(runtime)
     assert second.status == "sent" and sorted(second.titles) == ["Week 1 news", "Week 2 news", "Week 3 news"]
-    assert readers_of(handler, second.id) == dict.fromkeys(READERS, 1)
+    assert readers_of(runtime, handler, second.id) == dict.fromkeys(READERS, 1)
     assert len(notices_to_editors(handler)) == 1
 
 
@@ -165,7 +167,7 @@ def test_a_restart_between_assembly_and_send_sends_once(first_digest_assembled) 
     cycle.at(brussels(monday(0), 9, 1))
 
     [edition] = digests(runtime)
-    assert edition.status == "sent" and readers_of(handler, edition.id) == dict.fromkeys(READERS, 1)
+    assert edition.status == "sent" and readers_of(runtime, handler, edition.id) == dict.fromkeys(READERS, 1)
 
 
 def test_an_assembly_interrupted_by_a_crash_is_done_again_without_a_second_digest(write_config, smtp) -> None:
@@ -185,7 +187,7 @@ def test_an_assembly_interrupted_by_a_crash_is_done_again_without_a_second_diges
     [edition] = digests(runtime)
     assert edition.status == "sent" and edition.titles == ["Approved before the crash"]
     assert [run.outcome for run in job_runs(runtime, "digest_assemble")] == ["skipped", "interrupted", "ok"]
-    assert readers_of(handler, edition.id) == dict.fromkeys(READERS, 1)
+    assert readers_of(runtime, handler, edition.id) == dict.fromkeys(READERS, 1)
 
 
 def test_a_send_missed_beyond_the_grace_period_goes_back_to_the_editors(write_config, smtp) -> None:
@@ -213,7 +215,7 @@ def test_a_send_missed_beyond_the_grace_period_goes_back_to_the_editors(write_co
         assert late.last_error in late.warnings
         assert session.scalar(select(func.count()).where(Delivery.edition_id == late_id)) == 0
         assert in_time.status == "sent"
-    assert readers_of(handler, in_time_id) == dict.fromkeys(READERS, 1)
+    assert readers_of(runtime, handler, in_time_id) == dict.fromkeys(READERS, 1)
     assert notices_to_editors(handler) == ["[Test Cluster Platform] Not sent at its time: Ten o'clock newsletter"]
     detail = job_runs(runtime, "send_scheduled")[-1].detail
     assert f"edition {late_id} missed its time by 6.5 h" in detail and f"edition {in_time_id} is sending" in detail
@@ -239,7 +241,7 @@ def test_without_automatic_sending_the_editors_are_told_a_draft_is_ready(write_c
     assert notice.message["Subject"].endswith(f"ready for review: {edition.title}")
     assert "Automatic sending is off" in text and f"http://digest.test/editor/editions/{edition.id}" in text
     assert f"digest edition send {edition.id}" in text
-    assert edition_copies(handler) == {}
+    assert edition_copies(handler, runtime) == {}
 
 
 def test_a_digest_held_by_an_editor_is_not_sent(write_config, smtp) -> None:
@@ -256,7 +258,7 @@ def test_a_digest_held_by_an_editor_is_not_sent(write_config, smtp) -> None:
     [edition] = digests(runtime)
     assert (edition.status, edition.scheduled_at) == ("draft", None)
     assert "Held by an editor: not sent automatically at Monday 04 January 2027, 09:00 CET." in edition.warnings
-    assert edition_copies(handler) == {} and notices_to_editors(handler) == []
+    assert edition_copies(handler, runtime) == {} and notices_to_editors(handler) == []
 
 
 def test_a_missed_assembly_is_not_run_when_the_editors_sent_the_digest_meanwhile(write_config, smtp) -> None:
@@ -276,7 +278,7 @@ def test_a_missed_assembly_is_not_run_when_the_editors_sent_the_digest_meanwhile
 
     [edition] = digests(runtime)  # not a second digest for the 08:30 item: that is next week's
     assert "digest (edition 1) is already sending" in job_runs(runtime, "digest_assemble")[-1].detail
-    assert readers_of(handler, edition.id) == dict.fromkeys(READERS, 1)  # the editor's send, delivered once
+    assert readers_of(runtime, handler, edition.id) == dict.fromkeys(READERS, 1)  # the editor's send, delivered once
 
 
 def test_every_run_is_recorded_with_its_trigger_time_and_owner(write_config, smtp) -> None:
@@ -323,5 +325,6 @@ def test_an_edition_that_does_not_render_goes_back_to_the_editors_and_holds_up_n
             and "podcast" in broken.last_error
         )
         assert fine.status == "sent"
-    assert readers_of(handler, fine_id) == dict.fromkeys(READERS, 1) and readers_of(handler, broken_id) == {}
+    assert readers_of(runtime, handler, fine_id) == dict.fromkeys(READERS, 1)
+    assert readers_of(runtime, handler, broken_id) == {}
     assert notices_to_editors(handler) == ["[Test Cluster Platform] Could not be sent: Broken"]

@@ -141,9 +141,9 @@ def test_the_scheduler_process_sends_every_edition_exactly_once_across_restarts(
 
         with runtime.sessions() as session:
             sent = set(session.scalars(select(Edition.id).where(Edition.status == "sent")))
+        copies = edition_copies(handler, runtime)
         runtime.close()
         carried = carried_by_sent_editions(Runtime(load_config(config, environ={})))
-        copies = edition_copies(handler)
         output = logs.read_text(encoding="utf-8")
 
     assert sorted(carried) == sorted(entries) and all(len(editions) == 1 for editions in carried.values())

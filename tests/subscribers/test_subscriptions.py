@@ -277,7 +277,9 @@ def test_one_click_unsubscribe_as_rfc_8058_describes(site: Site) -> None:
         start_sending(session, runtime.config, edition.id)
     drain(runtime)
     [message] = [m for m in site.mails_to("reader0@example.org") if "List-Unsubscribe" in m]
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # The test site is http, so the header is left out (RFC 8058 wants https; tests/delivery checks https);
+    # the endpoint still answers a provider's one-click POST.
+    assert message["List-Unsubscribe-Post"] is None
     url = message["List-Unsubscribe"].strip("<>")
     assert url.startswith(f"{BASE}/unsubscribe/") and "reader0" not in url
     path = url.removeprefix(BASE)

@@ -1,0 +1,246 @@
+"""The sending path: Message-IDs that never repeat, the unsubscribe headers, the batch claimed ahead,
+the claim query on its partial indexes, and the per-message shortcuts (tokens, dot-safe messages)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from digest.audit import SYSTEM
+from digest.config import load_config
+from digest.db import upgrade
+from digest.delivery.ledger import due_query, queued_due, stale_claims, start_sending
+from digest.delivery.notices import Notice, send_notice
+from digest.delivery.sending import send_test
+from digest.delivery.transport import make_transport
+from digest.delivery.worker import Worker
+from digest.editions.lifecycle import create_edition
+from digest.models import Delivery, Edition, utcnow
+from digest.runtime import Runtime
+from digest.subscribers.tokens import _serializer, make_token, read_token
+from tests.cli import digest
+from tests.conftest import POSTGRES_URL
+from tests.databases import scratch_database
+from tests.delivery_helpers import drain, queue_edition, smtp_runtime_for, statuses
+from tests.factories import make_item, make_subscribers
+
+
+def outbox_messages(runtime: Runtime) -> list:
+    parser = BytesParser(policy=policy.default)
+    return [parser.parsebytes(path.read_bytes()) for path in sorted(runtime.config.outbox_dir.glob("*.eml"))]
+
+
+def install(folder: Path, database_url: str, base_url: str = "https://digest.test", **mail: object) -> Runtime:
+    """A separate install: its own folder, config and database."""
+    folder.mkdir()
+    settings = {
+        "site": {"name": "Test Cluster Platform", "base_url": base_url},
+        "database": {"url": database_url},
+        "secret_key": "another-install-secret-0123456789abcdef",
+        "mail": {"from": "Cluster Digest <digest@digest.test>", "transport": "outbox"} | mail,
+        "sources": [],
+    }
+    (folder / "config.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    runtime = Runtime(load_config(folder / "config.yaml", environ={}))
+    upgrade(runtime.engine)
+    return runtime
+
+
+# --------------------------------------------------------------------------- Message-IDs
+
+
+def test_message_ids_never_repeat_across_installs_and_test_sends(runtime: Runtime, tmp_path: Path) -> None:
+    with scratch_database(tmp_path, POSTGRES_URL, "second") as second_url:
+        other = install(tmp_path / "second", second_url)  # a second install, or this one re-initialised
+        try:
+            with runtime.sessions() as session, session.begin():
+                make_item(session, "News for a draft")
+                make_subscribers(session, 3)
+                edition_id = create_edition(session, runtime.config, SYSTEM, "digest").require().id
+            send_test(runtime, SYSTEM, edition_id, "editor@example.org")  # two test sends of one edition
+            send_test(runtime, SYSTEM, edition_id, "editor@example.org")
+            with runtime.sessions() as session, session.begin():
+                start_sending(session, runtime.config, edition_id)
+            drain(runtime)
+            queue_edition(other, 3)
+            drain(other)
+            messages = outbox_messages(runtime) + outbox_messages(other)
+            with runtime.sessions() as session:
+                stored = set(session.scalars(select(Delivery.message_id)))
+        finally:
+            other.close()
+    ids = [message["Message-ID"] for message in messages]
+    assert len(ids) == 8 and all(ids) and len(set(ids)) == 8, ids
+    assert all(mid.endswith("@digest.test>") for mid in ids)  # the domain of the From address
+    assert stored <= set(ids) and len(stored) == 3  # each delivery's row keeps the ID its message carried
+
+
+# --------------------------------------------------------------------------- unsubscribe headers
+
+
+def test_list_unsubscribe_offers_the_mailbox_and_one_click_only_over_https(tmp_path: Path) -> None:
+    for scheme, folder in (("https", "secure"), ("http", "plain")):
+        with scratch_database(tmp_path, POSTGRES_URL, folder) as url:
+            base_url = f"{scheme}://digest.test"
+            runtime = install(tmp_path / folder, url, base_url, unsubscribe_mailbox="leave@digest.test")
+            try:
+                queue_edition(runtime, 1)
+                drain(runtime)
+                (message,) = outbox_messages(runtime)
+            finally:
+                runtime.close()
+        link, mailbox = (part.strip() for part in message["List-Unsubscribe"].split(","))
+        assert link.startswith(f"<{scheme}://digest.test/unsubscribe/") and link.endswith(">")
+        assert mailbox == "<mailto:leave@digest.test?subject=unsubscribe>"
+        one_click = message["List-Unsubscribe-Post"]
+        assert one_click == ("List-Unsubscribe=One-Click" if scheme == "https" else None), scheme
+
+
+def test_an_unsubscribe_mailbox_must_be_a_plain_address(write_config: Callable[..., Path]) -> None:
+    config = write_config(mail={"unsubscribe_mailbox": "a@b.example>, <https://evil.example/"})
+    result = digest("worker", "--drain", config=config, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "unsubscribe_mailbox" in result.stderr and "is not a plain address" in result.stderr
+
+
+def test_the_worker_warns_at_start_when_smtp_links_are_not_https(
+    write_config: Callable[..., Path], runtime: Runtime, smtp
+) -> None:
+    _, port = smtp  # (the runtime fixture has migrated the database)
+    mail = {"transport": "smtp", "smtp": {"host": "127.0.0.1", "port": port}}
+    plain = digest("worker", "--drain", config=write_config(mail=mail))
+    assert "warning: site.base_url is http://digest.test, not https" in plain.stderr
+    secure = digest("worker", "--drain", config=write_config(mail=mail, site={"base_url": "https://digest.test"}))
+    assert "warning" not in secure.stderr
+    outbox = digest("worker", "--drain", config=write_config())  # nothing goes out over SMTP: nothing to say
+    assert "warning" not in outbox.stderr
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def test_the_next_batch_is_claimed_while_one_is_sent_and_released_on_close(
+    write_config: Callable[..., Path], smtp
+) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port, delivery={"batch_size": 7})
+    edition_id, readers = queue_edition(runtime, 20)
+    worker = Worker(runtime)
+    try:
+        assert worker.run_once() == 7
+        assert Counter(statuses(runtime, edition_id).values()) == {"sent": 7, "sending": 7, "queued": 6}
+    finally:
+        worker.close()
+    with runtime.sessions() as session:  # the batch claimed ahead went back untried, its attempt not counted
+        rows = session.execute(select(Delivery.status, Delivery.attempts).where(Delivery.status != "sent")).all()
+    assert Counter(rows) == {("queued", 0): 13}
+    drain(runtime)
+    received = Counter(address for message in handler.received for address in message.recipients)
+    assert sorted(received) == sorted(readers) and set(received.values()) == {1}
+    runtime.close()
+
+
+def test_a_batch_whose_lease_ran_out_before_the_claim_ahead_is_not_claimed_again(
+    write_config: Callable[..., Path], smtp
+) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port, delivery={"batch_size": 5, "lease_seconds": 60})
+    edition_id, readers = queue_edition(runtime, 12)
+    start = utcnow()
+    times = iter([start])  # the claim now; everything after it (the claim ahead first) two leases later
+
+    def clock() -> datetime:
+        return next(times, start + timedelta(seconds=120))
+
+    worker = Worker(runtime, clock=clock)
+    try:
+        worker.run_once()
+        worker.run_once()  # sends what it claimed ahead, which must not be the first batch again
+    finally:
+        worker.close()
+    drain(runtime)
+    received = Counter(address for message in handler.received for address in message.recipients)
+    assert sorted(received) == sorted(readers) and set(received.values()) == {1}, received
+    assert set(statuses(runtime, edition_id).values()) == {"sent"}
+    runtime.close()
+
+
+def test_a_batch_claimed_ahead_is_not_sent_once_its_edition_paused(write_config: Callable[..., Path], smtp) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port, delivery={"batch_size": 5})
+    edition_id, _ = queue_edition(runtime, 12)
+    worker = Worker(runtime)
+    try:
+        worker.run_once()
+        with runtime.sessions() as session, session.begin():  # paused meanwhile (another worker's failures)
+            session.execute(update(Edition).where(Edition.id == edition_id).values(status="paused"))
+        assert worker.run_once() == 0
+    finally:
+        worker.close()
+    assert len(handler.received) == 5
+    assert Counter(statuses(runtime, edition_id).values()) == {"sent": 5, "queued": 7}
+    runtime.close()
+
+
+def plan(session: Session, query) -> str:
+    """The database's plan for a query, as text."""
+    compiled = query.compile(dialect=session.bind.dialect)
+    prefix = "EXPLAIN QUERY PLAN " if session.bind.dialect.name == "sqlite" else "EXPLAIN "
+    params = compiled.params
+    if session.bind.dialect.name == "sqlite":
+        params = tuple(compiled.params[name] for name in compiled.positiontup)
+        params = tuple(value.isoformat(" ") if hasattr(value, "isoformat") else value for value in params)
+    rows = session.connection().exec_driver_sql(prefix + str(compiled), params).all()
+    return "\n".join(" ".join(str(column) for column in row) for row in rows)
+
+
+def test_the_claim_queries_use_the_partial_indexes(runtime: Runtime) -> None:
+    queue_edition(runtime, 600)
+    with runtime.sessions() as session, session.begin():  # a send under way: a third done, a few claimed
+        first = session.scalar(select(func.min(Delivery.id)))
+        session.execute(update(Delivery).where(Delivery.id < first + 200).values(status="sent"))
+        claimed = Delivery.id.between(first + 200, first + 205)
+        session.execute(update(Delivery).where(claimed).values(status="sending", claimed_at=utcnow()))
+        session.execute(text("ANALYZE"))
+    now = utcnow()
+    with runtime.sessions() as session:
+        assert "ix_deliveries_queued" in plan(session, due_query(100, Delivery.id, *queued_due(now)))
+        assert "ix_deliveries_sending" in plan(session, due_query(100, Delivery.claimed_at, *stale_claims(now, 300)))
+
+
+# --------------------------------------------------------------------------- per-message shortcuts
+
+
+@pytest.mark.parametrize("value", ["a" * 32, "Zoë \"quoted\" \\ </script>", "", "uid-with_dots.and-dashes"])
+def test_tokens_are_those_itsdangerous_makes_and_reads(value: str) -> None:
+    secret = "s" * 40
+    token = make_token(secret, "unsubscribe", value)
+    assert token == _serializer(secret, "unsubscribe").dumps(value)
+    assert read_token(secret, "unsubscribe", token) == value
+
+
+def test_lines_that_start_with_a_dot_arrive_intact(write_config: Callable[..., Path], smtp) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port)
+    with runtime.sessions() as session, session.begin():
+        make_item(session, ".dotted title", summary="<p>.\n.. starts with dots\n.</p>")
+    queue_edition(runtime, 1)
+    drain(runtime)
+    transport = make_transport(runtime.config)
+    try:  # a notice is not built dot-safe: the transport stuffs it
+        send_notice(transport, runtime.config, Notice("a@example.org", "dots", "one\n.\n..two\n.\n"), None)
+    finally:
+        transport.close()
+    runtime.close()
+    edition, notice = handler.received[0].message, handler.received[-1].message
+    assert ".. starts with dots" in edition.get_body(("plain",)).get_content()
+    assert notice.get_content().replace("\r\n", "\n") == "one\n.\n..two\n.\n"
