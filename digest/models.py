@@ -345,3 +345,14 @@ class JobRun(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the trigger time this run answers
     owner: Mapped[str | None] = mapped_column(String(200))  # the scheduler (host:pid:…) that ran it
+
+
+class ArchiveStamp(Base):
+    """What the public archive shows, as a number every process reads: raised in the transaction that
+    sends an edition (archive.kept.mark_changed), so kept pages of every web process go stale at once."""
+
+    __tablename__ = "archive_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # one row, id 1
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,195 @@
+"""Archive responses built once and kept until what they show changes.
+
+A sent edition's page, the index, the feeds and the calendars are the same bytes for every reader
+until an edition is sent (or the code or templates that render them change). Each is kept under a
+*generation*: a hash of the archive stamp (`ArchiveStamp`, one number in the database raised by
+`mark_changed` in the transaction that sends an edition) and a fingerprint of the package version,
+the templates, the archive's code and the site settings. Every process reads the stamp on each
+request, so a send by the worker, the scheduler or another gunicorn worker is seen at once by all.
+
+Kept bytes live on disk under `<var_dir>/archive-pages/<generation>/` (shared by the processes of one
+host, surviving restarts) with a bounded copy in each process's memory. Only real pages are kept
+(misses and 404s are not), so what is kept is bounded by the archive itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from digest.models import ArchiveStamp, utcnow
+
+FOLDER_NAME = "archive-pages"
+MEMORY_BYTES = 64 * 1024 * 1024  # per process; the disk copy is the shared one
+STAMP_ID = 1
+_CODE = Path(__file__).resolve().parent  # the archive package: pages, feeds, calendars
+_STAMP_QUERY = select(ArchiveStamp.version).where(ArchiveStamp.id == STAMP_ID)
+
+
+def mark_changed(session: Session) -> None:
+    """Say, in the caller's transaction, that what the public archive shows has changed (an edition was
+    sent): once it commits, every process serves freshly built pages."""
+    raised = session.execute(
+        update(ArchiveStamp)
+        .where(ArchiveStamp.id == STAMP_ID)
+        .values(version=ArchiveStamp.version + 1, changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if raised.rowcount == 0:  # a database made before the stamp's migration filled it
+        session.add(ArchiveStamp(id=STAMP_ID, version=1, changed_at=utcnow()))
+
+
+def read_stamp(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(_STAMP_QUERY).scalar() or 0
+
+
+def fingerprint(template_folders: Iterable[Path], settings: object) -> str:
+    """What else decides the bytes: the package version, the templates, the archive's code, the site settings."""
+    digest = hashlib.sha256()
+    try:
+        digest.update(metadata.version("cluster-digest").encode())
+    except metadata.PackageNotFoundError:
+        digest.update(b"unpackaged")
+    digest.update(repr(settings).encode())
+    for folder in (*template_folders, _CODE):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".html", ".txt", ".mjml", ".py", ".xml"):
+                digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Kept:
+    """One response as kept: its bytes and what the headers say about them."""
+
+    body: bytes
+    mimetype: str
+    etag: str
+    last_modified: datetime
+    filename: str | None = None
+
+    def header(self) -> bytes:
+        fields = {
+            "mimetype": self.mimetype,
+            "etag": self.etag,
+            "last_modified": self.last_modified.isoformat(),
+            "filename": self.filename,
+        }
+        return json.dumps(fields).encode() + b"\n"
+
+    @classmethod
+    def parse(cls, data: bytes) -> Kept:
+        header, _, body = data.partition(b"\n")
+        fields = json.loads(header)
+        when = datetime.fromisoformat(fields["last_modified"])
+        return cls(body, fields["mimetype"], fields["etag"], when, fields["filename"])
+
+
+def kept(body: str | bytes, mimetype: str, filename: str | None = None) -> Kept:
+    """A freshly built response: its ETag is a hash of its bytes, its Last-Modified the current second."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    etag = hashlib.sha256(data).hexdigest()[:32]
+    return Kept(data, mimetype, etag, datetime.now(UTC).replace(microsecond=0), filename)
+
+
+Build = Callable[[], Kept | None]
+
+
+class Shelf:
+    """The kept responses of one web app: on disk (shared), with a bounded copy in memory."""
+
+    def __init__(self, folder: Path, engine: Engine, fingerprint: str, memory_bytes: int = MEMORY_BYTES) -> None:
+        self.folder = folder
+        self.engine = engine
+        self.fingerprint = fingerprint
+        self.memory_bytes = memory_bytes
+        self._memory: OrderedDict[str, Kept] = OrderedDict()
+        self._held = 0
+        self._generation = ""
+        self._lock = threading.Lock()  # waitress serves from several threads
+
+    def generation(self) -> str:
+        stamp = read_stamp(self.engine)
+        return hashlib.sha256(f"{self.fingerprint}:{stamp}".encode()).hexdigest()[:24]
+
+    def fetch(self, name: str, build: Build) -> Kept | None:
+        """The kept response called `name` in the current generation; built (and kept) when missing.
+        `build` returns None for what is not to be kept (a missing page): nothing is kept then."""
+        generation = self.generation()
+        found = self._remembered(generation, name)
+        if found is not None:
+            return found
+        path = self._path(generation, name)
+        found = _read(path)
+        if found is None:
+            found = build()
+            if found is None:
+                return None
+            self._store(path, found)
+        self._remember(generation, name, found)
+        return found
+
+    def _path(self, generation: str, name: str) -> Path:
+        return self.folder / generation / hashlib.sha256(name.encode()).hexdigest()[:32]
+
+    def _remembered(self, generation: str, name: str) -> Kept | None:
+        with self._lock:
+            if generation != self._generation:  # the archive changed: nothing kept before is current
+                self._memory.clear()
+                self._held, self._generation = 0, generation
+                return None
+            found = self._memory.get(name)
+            if found is not None:
+                self._memory.move_to_end(name)
+            return found
+
+    def _remember(self, generation: str, name: str, found: Kept) -> None:
+        with self._lock:
+            if generation != self._generation or name in self._memory or len(found.body) > self.memory_bytes:
+                return
+            self._memory[name] = found
+            self._held += len(found.body)
+            while self._held > self.memory_bytes:
+                _, dropped = self._memory.popitem(last=False)
+                self._held -= len(dropped.body)
+
+    def _store(self, path: Path, found: Kept) -> None:
+        """Write atomically (a reader in another process sees the whole file or none); a generation made
+        here clears out the older ones. Failing to write only means building again next time."""
+        try:
+            if not path.parent.is_dir():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _remove_others(path.parent)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".building-")
+            with os.fdopen(handle, "wb") as file:
+                file.write(found.header() + found.body)
+            os.replace(temporary, path)
+        except OSError:
+            pass
+
+
+def _read(path: Path) -> Kept | None:
+    try:
+        return Kept.parse(path.read_bytes())
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _remove_others(current: Path) -> None:
+    for other in current.parent.iterdir():
+        if other != current and other.is_dir():
+            shutil.rmtree(other, ignore_errors=True)
