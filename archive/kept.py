@@ -14,6 +14,7 @@ host, surviving restarts) with a bounded copy in each process's memory. Only rea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -55,6 +57,50 @@ def mark_changed(session: Session) -> None:
 def read_stamp(engine: Engine) -> int:
     with engine.connect() as connection:
         return connection.execute(_STAMP_QUERY).scalar() or 0
+
+
+class StampReader:
+    """The stamp, read on every request over one connection of its own in autocommit (no pool checkout,
+    no ORM: the read is most of what serving a kept page costs). Any trouble with that connection
+    drops it and reads through the engine, whose errors the web app turns into a 503."""
+
+    SQL = f"SELECT version FROM archive_stamp WHERE id = {STAMP_ID}"
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Any = None
+        self._pid = 0
+        self._lock = threading.Lock()
+
+    def read(self) -> int:
+        with self._lock:
+            try:
+                cursor = self._connect().cursor()
+                cursor.execute(self.SQL)
+                row = cursor.fetchone()
+                cursor.close()
+                return int(row[0]) if row else 0
+            except Exception:  # any driver's error: start again from the engine
+                self._drop()
+        return read_stamp(self.engine)
+
+    def _connect(self) -> Any:
+        if self._connection is None or self._pid != os.getpid():  # a forked worker never shares a connection
+            pooled = self.engine.raw_connection()
+            driver = pooled.driver_connection
+            pooled.detach()  # ours alone from now on: the pool neither lends nor closes it
+            if self.engine.dialect.name == "sqlite":
+                driver.isolation_level = None  # autocommit: every read sees the latest commit
+            else:
+                driver.autocommit = True
+            self._connection, self._pid = driver, os.getpid()
+        return self._connection
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None and self._pid == os.getpid():
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 def fingerprint(template_folders: Iterable[Path], settings: object) -> str:
@@ -114,7 +160,7 @@ class Shelf:
 
     def __init__(self, folder: Path, engine: Engine, fingerprint: str, memory_bytes: int = MEMORY_BYTES) -> None:
         self.folder = folder
-        self.engine = engine
+        self.stamp = StampReader(engine)
         self.fingerprint = fingerprint
         self.memory_bytes = memory_bytes
         self._memory: OrderedDict[str, Kept] = OrderedDict()
@@ -123,13 +169,12 @@ class Shelf:
         self._lock = threading.Lock()  # waitress serves from several threads
 
     def generation(self) -> str:
-        stamp = read_stamp(self.engine)
+        stamp = self.stamp.read()
         return hashlib.sha256(f"{self.fingerprint}:{stamp}".encode()).hexdigest()[:24]
 
-    def fetch(self, name: str, build: Build) -> Kept | None:
-        """The kept response called `name` in the current generation; built (and kept) when missing.
+    def fetch(self, generation: str, name: str, build: Build) -> Kept | None:
+        """The kept response called `name` in this generation; built (and kept) when missing.
         `build` returns None for what is not to be kept (a missing page): nothing is kept then."""
-        generation = self.generation()
         found = self._remembered(generation, name)
         if found is not None:
             return found

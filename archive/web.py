@@ -20,6 +20,7 @@ from archive.feeds import editions_feed_xml, items_feed_xml
 from archive.kept import FOLDER_NAME, Build, Kept, Shelf, fingerprint, kept
 from archive.links import Links
 from archive.published import VETTED_EVENT_STATUSES, readable_edition, upcoming_events, vetted_event
+from archive.replay import REPLAYABLE, Replay
 from archive.search import search
 from digest.models import Item, utcnow
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
@@ -37,9 +38,9 @@ def _install_shelf(state: BlueprintSetupState) -> None:
     app: Flask = state.app
     running = app.extensions["digest.runtime"]
     folders = (DEFAULT_TEMPLATES_DIR / "web", DEFAULT_TEMPLATES_DIR / "email")
-    app.extensions[SHELF] = Shelf(
-        running.config.var_dir / FOLDER_NAME, running.engine, fingerprint(folders, running.config.site)
-    )
+    shelf = Shelf(running.config.var_dir / FOLDER_NAME, running.engine, fingerprint(folders, running.config.site))
+    app.extensions[SHELF] = shelf
+    app.wsgi_app = Replay(app.wsgi_app, shelf)  # type: ignore[method-assign]  # kept answers again, without Flask
 
 
 def _shelf() -> Shelf:
@@ -50,8 +51,11 @@ def _links() -> Links:
     return Links(runtime().config.site.base_url)
 
 
-def _answer(found: Kept) -> Response:
-    """The kept bytes, or 304 when the reader's copy (If-None-Match / If-Modified-Since) is current."""
+def _answer(found: Kept, generation: str, replayable: bool = True) -> Response:
+    """The kept bytes, or 304 when the reader's copy (If-None-Match / If-Modified-Since) is current.
+    A replayable answer depends on nothing but the generation: `archive.replay` may answer it again."""
+    if replayable:
+        request.environ[REPLAYABLE] = (generation, found)
     response = Response(found.body, mimetype=found.mimetype)
     if found.mimetype.startswith(("text/", "application/atom")):
         response.charset = "utf-8"
@@ -63,11 +67,12 @@ def _answer(found: Kept) -> Response:
     return response.make_conditional(request)
 
 
-def _served(name: str, build: Build) -> Response:
-    found = _shelf().fetch(name, build)
+def _served(name: str, build: Build, replayable: bool = True) -> Response:
+    generation = _shelf().generation()
+    found = _shelf().fetch(generation, name, build)
     if found is None:
         abort(404)
-    return _answer(found)
+    return _answer(found, generation, replayable)
 
 
 @blueprint.get("/")
@@ -101,8 +106,9 @@ def edition(slug: str) -> ResponseReturnValue:
             html = pages.edition_page_html(render_template, session, runtime().config, _links(), found)
         return kept(html, "text/html")
 
-    found = _shelf().fetch(f"edition/{slug}", build)
-    return _answer(found) if found is not None else _edition_being_sent(slug)
+    generation = _shelf().generation()
+    found = _shelf().fetch(generation, f"edition/{slug}", build)
+    return _answer(found, generation) if found is not None else _edition_being_sent(slug)
 
 
 def _edition_being_sent(slug: str) -> ResponseReturnValue:
@@ -167,7 +173,7 @@ def events() -> ResponseReturnValue:
             body = calendar_file(upcoming, site.base_url, site.name, site.timezone, title)
         return kept(body, "text/calendar", "events.ics")
 
-    return _served(f"events/{_events_state()}", build)
+    return _served(f"events/{_events_state()}", build, replayable=False)  # follows more than the stamp
 
 
 @blueprint.get("/events/<int:item_id>.ics")
@@ -182,4 +188,4 @@ def event(item_id: int) -> ResponseReturnValue:
             body = calendar_file([item], site.base_url, site.name, site.timezone, item.title)
         return kept(body, "text/calendar", f"event-{item_id}.ics")
 
-    return _served(f"event/{item_id}/{_events_state()}", build)
+    return _served(f"event/{item_id}/{_events_state()}", build, replayable=False)

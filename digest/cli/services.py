@@ -128,7 +128,11 @@ def _serve_web(runtime: Runtime, host: str, port: int) -> None:
     try:
         # waitress buffers whole request bodies before the app sees them: bound that too.
         server = create_server(
-            create_app(runtime), host=host, port=port, threads=8, max_request_body_size=16 * 1024 * 1024
+            create_app(runtime),
+            host=host,
+            port=port,
+            threads=runtime.config.web.threads,
+            max_request_body_size=16 * 1024 * 1024,
         )
     except OSError as error:
         message = f"cannot listen on {host}:{port} ({error.strerror}): choose another with --port"
