@@ -15,6 +15,7 @@ host, surviving restarts) with a bounded copy in each process's memory. Only rea
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import json
 import os
@@ -31,12 +32,15 @@ from typing import Any
 
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
+from werkzeug.http import parse_accept_header
 
 from digest.models import ArchiveStamp, utcnow
 
 FOLDER_NAME = "archive-pages"
 MEMORY_BYTES = 64 * 1024 * 1024  # per process; the disk copy is the shared one
 STAMP_ID = 1
+GZIP_FROM = 1024  # bytes: smaller answers are sent as they are
+MAX_ACCEPT_ENCODING = 500  # characters of a reader's Accept-Encoding looked at
 _CODE = Path(__file__).resolve().parent  # the archive package: pages, feeds, calendars
 _STAMP_QUERY = select(ArchiveStamp.version).where(ArchiveStamp.id == STAMP_ID)
 
@@ -120,36 +124,57 @@ def fingerprint(template_folders: Iterable[Path], settings: object) -> str:
 
 @dataclass(frozen=True)
 class Kept:
-    """One response as kept: its bytes and what the headers say about them."""
+    """One response as kept: its bytes (and their gzip, compressed once), and what the headers say."""
 
     body: bytes
     mimetype: str
     etag: str
     last_modified: datetime
     filename: str | None = None
+    gzipped: bytes | None = None
 
-    def header(self) -> bytes:
+    def variant(self, gzipped: bool) -> tuple[bytes, str, str | None]:
+        """The bytes to send, their ETag (each representation its own) and their Content-Encoding."""
+        if gzipped and self.gzipped is not None:
+            return self.gzipped, self.etag + "-gzip", "gzip"
+        return self.body, self.etag, None
+
+    def encoded(self) -> bytes:
         fields = {
             "mimetype": self.mimetype,
             "etag": self.etag,
             "last_modified": self.last_modified.isoformat(),
             "filename": self.filename,
+            "plain": len(self.body),
         }
-        return json.dumps(fields).encode() + b"\n"
+        return json.dumps(fields).encode() + b"\n" + self.body + (self.gzipped or b"")
 
     @classmethod
     def parse(cls, data: bytes) -> Kept:
-        header, _, body = data.partition(b"\n")
+        header, _, rest = data.partition(b"\n")
         fields = json.loads(header)
+        plain = int(fields["plain"])
+        body, gzipped = rest[:plain], rest[plain:] or None
         when = datetime.fromisoformat(fields["last_modified"])
-        return cls(body, fields["mimetype"], fields["etag"], when, fields["filename"])
+        return cls(body, fields["mimetype"], fields["etag"], when, fields["filename"], gzipped)
 
 
 def kept(body: str | bytes, mimetype: str, filename: str | None = None) -> Kept:
-    """A freshly built response: its ETag is a hash of its bytes, its Last-Modified the current second."""
+    """A freshly built response: its ETag is a hash of its bytes, its Last-Modified the current second;
+    compressed once here when that pays (readers' browsers and feed readers ask for gzip)."""
     data = body.encode("utf-8") if isinstance(body, str) else body
     etag = hashlib.sha256(data).hexdigest()[:32]
-    return Kept(data, mimetype, etag, datetime.now(UTC).replace(microsecond=0), filename)
+    packed = gzip.compress(data, compresslevel=6, mtime=0) if len(data) >= GZIP_FROM else None
+    worth = packed if packed is not None and len(packed) < 0.9 * len(data) else None
+    return Kept(data, mimetype, etag, datetime.now(UTC).replace(microsecond=0), filename, worth)
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header takes gzip (`gzip`, `x-gzip` or `*`, with a quality above 0)."""
+    if not accept_encoding or ("gzip" not in accept_encoding and "*" not in accept_encoding):
+        return False
+    accepted = parse_accept_header(accept_encoding[:MAX_ACCEPT_ENCODING])
+    return accepted.quality("gzip") > 0 or accepted.quality("x-gzip") > 0
 
 
 Build = Callable[[], Kept | None]
@@ -221,7 +246,7 @@ class Shelf:
                 _remove_others(path.parent)
             handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".building-")
             with os.fdopen(handle, "wb") as file:
-                file.write(found.header() + found.body)
+                file.write(found.encoded())
             os.replace(temporary, path)
         except OSError:
             pass

@@ -17,10 +17,10 @@ from sqlalchemy import and_, func, select
 from archive import pages
 from archive.calendar import calendar_file
 from archive.feeds import editions_feed_xml, items_feed_xml
-from archive.kept import FOLDER_NAME, Build, Kept, Shelf, fingerprint, kept
+from archive.kept import FOLDER_NAME, Build, Kept, Shelf, accepts_gzip, fingerprint, kept
 from archive.links import Links
 from archive.published import VETTED_EVENT_STATUSES, readable_edition, upcoming_events, vetted_event
-from archive.replay import REPLAYABLE, Replay
+from archive.replay import REPLAYABLE, Replay, Replayable
 from archive.search import search
 from digest.models import Item, utcnow
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
@@ -52,17 +52,23 @@ def _links() -> Links:
 
 
 def _answer(found: Kept, generation: str, replayable: bool = True) -> Response:
-    """The kept bytes, or 304 when the reader's copy (If-None-Match / If-Modified-Since) is current.
-    A replayable answer depends on nothing but the generation: `archive.replay` may answer it again."""
+    """The kept bytes (gzipped when the reader takes it), or 304 when the reader's copy (If-None-Match /
+    If-Modified-Since) is current. A replayable answer depends on nothing but the generation:
+    `archive.replay` may answer it again."""
+    body, etag, encoding = found.variant(accepts_gzip(request.headers.get("Accept-Encoding")))
     if replayable:
-        request.environ[REPLAYABLE] = (generation, found)
-    response = Response(found.body, mimetype=found.mimetype)
+        request.environ[REPLAYABLE] = Replayable(generation, body, etag, found.last_modified)
+    response = Response(body, mimetype=found.mimetype)
     if found.mimetype.startswith(("text/", "application/atom")):
         response.charset = "utf-8"
     if found.filename:
         response.headers["Content-Disposition"] = f'inline; filename="{found.filename}"'
+    if encoding:
+        response.headers["Content-Encoding"] = encoding
+    if found.gzipped is not None:
+        response.vary.add("Accept-Encoding")
     response.headers["Cache-Control"] = f"public, max-age={CACHE_SECONDS}"
-    response.set_etag(found.etag)
+    response.set_etag(etag)
     response.last_modified = found.last_modified
     return response.make_conditional(request)
 

@@ -10,7 +10,10 @@ range over the rounds of requests/s, p50 and p95, the load average around each r
 "Task queue depth" warnings waitress logged; then the ratios the README quotes.
 
     .venv/bin/python bench/web.py [--rounds 3] [--seconds 5] [--connections 8] [--editions 200]
-                                  [--items 40] [--threads N] [--database-url URL]
+                                  [--items 40] [--threads N] [--identity] [--database-url URL]
+
+Every request says `Accept-Encoding: gzip` as browsers and feed readers do (the anchor then serves
+the same gzipped bytes); --identity measures uncompressed answers.
 """
 
 from __future__ import annotations
@@ -70,8 +73,10 @@ TRIVIAL_APP = """
 import sys
 from waitress import serve
 body = open(sys.argv[1], "rb").read()
+headers = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))]
+headers += [("Content-Encoding", sys.argv[4])] if len(sys.argv) > 4 else []
 def app(environ, start_response):
-    start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(body)))])
+    start_response("200 OK", headers)
     return [body]
 serve(app, host="127.0.0.1", port=int(sys.argv[2]), threads=int(sys.argv[3]))
 """
@@ -189,6 +194,13 @@ class Server:
             self.process.kill()
 
 
+def fetch_raw(url: str, headers: list[str]) -> tuple[bytes, str | None]:
+    """The bytes as sent (not decompressed) and their Content-Encoding."""
+    answer = requests.get(url, headers=dict(h.split(": ", 1) for h in headers), timeout=300, stream=True)
+    answer.raise_for_status()
+    return answer.raw.read(decode_content=False), answer.headers.get("Content-Encoding")
+
+
 def wait_until_up(url: str) -> None:
     for _ in range(300):
         try:
@@ -234,6 +246,7 @@ def main() -> None:
     parser.add_argument("--queue-items", type=int, default=10_000)
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--identity", action="store_true", help="send no Accept-Encoding (uncompressed answers)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
@@ -259,33 +272,37 @@ def measure(args: argparse.Namespace, folder: Path, edition_id: int, threads: in
     assert ours.base is not None
     wait_until_up(f"{ours.base}/healthz")
     slug = f"digest-{args.editions // 2:04d}"
-    page = requests.get(f"{ours.base}/archive/{slug}", timeout=60).content
+    accept = [] if args.identity else ["Accept-Encoding: gzip"]  # what browsers and feed readers send
+    page, encoding = fetch_raw(f"{ours.base}/archive/{slug}", accept)
     (folder / "page.html").write_bytes(page)
     with socket_port() as port:
         pass
-    anchor = Server([sys.executable, "-c", TRIVIAL_APP, str(folder / "page.html"), str(port), str(threads)],
-                    base=f"http://127.0.0.1:{port}")  # fmt: skip
+    anchor_command = [sys.executable, "-c", TRIVIAL_APP, str(folder / "page.html"), str(port), str(threads)]
+    anchor = Server(anchor_command + ([encoding] if encoding else []), base=f"http://127.0.0.1:{port}")
     wait_until_up(anchor.base or "")
     cookie = session_cookie(ours.base)
+    editor = [*accept, f"Cookie: {cookie}"]
     contenders = {
-        ANCHOR: (f"{anchor.base}/", []),
-        "/archive/<slug>": (f"{ours.base}/archive/{slug}", []),
-        "/archive/": (f"{ours.base}/archive/", []),
-        "/archive/feed.xml": (f"{ours.base}/archive/feed.xml", []),
-        "/archive/items.xml": (f"{ours.base}/archive/items.xml", []),
-        "/events.ics": (f"{ours.base}/events.ics", []),
-        "/archive/search?q=hydrogen": (f"{ours.base}/archive/search?q=hydrogen", []),
-        "/editor/ (queue page)": (f"{ours.base}/editor/", [f"Cookie: {cookie}"]),
-        "/editor/editions/N/preview": (f"{ours.base}/editor/editions/{edition_id}/preview", [f"Cookie: {cookie}"]),
+        ANCHOR: (f"{anchor.base}/", accept),
+        "/archive/<slug>": (f"{ours.base}/archive/{slug}", accept),
+        "/archive/": (f"{ours.base}/archive/", accept),
+        "/archive/feed.xml": (f"{ours.base}/archive/feed.xml", accept),
+        "/archive/items.xml": (f"{ours.base}/archive/items.xml", accept),
+        "/events.ics": (f"{ours.base}/events.ics", accept),
+        "/archive/search?q=hydrogen": (f"{ours.base}/archive/search?q=hydrogen", accept),
+        "/editor/ (queue page)": (f"{ours.base}/editor/", editor),
+        "/editor/editions/N/preview": (f"{ours.base}/editor/editions/{edition_id}/preview", editor),
     }
     script = folder / "report.lua"
     script.write_text(WRK_SCRIPT, encoding="utf-8")
     figures = {label: Figures() for label in contenders}
     for label, (address, headers) in contenders.items():
-        answer = requests.get(address, headers=dict(h.split(": ", 1) for h in headers), timeout=120)
-        figures[label].size = len(answer.content)  # and the first build: rounds measure what readers get
+        figures[label].size = len(fetch_raw(address, headers)[0])  # and the first build: rounds measure reading
     labels = list(contenders)
-    print(f"wrk, {args.connections} connections, {args.seconds} s per contender and round; waitress {threads} threads")
+    print(
+        f"wrk, {args.connections} connections, {args.seconds} s per contender and round; waitress {threads} threads; "
+        + ("no Accept-Encoding" if args.identity else "Accept-Encoding: gzip (sizes as sent)")
+    )
     try:
         for round_number in range(args.rounds):
             order = labels[round_number % len(labels) :] + labels[: round_number % len(labels)]

@@ -4,6 +4,7 @@ readers' conditional requests get 304s."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,3 +148,19 @@ def test_kept_answers_carry_the_security_headers_and_head_has_no_body(runtime: R
         assert kept_answer.headers[header] == built.headers[header], header
     head = client.head(f"/archive/{slug}")
     assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == built.headers["ETag"]
+
+
+@pytest.mark.parametrize("attempt", ["built", "kept"])
+def test_readers_who_take_gzip_get_it_compressed_once(runtime: Runtime, client: FlaskClient, attempt: str) -> None:
+    slug = publish(runtime, [("Kept hydrogen valley", "news")], when=at(2026, 10, 2))
+    plain = client.get(f"/archive/{slug}")
+    if attempt == "kept":
+        client.get(f"/archive/{slug}", headers={"Accept-Encoding": "gzip, deflate, br"})
+    packed = client.get(f"/archive/{slug}", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
+    assert packed.headers["ETag"] != plain.headers["ETag"]  # two representations, two tags
+    again = client.get(f"/archive/{slug}", headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]})
+    assert again.status_code == 304
+    refused = client.get(f"/archive/{slug}", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "Content-Encoding" not in refused.headers and refused.data == plain.data
