@@ -133,6 +133,10 @@ class Kept:
     filename: str | None = None
     gzipped: bytes | None = None
 
+    @property
+    def size(self) -> int:
+        return len(self.body) + len(self.gzipped or b"")
+
     def variant(self, gzipped: bool) -> tuple[bytes, str, str | None]:
         """The bytes to send, their ETag (each representation its own) and their Content-Encoding."""
         if gzipped and self.gzipped is not None:
@@ -229,13 +233,13 @@ class Shelf:
 
     def _remember(self, generation: str, name: str, found: Kept) -> None:
         with self._lock:
-            if generation != self._generation or name in self._memory or len(found.body) > self.memory_bytes:
+            if generation != self._generation or name in self._memory or found.size > self.memory_bytes:
                 return
             self._memory[name] = found
-            self._held += len(found.body)
+            self._held += found.size
             while self._held > self.memory_bytes:
                 _, dropped = self._memory.popitem(last=False)
-                self._held -= len(dropped.body)
+                self._held -= dropped.size
 
     def _store(self, path: Path, found: Kept) -> None:
         """Write atomically (a reader in another process sees the whole file or none); a generation made
