@@ -117,6 +117,8 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_status_kind", "status", "kind"),
+        # covers the archive's checks of what changed: the calendars' approved events, the search index's signature
+        Index("ix_items_status_kind_updated_at", "status", "kind", "updated_at"),
         Index("ix_items_source_guid", "source_id", "guid"),
         Index("ix_items_status_collected_at", "status", "collected_at"),  # the editors' queue, newest first
         Index("ix_items_country", "country"),  # the queue's country filter and its list of countries

@@ -1,4 +1,5 @@
-"""archive_stamp: one number raised whenever what the public archive shows changes
+"""archive_stamp: one number raised whenever what the public archive shows changes; an index on
+items (status, kind, updated_at) that answers the archive's other "what changed" checks from the index
 
 Every web process keys its kept archive pages on it, so a send seen by one process (the worker) is
 seen at once by the others.
@@ -29,7 +30,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_archive_stamp")),
     )
     op.bulk_insert(stamp, [{"id": 1, "version": 0, "changed_at": datetime.now(UTC).replace(tzinfo=None)}])
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.create_index("ix_items_status_kind_updated_at", ["status", "kind", "updated_at"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("items", schema=None) as batch_op:
+        batch_op.drop_index("ix_items_status_kind_updated_at")
     op.drop_table("archive_stamp")
