@@ -2,8 +2,8 @@
 
 A sent edition's page, the index, the feeds and the calendars are the same bytes for every reader
 until an edition is sent (or the code or templates that render them change). Each is kept under a
-*generation*: a hash of the archive stamp (`ArchiveStamp`, one number in the database raised by
-`mark_changed` in the transaction that sends an edition) and a fingerprint of the package version,
+*generation*: a hash of the archive stamp (`digest.stamp`: one number in the database raised by
+`mark_archive_changed` in the transaction that sends an edition) and a fingerprint of the package version,
 the templates, the archive's code and the site settings. Every process reads the stamp on each
 request, so a send by the worker, the scheduler or another gunicorn worker is seen at once by all.
 
@@ -30,37 +30,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine
 from werkzeug.http import parse_accept_header
 
-from digest.models import ArchiveStamp, utcnow
+from digest.stamp import STAMP_ID, read_archive_stamp
 
 FOLDER_NAME = "archive-pages"
 MEMORY_BYTES = 64 * 1024 * 1024  # per process; the disk copy is the shared one
-STAMP_ID = 1
 GZIP_FROM = 1024  # bytes: smaller answers are sent as they are
 MAX_ACCEPT_ENCODING = 500  # characters of a reader's Accept-Encoding looked at
 _CODE = Path(__file__).resolve().parent  # the archive package: pages, feeds, calendars
-_STAMP_QUERY = select(ArchiveStamp.version).where(ArchiveStamp.id == STAMP_ID)
-
-
-def mark_changed(session: Session) -> None:
-    """Say, in the caller's transaction, that what the public archive shows has changed (an edition was
-    sent): once it commits, every process serves freshly built pages."""
-    raised = session.execute(
-        update(ArchiveStamp)
-        .where(ArchiveStamp.id == STAMP_ID)
-        .values(version=ArchiveStamp.version + 1, changed_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    if raised.rowcount == 0:  # a database made before the stamp's migration filled it
-        session.add(ArchiveStamp(id=STAMP_ID, version=1, changed_at=utcnow()))
-
-
-def read_stamp(engine: Engine) -> int:
-    with engine.connect() as connection:
-        return connection.execute(_STAMP_QUERY).scalar() or 0
 
 
 class StampReader:
@@ -86,7 +65,7 @@ class StampReader:
                 return int(row[0]) if row else 0
             except Exception:  # any driver's error: start again from the engine
                 self._drop()
-        return read_stamp(self.engine)
+        return read_archive_stamp(self.engine)
 
     def _connect(self) -> Any:
         if self._connection is None or self._pid != os.getpid():  # a forked worker never shares a connection

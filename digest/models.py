@@ -351,7 +351,7 @@ class JobRun(Base):
 
 class ArchiveStamp(Base):
     """What the public archive shows, as a number every process reads: raised in the transaction that
-    sends an edition (archive.kept.mark_changed), so kept pages of every web process go stale at once."""
+    sends an edition (digest.stamp.mark_archive_changed), so kept pages of every web process go stale at once."""
 
     __tablename__ = "archive_stamp"
 

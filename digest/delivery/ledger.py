@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, and_, bindparam, cast, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from archive.kept import mark_changed
 from digest import audit
 from digest.config import Config, DeliveryConfig
 from digest.delivery.message import Recipient
@@ -24,6 +23,7 @@ from digest.delivery.recipients import receives
 from digest.editions.compose import freeze
 from digest.editions.core import EditionError, get_edition
 from digest.models import Delivery, Edition, Editor, Item, Subscriber, utcnow
+from digest.stamp import mark_archive_changed
 from digest.submissions.notices import tell_submitters_after_commit
 
 MAX_RETRY_DELAY = timedelta(hours=1)
@@ -51,7 +51,7 @@ def start_sending(session: Session, config: Config, edition_id: int, now: dateti
     tell_submitters_after_commit(session, config)  # submitted items: "published" emails once this commits
     if edition.recipient_count == 0:
         edition.status, edition.sent_at = "sent", now
-        mark_changed(session)  # the archive's kept pages, in every process, go stale when this commits
+        mark_archive_changed(session)  # the archive's kept pages, in every process, go stale when this commits
     return edition.recipient_count
 
 
@@ -139,7 +139,7 @@ def finish_editions(session: Session, now: datetime) -> list[int]:
     editions = list(session.scalars(select(Edition).where(Edition.status == "sending", ~unfinished)))
     for edition in editions:
         edition.status, edition.sent_at = "sent", now
-        mark_changed(session)  # the archive's kept pages, in every process, go stale when this commits
+        mark_archive_changed(session)  # the archive's kept pages, in every process, go stale when this commits
     return [edition.id for edition in editions]
 
 

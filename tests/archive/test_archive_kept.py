@@ -14,10 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from archive.kept import FOLDER_NAME, Shelf, fingerprint, kept, mark_changed
+from archive.kept import FOLDER_NAME, Shelf, fingerprint, kept
 from digest.config import load_config
 from digest.models import Edition
 from digest.runtime import Runtime
+from digest.stamp import mark_archive_changed
 from digest.web import create_app
 from tests.archive.helpers import at, publish
 from tests.factories import make_item
@@ -44,13 +45,13 @@ def texts(client: FlaskClient, paths: tuple[str, ...]) -> dict[str, str]:
 def test_pages_are_kept_until_an_edition_is_sent(runtime: Runtime, client: FlaskClient) -> None:
     slug = publish(runtime, [("Kept hydrogen valley", "news")], when=at(2026, 10, 2), title="October kept")
     first = texts(client, (*KEPT_PATHS, f"/archive/{slug}"))
-    with runtime.sessions() as session, session.begin():  # behind the archive's back: no mark_changed
+    with runtime.sessions() as session, session.begin():  # behind the archive's back: no mark_archive_changed
         session.execute(update(Edition).where(Edition.slug == slug).values(title="Renamed quietly"))
     twice = texts(client, (*KEPT_PATHS, f"/archive/{slug}"))
     assert twice == first  # served as built, not rebuilt
     assert "Renamed quietly" not in twice["/archive/"]
     with runtime.sessions() as session, session.begin():
-        mark_changed(session)
+        mark_archive_changed(session)
     assert "Renamed quietly" in client.get("/archive/").get_data(as_text=True)
 
 
