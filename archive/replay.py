@@ -64,9 +64,16 @@ class Replay:
         key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), gzipped)
         with self._lock:
             record = self._records.get(key)
-        if record is not None and record.answer.generation == self.shelf.generation():
+        if record is not None and record.answer.generation == self._generation_or_none():
             return _answer(record, environ, start_response)
         return self._through(key, environ, start_response)
+
+    def _generation_or_none(self) -> str | None:
+        """None when the database cannot say: the app answers then (a busy database is its 503)."""
+        try:
+            return self.shelf.generation()
+        except Exception:  # the app's own error handling decides what the reader sees
+            return None
 
     def _through(self, key: Key, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         """The app answers; a full kept answer is recorded on its way out."""
