@@ -28,7 +28,9 @@ def install(app: Flask) -> None:
         on_breach=lambda limit: refusal("client", retry_after(limit)),
     )
     protect(app, "editor.login", per_client)
-    app.extensions[ACCOUNT_BUDGET] = Budget(app, f"{settings.login_failures_per_account} per {WINDOW}", "login-account")
+    app.extensions[ACCOUNT_BUDGET] = Budget(
+        app, f"{settings.login_failures_per_account} per {WINDOW}", "login-account"
+    )
 
 
 def _account(email: str) -> str:
