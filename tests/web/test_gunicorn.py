@@ -34,7 +34,9 @@ def served(write_config: Callable[..., Path], tmp_path: Path) -> Iterator[tuple[
     config = write_config(limits={"storage_url": "redis://127.0.0.1:6379", "key_prefix": prefix})
     digest("init", config=config)
     log = tmp_path / "access.log"
-    command = [GUNICORN, "--workers", str(WORKERS), "--bind", "127.0.0.1:0", "--access-logfile", str(log),
+    # --timeout: a worker booting on a machine as busy as CI's must not be taken for a hung one
+    command = [GUNICORN, "--workers", str(WORKERS), "--timeout", "300", "--bind", "127.0.0.1:0",
+               "--access-logfile", str(log),
                "--access-logformat", "%(p)s %(U)s %(s)s", "digest.web.wsgi:application()"]  # fmt: skip
     environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     process = subprocess.Popen(
@@ -68,7 +70,7 @@ def answers_from_every_worker(base: str, path: str, log: Path) -> list[str]:
     bodies: list[str] = []
     with ThreadPoolExecutor(max_workers=WORKERS * 2) as pool:
         for _ in range(60):
-            batch = list(pool.map(lambda _: requests.get(base + path, timeout=30), range(WORKERS * 2)))
+            batch = list(pool.map(lambda _: requests.get(base + path, timeout=300), range(WORKERS * 2)))
             assert all(answer.status_code == 200 for answer in batch)
             bodies += [answer.text for answer in batch]
             if len(workers_seen(log, path, since)) == WORKERS:
