@@ -5,10 +5,14 @@ LATENCY seconds to every response, then measures in one run:
 
   (a) a plain sequential `feedparser.parse(url)` loop,
   (b) our first collection into a fresh database,
-  (c) our second collection when nothing changed (conditional GET: 304s).
+  (c) our second collection when nothing changed (conditional GET: 304s),
+
+interleaved over ROUNDS rounds (the order of (a) and (b)+(c) alternating; (c) needs (b)'s database),
+each round with a fresh database; prints every round with its load average, then the medians, the
+range and the ratios per round.
 
     .venv/bin/python bench/collect.py [--feeds 200] [--items 50] [--latency 0.2] [--concurrency 50]
-                                      [--parse-processes 0] [--database-url URL]
+                                      [--parse-processes 0] [--rounds 3] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import random
 import resource
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -37,6 +42,7 @@ from digest.config import CollectConfig
 from digest.db import transaction
 from digest.models import Item, Source
 from sources.collector import collect
+from tests.databases import scratch_database
 
 MIB = 1024 * 1024
 WORDS = (
@@ -191,14 +197,59 @@ def _descendants(root: int, stats: dict[int, tuple[int, float, int]], exclude: i
     return tree & stats.keys()
 
 
+def ours(args: argparse.Namespace, urls: list[str], settings: CollectConfig, exclude: int, round_number: int) -> dict:
+    """(b) a first collection into a fresh database, then (c) a second one with nothing changed."""
+    total = len(urls) * args.items
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(Path(tmp), args.database_url, "collect") as url:
+        runtime = bench_runtime(Path(tmp), url)
+        with transaction(runtime.sessions) as session:
+            for number, address in enumerate(urls):
+                session.add(Source(name=f"feed-{number:03d}", url=address, kind="news", enabled=True,
+                                   consecutive_errors=0))  # fmt: skip
+        monitor = TreeMonitor(exclude=exclude)
+        started, cpu = time.perf_counter(), monitor.cpu_seconds()
+        first = collect(runtime, settings=settings)
+        time_b, cpu_b = time.perf_counter() - started, monitor.cpu_seconds() - cpu
+        with runtime.sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(Item))
+        started, cpu = time.perf_counter(), monitor.cpu_seconds()
+        second = collect(runtime, settings=settings)
+        time_c, cpu_c = time.perf_counter() - started, monitor.cpu_seconds() - cpu
+        monitor.stop()
+        runtime.close()
+    failed = [result for result in first if result.status == "error"]
+    unchanged = sum(result.status == "not_modified" for result in second)
+    print(f"  round {round_number} (b) first collection:  {time_b:7.2f} s  {total / time_b:6.0f} items/s  "
+          f"CPU {cpu_b:5.2f} s  ({stored} stored, {len(failed)} sources failed"
+          f"{': ' + str(failed[0].error)[:100] if failed else ''})")  # fmt: skip
+    print(f"  round {round_number} (c) second, unchanged: {time_c:7.2f} s  {total / time_c:6.0f} items/s  "
+          f"CPU {cpu_c:5.2f} s  ({unchanged}/{len(second)} not modified)")  # fmt: skip
+    return {"b": time_b, "c": time_c, "peak": monitor.peak_rss / MIB}
+
+
+def baseline(urls: list[str], items: int, round_number: int) -> dict:
+    """(a) the plain sequential feedparser loop."""
+    started, cpu = time.perf_counter(), time.process_time()
+    parsed = sum(len(feedparser.parse(url).entries) for url in urls)
+    time_a, cpu_a = time.perf_counter() - started, time.process_time() - cpu
+    print(f"  round {round_number} (a) sequential feedparser.parse(url): {time_a:7.2f} s  "
+          f"{len(urls) * items / time_a:6.0f} items/s  CPU {cpu_a:5.2f} s  ({parsed} entries)")  # fmt: skip
+    return {"a": time_a}
+
+
+def spread(values: list[float], unit: str, digits: int = 2) -> str:
+    return f"{statistics.median(values):.{digits}f}{unit} (range {min(values):.{digits}f}–{max(values):.{digits}f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--items", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=CollectConfig().concurrency)
     parser.add_argument("--parse-processes", type=int, default=CollectConfig().parse_processes)
-    parser.add_argument("--database-url", help="an empty database (default: a new SQLite file)")
+    parser.add_argument("--database-url", help="PostgreSQL to use (a fresh schema per round; default: SQLite files)")
     parser.add_argument("--skip-baseline", action="store_true", help="do not run (a); ratios are then omitted")
     args = parser.parse_args()
 
@@ -209,52 +260,38 @@ def main() -> None:
     server.start()
     port = ready.get(timeout=60)
     urls = [f"http://127.0.0.1:{port}/feed/{n}.rss" for n in range(args.feeds)]
-    total = args.feeds * args.items
-    settings = CollectConfig(concurrency=args.concurrency, parse_processes=args.parse_processes)
-    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
-    print(f"{args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms latency per response; "
-          f"concurrency {settings.concurrency}, parse processes {settings.parse_processes}")  # fmt: skip
-
-    with tempfile.TemporaryDirectory() as tmp:
-        runtime = bench_runtime(Path(tmp), args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}")
-        with transaction(runtime.sessions) as session:
-            for number, url in enumerate(urls):
-                session.add(Source(name=f"feed-{number:03d}", url=url, kind="news", enabled=True, consecutive_errors=0))
-
-        monitor = TreeMonitor(exclude=server.pid)
-        started, cpu = time.perf_counter(), monitor.cpu_seconds()
-        first = collect(runtime, settings=settings)
-        time_b, cpu_b = time.perf_counter() - started, monitor.cpu_seconds() - cpu
-        with runtime.sessions() as session:
-            stored = session.scalar(select(func.count()).select_from(Item))
-        errors_b = [result for result in first if result.status == "error"]
-
-        started, cpu = time.perf_counter(), monitor.cpu_seconds()
-        second = collect(runtime, settings=settings)
-        time_c, cpu_c = time.perf_counter() - started, monitor.cpu_seconds() - cpu
-        unchanged = sum(result.status == "not_modified" for result in second)
-        monitor.stop()
-        rss_ours = monitor.peak_rss / MIB
-        runtime.close()
-
-    print(f"(b) first collection:   {time_b:7.2f} s  {total / time_b:8.0f} items/s  CPU {cpu_b:5.2f} s  "
-          f"({stored} items stored, {sum(r.new for r in first)} new, {len(errors_b)} sources failed)")  # fmt: skip
-    print(f"(c) second, unchanged:  {time_c:7.2f} s  {total / time_c:8.0f} items/s  CPU {cpu_c:5.2f} s  "
-          f"({unchanged}/{len(second)} sources not modified)")  # fmt: skip
-    own_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory during (b) and (c): {rss_ours:.0f} MiB (PSS of all collector processes together; "
-          f"peak RSS of this process alone: {own_peak:.0f} MiB)")  # fmt: skip
-
-    if not args.skip_baseline:
-        started, cpu = time.perf_counter(), time.process_time()
-        parsed = 0
-        for url in urls:
-            parsed += len(feedparser.parse(url).entries)
-        time_a, cpu_a = time.perf_counter() - started, time.process_time() - cpu
-        print(f"(a) sequential feedparser.parse(url): {time_a:7.2f} s  {total / time_a:8.0f} items/s  "
-              f"CPU {cpu_a:5.2f} s  ({parsed} entries)")  # fmt: skip
-        print(f"ratios: (a)/(b) = {time_a / time_b:.1f}x (goal >= 8x), (a)/(c) = {time_a / time_c:.1f}x (goal >= 30x)")
+    # the feed server listens on 127.0.0.1, which the network policy refuses by default
+    settings = CollectConfig(
+        concurrency=args.concurrency, parse_processes=args.parse_processes, allow_private_addresses=True
+    )
+    print(f"{os.cpu_count()} CPUs; {args.feeds} feeds x {args.items} items, {args.latency * 1000:.0f} ms latency "
+          f"per response; concurrency {settings.concurrency}, parse processes {settings.parse_processes}; "
+          f"{args.rounds} rounds, the contenders' order alternating")  # fmt: skip
+    rounds: list[dict] = []
+    for number in range(1, args.rounds + 1):
+        before = os.getloadavg()[0]
+        contenders = [lambda n=number: ours(args, urls, settings, server.pid, n)]
+        if not args.skip_baseline:
+            contenders.append(lambda n=number: baseline(urls, args.items, n))
+        if number % 2 == 0:
+            contenders.reverse()
+        figures: dict = {}
+        for run in contenders:
+            figures.update(run())
+        figures["load"] = (before, os.getloadavg()[0])
+        print(f"  round {number}: load average {before:.2f} -> {figures['load'][1]:.2f} (1 min)")
+        rounds.append(figures)
     server.terminate()
+
+    loads = [value for figures in rounds for value in figures["load"]]
+    print(f"medians over {len(rounds)} rounds (load average {min(loads):.1f}–{max(loads):.1f}):")
+    print(f"  (b) first collection:  {spread([r['b'] for r in rounds], ' s')}")
+    print(f"  (c) second, unchanged: {spread([r['c'] for r in rounds], ' s')}")
+    print(f"  peak memory (PSS of all collector processes): {spread([r['peak'] for r in rounds], ' MiB', 0)}")
+    if not args.skip_baseline:
+        print(f"  (a) sequential feedparser: {spread([r['a'] for r in rounds], ' s')}")
+        print(f"  (a)/(b) per round: {spread([r['a'] / r['b'] for r in rounds], 'x', 1)} (goal >= 8x)")
+        print(f"  (a)/(c) per round: {spread([r['a'] / r['c'] for r in rounds], 'x', 1)} (goal >= 30x)")
     sys.stdout.flush()
 
 

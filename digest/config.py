@@ -191,6 +191,7 @@ class WebConfig(_Section):
     trusted_proxies: int = Field(
         0, ge=0, le=5, description="reverse proxies in front whose X-Forwarded-For/-Proto are honoured (ProxyFix)"
     )
+    threads: int = Field(8, ge=1, le=64, description="requests `digest serve` (waitress) answers at the same time")
 
 
 class LimitsConfig(_Section):

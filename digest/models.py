@@ -134,6 +134,8 @@ class Item(Base):
     __tablename__ = "items"
     __table_args__ = (
         Index("ix_items_status_kind", "status", "kind"),
+        # covers the archive's checks of what changed: the calendars' approved events, the search index's signature
+        Index("ix_items_status_kind_updated_at", "status", "kind", "updated_at"),
         Index("ix_items_source_guid", "source_id", "guid"),
         Index("ix_items_status_collected_at", "status", "collected_at"),  # the editors' queue, newest first
         Index("ix_items_country", "country"),  # the queue's country filter and its list of countries
@@ -408,3 +410,14 @@ class JobRun(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the trigger time this run answers
     owner: Mapped[str | None] = mapped_column(String(200))  # the scheduler (host:pid:…) that ran it
+
+
+class ArchiveStamp(Base):
+    """What the public archive shows, as a number every process reads: raised in the transaction that
+    sends an edition (digest.stamp.mark_archive_changed), so kept pages of every web process go stale at once."""
+
+    __tablename__ = "archive_stamp"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # one row, id 1
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

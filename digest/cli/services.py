@@ -139,7 +139,9 @@ def _listen(runtime: Runtime, host: str, port: int) -> BaseWSGIServer | MultiSoc
     app = _LateApp()
     try:
         # waitress buffers whole request bodies before the app sees them: bound that too.
-        server = create_server(app, host=host, port=port, threads=8, max_request_body_size=16 * 1024 * 1024)
+        server = create_server(
+            app, host=host, port=port, threads=runtime.config.web.threads, max_request_body_size=16 * 1024 * 1024
+        )
     except OSError as error:
         message = f"cannot listen on {host}:{port} ({error.strerror}): choose another with --port"
         raise PortUnavailable(message) from None

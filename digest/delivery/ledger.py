@@ -23,6 +23,7 @@ from digest.delivery.message import Recipient
 from digest.delivery.recipients import receives
 from digest.editions.core import EditionError, get_edition
 from digest.models import Delivery, Edition, Editor, Item, Subscriber, utcnow
+from digest.stamp import mark_archive_changed
 
 MAX_RETRY_DELAY = timedelta(hours=1)
 FAILED_RESULTS = ("retry", "failed")  # what counts towards pausing an edition (not bounces, not skips)
@@ -53,6 +54,7 @@ def start_sending(session: Session, config: Config, edition_id: int, now: dateti
     tell_submitters_after_commit(session, config)  # submitted items: "published" emails once this commits
     if edition.recipient_count == 0:
         edition.status, edition.sent_at = "sent", now
+        mark_archive_changed(session)  # the archive's kept pages, in every process, go stale when this commits
     return edition.recipient_count
 
 
@@ -154,6 +156,7 @@ def finish_editions(session: Session, now: datetime) -> list[int]:
     editions = list(session.scalars(select(Edition).where(Edition.status == "sending", ~unfinished)))
     for edition in editions:
         edition.status, edition.sent_at = "sent", now
+        mark_archive_changed(session)  # the archive's kept pages, in every process, go stale when this commits
     return [edition.id for edition in editions]
 
 

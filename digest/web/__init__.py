@@ -30,7 +30,7 @@ def create_app(runtime: Runtime) -> Flask:
     CSRFProtect(app)
     limits.install(app, runtime.config.limits)  # before the blueprints: they limit their own views
     app.register_blueprint(public.blueprint)
-    app.register_blueprint(archive_web.blueprint)  # home page, archive, feeds, search, calendars
+    app.register_blueprint(archive_web.blueprint)  # home page, archive, feeds, search, calendars; kept pages
     app.register_blueprint(editor.blueprint, url_prefix="/editor")
     app.register_blueprint(subscription.blueprint)  # /subscribe, /confirm, /preferences, /unsubscribe
     app.register_blueprint(submission.blueprint)  # /submit, /submit/status/<token>, POST /api/submissions
