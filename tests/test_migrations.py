@@ -174,7 +174,11 @@ def one_row_in_each_constrained_table(session: Session) -> None:
     session.execute(insert(editors).values(row))
     session.flush()
     session.add(Delivery(edition_id=edition.id, subscriber_id=subscriber.id))
-    make_item(session, "Good status")
+    items = Table("items", MetaData(), autoload_with=session.connection())  # the same for items (all_day: 0006)
+    item = {"kind": "news", "status": "pending", "title": "Good status", "summary": "", "topics": [], "origin": "feed",
+            "dedup_key": "good", "content_hash": "good", "featured": False, "collected_at": datetime(2026, 1, 1),
+            "updated_at": datetime(2026, 1, 1)}  # fmt: skip
+    session.execute(insert(items).values(item))
 
 
 @pytest.mark.parametrize(("table", "column"), CONSTRAINED)
@@ -190,16 +194,16 @@ def fill_at_revision_0001(engine: Engine) -> None:
     """Rows in every table that others point at, written while the schema is at 0001."""
     with Session(engine) as session, session.begin():
         one_row_in_each_constrained_table(session)
-        item = session.scalars(select(Item)).one()
+        item_id = session.scalars(select(Item.id)).one()
         edition = session.scalars(select(Edition)).one()
-        session.add(EditionItem(edition_id=edition.id, item_id=item.id, section="News", position=1))
+        session.add(EditionItem(edition_id=edition.id, item_id=item_id, section="News", position=1))
         session.add(
             Submission(
                 organisation="Cluster",
                 contact_name="Ann",
                 contact_email="ann@example.org",
                 kind="news",
-                item_id=item.id,
+                item_id=item_id,
             )
         )
 
@@ -221,6 +225,32 @@ def test_upgrading_from_0001_keeps_every_row_and_link(engine: Engine) -> None:
     upgrade(engine)
     assert row_counts(engine) == before
     assert all(before.values())
+
+
+def test_0006_flags_the_all_day_events_and_whole_day_deadlines_stored_before_it(engine: Engine) -> None:
+    """Before 0006 an all-day event was stored from its first midnight to its last day's last second (iCalendar)
+    or to the midnight after (older rows), and a date-only deadline at its day's last second, all in `timezone`."""
+    command.upgrade(alembic_config(engine), "0003")
+    items = Table("items", MetaData(), autoload_with=engine)
+    rows = {
+        "ical all-day": ("event", datetime(2027, 1, 6, 23), datetime(2027, 1, 8, 22, 59, 59), None, "Europe/Brussels"),
+        "midnight to midnight": ("event", datetime(2027, 1, 6, 23), datetime(2027, 1, 7, 23), None, "Europe/Brussels"),
+        "timed": ("event", datetime(2027, 1, 7, 8), datetime(2027, 1, 7, 16), None, "Europe/Brussels"),
+        "no zone": ("event", datetime(2027, 1, 7), None, None, None),
+        "whole-day deadline": ("call", None, None, datetime(2026, 12, 22, 23, 59, 59), "Europe/Lisbon"),
+        "23:59 Lisbon": ("call", None, None, datetime(2026, 12, 22, 23, 59), "Europe/Lisbon"),
+    }
+    with engine.begin() as connection:
+        for title, (kind, starts, ends, deadline, zone) in rows.items():
+            connection.execute(insert(items).values(
+                kind=kind, status="pending", title=title, summary="", topics=[], origin="feed", dedup_key=title,
+                content_hash=title, featured=False, collected_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1),
+                starts_at=starts, ends_at=ends, deadline=deadline, timezone=zone,
+            ))  # fmt: skip
+    upgrade(engine)
+    with Session(engine) as session:
+        flagged = {item.title for item in session.scalars(select(Item).where(Item.all_day))}
+    assert flagged == {"ical all-day", "midnight to midnight", "whole-day deadline"}
 
 
 def test_downgrade_and_upgrade_again(engine: Engine) -> None:

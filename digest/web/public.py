@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
+from digest.rendering import dates
 from digest.web.context import runtime
 
 blueprint = Blueprint("public", __name__)
@@ -23,9 +24,19 @@ def healthz() -> ResponseReturnValue:
 
 
 def local_time_filter(timezone: str) -> Callable[[datetime | None], str]:
-    zone = ZoneInfo(timezone)
+    """A moment of ours in the site's zone, with the zone: "5 Jan 2020, 09:00 CET"."""
+    zone = dates.zone(timezone)
 
     def local_time(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%d %b %Y, %H:%M") if value else "—"
+        return dates.local_moment(value, zone)
 
     return local_time
+
+
+def item_dates_filter(timezone: str) -> Callable[[Any], str]:
+    """An item's event dates or deadline as the source meant them (digest.rendering.dates)."""
+
+    def item_when(item: Any) -> str:
+        return dates.item_dates(item, timezone) or ""
+
+    return item_when
