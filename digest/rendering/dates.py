@@ -255,9 +255,8 @@ def when_line(item: Dated, now: datetime, site_zone: str) -> str | None:
         full = deadline_label(item.deadline, own, site, whole_day=bool(item.all_day))
         hour = full.split(", ", 1)[1] if ", " in full else ""
         status = deadline_status(days_left(item.deadline, own, now)).lower()
-        if hour:  # its own brackets already follow: the status after a comma
-            return f"Deadline: {numeric_day(local.date())}, {hour}, {status}"
-        return f"Deadline: {numeric_day(local.date())} ({status})"
+        text = f"Deadline: {numeric_day(local.date())}" + (f", {hour}" if hour else "")
+        return f"{text}, {status}" if text.endswith(")") else f"{text} ({status})"  # never two brackets in a row
     if item.published_at is not None:
         return day(aware(item.published_at).astimezone(site).date())
     return None
