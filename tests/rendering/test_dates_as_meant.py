@@ -10,13 +10,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 
+from digest.audit import SYSTEM
 from digest.editions.compose import item_view, site_view
+from digest.items.edits import ItemChanges, edit_item
 from digest.models import Item
 from digest.rendering import dates
 from digest.rendering.render import EditionView, RenderedEdition, SectionView, render_edition
 from digest.runtime import Runtime
 from sources.collector import collect
 from tests.editor_helpers import EDITOR, desk
+from tests.factories import make_item
 from tests.feedserver import FeedServer, body
 from tests.sources.helpers import FAST, NOW, add_source, items_of
 from tests.submissions.helpers import running_site, valid
@@ -193,3 +196,16 @@ FAIR_START = datetime(2027, 1, 6, 23, tzinfo=UTC)  # 7 Jan, 00:00 in Brussels
 def test_when_line(item: dict, line: str) -> None:
     fields = {"starts_at": None, "ends_at": None, "deadline": None, "all_day": False, "published_at": None}
     assert dates.when_line(Item(**(fields | item)), NOW, "Europe/Brussels") == line
+
+
+def test_an_editor_who_gives_an_all_day_event_a_time_makes_it_timed(runtime: Runtime) -> None:
+    with runtime.sessions() as session, session.begin():
+        fair = make_item(session, "Cluster fair", kind="event", starts_at=FAIR_START, ends_at=FAIR_START + timedelta(
+            days=2, seconds=-1), timezone="Europe/Brussels", all_day=True)  # fmt: skip
+        keep = {name: getattr(fair, name) for name in ("title", "summary", "kind", "url", "organisation", "country",
+                                                      "location", "published_at", "ends_at", "deadline")}  # fmt: skip
+        edit_item(session, SYSTEM, fair.id, ItemChanges(**keep, starts_at=FAIR_START + timedelta(days=1)))
+        assert fair.all_day  # moved by a day: still whole days
+        edit_item(session, SYSTEM, fair.id, ItemChanges(**keep, starts_at=FAIR_START + timedelta(days=1, hours=9)))
+        assert not fair.all_day
+        assert item_view(runtime.config, fair).all_day is False
