@@ -7,6 +7,7 @@ import hashlib
 import html
 import re
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as dt_time
 
@@ -93,6 +94,8 @@ def build_candidate(
         deadline = find_deadline(title + " \n " + html_to_text(summary), zone)
         if deadline is not None and source_kind == "auto" and kind == "news":
             kind = "call"
+    if deadline is not None and deadline.zone is None and entry.deadline_text:
+        deadline = _zone_from_prose(deadline, title + " \n " + html_to_text(summary), zone)
     if not (kind == "call" or entry.deadline_text):
         deadline = None
     starts_at, ends_at, event_zone = _event_times(entry, zone)
@@ -128,6 +131,15 @@ def _event_times(entry: Entry, zone: tzinfo) -> tuple[datetime | None, datetime 
     last = entry.ends_at.date() if entry.ends_at is not None else entry.starts_at.date()
     end = datetime.combine(last, dt_time(23, 59, 59), tzinfo=zone).astimezone(UTC)
     return first, end, getattr(zone, "key", None)
+
+
+def _zone_from_prose(deadline: Deadline, text: str, zone: tzinfo) -> Deadline:
+    """A deadline element gives an offset ("+00:00"), the text the place ("23:59 Lisbon time"): the same moment
+    takes the text's zone, so it is shown in Lisbon time."""
+    stated = find_deadline(text, zone)
+    if stated is not None and stated.zone and stated.moment == deadline.moment:
+        return replace(deadline, zone=stated.zone)
+    return deadline
 
 
 def _zone_kept(name: str | None) -> str | None:

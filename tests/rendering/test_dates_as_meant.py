@@ -4,6 +4,7 @@ site's clock after it."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -209,3 +210,12 @@ def test_an_editor_who_gives_an_all_day_event_a_time_makes_it_timed(runtime: Run
         edit_item(session, SYSTEM, fair.id, ItemChanges(**keep, starts_at=FAIR_START + timedelta(days=1, hours=9)))
         assert not fair.all_day
         assert item_view(runtime.config, fair).all_day is False
+
+
+def test_the_demo_call_closing_at_23_59_lisbon_time_is_headed_in_lisbon_time(runtime: Runtime) -> None:
+    add_source(runtime, "ECCP Calls", "sample://calls.rss", "call")
+    collect(runtime, settings=FAST)
+    [mission] = [item for item in items_of(runtime, "ECCP Calls") if "São Paulo" in item.summary]
+    assert mission.timezone == "Europe/Lisbon"  # the element's "+00:00" and the text's "23:59 Lisbon time"
+    text = rendered(runtime, [mission], today=datetime.now(UTC).date()).text
+    assert re.search(r"Deadline: \d{1,2} \w{3} \d{4}, 23:59 Lisbon time \(\d{1,2} \w{3}( \d{4})?, 00:59 CES?T\)", text)
