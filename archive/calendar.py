@@ -1,19 +1,20 @@
 """Calendar files of the archive's events (icalendar): one event, or every upcoming one.
 
-Times are written in UTC (valid everywhere, no VTIMEZONE needed); an event that starts and ends at
-midnight in its own time zone is an all-day event and gets plain dates.
+Times are written in UTC (valid everywhere, no VTIMEZONE needed); an all-day event (``Item.all_day``, or
+one stored before that flag from midnight to midnight in its own zone) gets plain dates
+(``DTSTART;VALUE=DATE``), its DTEND the day after its last day, exclusive as RFC 5545 has it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from icalendar import Calendar, Event
 
 from digest.models import Item
+from digest.rendering import dates
 from digest.rendering.text import html_paragraphs
 
 PRODUCT_ID = "-//Cluster Digest//Archive//EN"
@@ -39,7 +40,7 @@ def event_component(item: Item, base_url: str, site_timezone: str) -> Event:
     event.add("uid", f"event-{item.id}@{urlsplit(base_url).hostname or 'cluster-digest'}")
     event.add("dtstamp", item.updated_at)
     event.add("last-modified", item.updated_at)
-    start, end = _span(item, _zone(item.timezone, site_timezone))
+    start, end = _span(item, dates.zone(item.timezone, site_timezone))
     event.add("dtstart", start)
     if end is not None:
         event.add("dtend", end)
@@ -53,25 +54,18 @@ def event_component(item: Item, base_url: str, site_timezone: str) -> Event:
     return event
 
 
-def _span(item: Item, zone: ZoneInfo) -> tuple[datetime | date, datetime | date | None]:
+def _span(item: Item, zone: tzinfo) -> tuple[datetime | date, datetime | date | None]:
     assert item.starts_at is not None
     start = item.starts_at.astimezone(zone)
     end = item.ends_at.astimezone(zone) if item.ends_at is not None and item.ends_at >= item.starts_at else None
-    if _is_midnight(start) and (end is None or _is_midnight(end)):
-        last = end.date() if end is not None and end.date() > start.date() else start.date() + timedelta(days=1)
-        return start.date(), last  # DTEND of a date is exclusive
+    if item.all_day or (_is_midnight(start) and (end is None or _is_midnight(end))):
+        first, last = dates.all_day_span(item.starts_at, end, zone)
+        return first, last + timedelta(days=1)  # DTEND of a date is exclusive
     return item.starts_at, item.ends_at if end is not None else None
 
 
 def _is_midnight(moment: datetime) -> bool:
     return moment.hour == 0 and moment.minute == 0 and moment.second == 0
-
-
-def _zone(name: str | None, fallback: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or fallback)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(fallback)
 
 
 def _description(item: Item) -> str:

@@ -5,18 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedgen.feed import FeedGenerator
 from sqlalchemy.orm import Session
 
-from archive import dates
 from archive.labels import KIND_LABELS
 from archive.links import Links
 from archive.pages import descriptions
 from archive.published import entries_of, recently_published_items, sent_editions
 from digest.config import SiteConfig
 from digest.models import Edition, EditionItem, Item
+from digest.rendering.dates import item_dates
 from digest.rendering.markdown import intro_html
 
 FEED_EDITIONS = 30  # entries in the editions feed
@@ -129,20 +128,9 @@ def _when(timezone: str) -> Callable[[Item], str]:
     """For an item, its event dates or its deadline ("" for others)."""
 
     def when(item: Item) -> str:
-        if item.kind == "event" and item.starts_at is not None:
-            return dates.event_span(item.starts_at, item.ends_at, _known_zone(item.timezone, timezone))
-        if item.deadline is not None:
-            return f"Deadline: {dates.short_day(item.deadline, timezone)}"
-        return ""
+        return item_dates(item, timezone) or ""
 
     return when
-
-
-def _known_zone(name: str | None, fallback: str) -> str:
-    try:
-        return name if name and ZoneInfo(name) else fallback
-    except (ZoneInfoNotFoundError, ValueError):
-        return fallback
 
 
 def _sections(entries: list[EditionItem]) -> list[tuple[str, list[Item]]]:

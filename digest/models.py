@@ -164,8 +164,11 @@ class Item(Base):
     starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     location: Mapped[str | None] = mapped_column(String(500))
-    timezone: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # the zone the source gave its times in
     deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The source gave dates only: an all-day event (its start is the first day's midnight, its end a moment of
+    # the last day, both in `timezone`), or a call whose deadline is a whole day (its last second).
+    all_day: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     origin: Mapped[str] = mapped_column(String(16), default="feed")  # feed | submission
     source_id: Mapped[int | None] = mapped_column(ForeignKey("sources.id", ondelete="SET NULL"))
     guid: Mapped[str | None] = mapped_column(String(2048))

@@ -30,6 +30,7 @@ def item_json(item: Item) -> dict[str, Any]:
         "location": item.location,
         "timezone": item.timezone,
         "deadline": iso(item.deadline),
+        "all_day": item.all_day,
         "featured": item.featured,
         "editor_note": item.editor_note,
         "collected_at": iso(item.collected_at),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
@@ -81,8 +82,23 @@ def _earliest_kind(text: str) -> str | None:
     return best[1] if best else None
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline as its source gave it."""
+
+    moment: datetime  # aware UTC; a whole day's last second
+    zone: str | None = None  # the zone the source named ("17:00 Lisbon time"), None when it named none
+    whole_day: bool = False  # the source gave a date without a time
+
+
 def parse_deadline_value(value: str | None, default_zone: tzinfo) -> datetime | None:
     """A dedicated deadline element: ISO 8601 or any date dateutil reads; a bare date means end of day."""
+    found = read_deadline_value(value, default_zone)
+    return found.moment if found else None
+
+
+def read_deadline_value(value: str | None, default_zone: tzinfo) -> Deadline | None:
+    """``parse_deadline_value`` with what the source said of its zone and whether it gave a time."""
     if not value or not value.strip():
         return None
     text = value.strip()
@@ -91,18 +107,28 @@ def parse_deadline_value(value: str | None, default_zone: tzinfo) -> datetime | 
     except (ValueError, OverflowError, TypeError):
         return None
     has_time = bool(re.search(r"\d{1,2}[:h]\d{2}", text))
-    return _localise(parsed, None if has_time else time(23, 59, 59), default_zone)
+    moment = _localise(parsed, None if has_time else time(23, 59, 59), default_zone)
+    return Deadline(moment, whole_day=not has_time and parsed.tzinfo is None) if moment else None
 
 
 def extract_deadline(text: str, default_zone: tzinfo) -> datetime | None:
     """A deadline written in prose: "Deadline: 31/12/2016", "closes on 5 March 2027 at 17:00 CET"."""
+    found = find_deadline(text, default_zone)
+    return found.moment if found else None
+
+
+def find_deadline(text: str, default_zone: tzinfo) -> Deadline | None:
+    """``extract_deadline`` with the zone the prose named ("23:59 Lisbon time") and whether it gave a time."""
     for match in DEADLINE_PATTERN.finditer(text or ""):
         day = _parse_date(match.group("date"))
         if day is None:
             continue
-        at = _parse_time(match.group("time")) or time(23, 59, 59)
-        zone = _zone_from_words(match.group("zone")) or default_zone
-        return _localise(datetime.combine(day, at), at, zone)
+        given = _parse_time(match.group("time"))
+        at = given or time(23, 59, 59)
+        named = _zone_from_words(match.group("zone"))
+        moment = _localise(datetime.combine(day, at), at, named or default_zone)
+        if moment is not None:
+            return Deadline(moment, getattr(named, "key", None), whole_day=given is None)
     return None
 
 

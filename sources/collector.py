@@ -449,5 +449,7 @@ def _update(item: Item, candidate: Candidate) -> None:
     item.summary = candidate.summary
     for name in _KEPT_WHEN_MISSING:
         setattr(item, name, getattr(candidate, name) or getattr(item, name))
+    if candidate.starts_at is not None or candidate.deadline is not None:
+        item.all_day = candidate.all_day
     item.dedup_key = candidate.dedup_key
     item.content_hash = candidate.content_hash

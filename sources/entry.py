@@ -30,6 +30,10 @@ class Entry:
     timezone: str | None = None
     location: str | None = None
     is_event: bool = False  # calendar entries and feed entries with event dates
+    # The event's dates came without times (iCalendar VALUE=DATE, a feed's bare date). With `timezone` set they
+    # are already that zone's midnight (start) and last second of the last day (end); without, they are the days
+    # at midnight UTC, placed in the site's zone by sources/normalise.py.
+    all_day: bool = False
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Candidate:
     location: str | None = None
     timezone: str | None = None
     deadline: datetime | None = None
+    all_day: bool = False  # dates only: an all-day event, or a deadline that is a whole day
     content_hash: str = ""
     title_key: str = ""  # sources.dedup.title_key(title), computed off the storing thread
     dedup_key: str = ""
@@ -70,7 +75,7 @@ class ParseError(Exception):
 # The candidate's fields a new Item stores as they are (submissions add its title_key: sources/submissions.py).
 _ITEM_COLUMNS = (
     "kind", "title", "summary", "url", "image_url", "organisation", "country", "topics", "published_at",
-    "starts_at", "ends_at", "location", "timezone", "deadline", "guid", "dedup_key", "content_hash",
+    "starts_at", "ends_at", "location", "timezone", "deadline", "all_day", "guid", "dedup_key", "content_hash",
 )
 
 

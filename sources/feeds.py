@@ -155,7 +155,8 @@ def _entry(raw: Any, is_atom: bool, document_url: str) -> Entry:
         for tag in raw.get("tags") or []
         if (tag.get("term") or tag.get("label"))
     ]
-    start = _event_date(raw.get("ev_startdate") or raw.get("digest_starts"))
+    start, start_is_day = _event_date(raw.get("ev_startdate") or raw.get("digest_starts"))
+    end, end_is_day = _event_date(raw.get("ev_enddate") or raw.get("digest_ends"))
     summary, content_base = _summary(raw)
     return Entry(
         guid=clean_text(raw.get("id")) or None,
@@ -173,9 +174,10 @@ def _entry(raw: Any, is_atom: bool, document_url: str) -> Entry:
         image=_image(raw),
         deadline_text=clean_text(raw.get("digest_deadline")) or None,
         starts_at=start,
-        ends_at=_event_date(raw.get("ev_enddate") or raw.get("digest_ends")),
+        ends_at=end,
         location=clean_text(raw.get("ev_location") or raw.get("digest_location")) or None,
         is_event=start is not None,
+        all_day=start_is_day and (end is None or end_is_day),
     )
 
 
@@ -210,10 +212,14 @@ def _image(raw: Any) -> str | None:
     return None
 
 
-def _event_date(value: str | None) -> datetime | None:
+_BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _event_date(value: str | None) -> tuple[datetime | None, bool]:
+    """The moment, and whether the feed gave a date alone (then it is that day at midnight UTC, for now)."""
     if not value or not value.strip():
-        return None
+        return None, False
     try:
-        return to_utc(date_parser.parse(value.strip()))
+        return to_utc(date_parser.parse(value.strip())), bool(_BARE_DATE.fullmatch(value.strip()))
     except (ValueError, OverflowError):
-        return None
+        return None, False

@@ -168,6 +168,7 @@ def _entry(event: Any, zone: tzinfo, *, recurring: bool) -> Entry | None:
         timezone=event_zone,
         location=clean_text(str(event.get("LOCATION", ""))) or None,
         is_event=True,
+        all_day=not isinstance(start_value, datetime),
     )
 
 

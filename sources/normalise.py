@@ -7,14 +7,16 @@ import hashlib
 import html
 import re
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as dt_time
 from urllib.parse import urlsplit
 
 from digest.models import TEXT_LIMITS
 from digest.rendering.sanitise import canonical_url, sanitise_html
 from digest.rendering.text import clean_text, html_to_text, plain_text
 from sources import dedup
-from sources.classify import detect_kind, extract_deadline, parse_deadline_value
+from sources.classify import Deadline, detect_kind, find_deadline, read_deadline_value
 from sources.entry import Candidate, Entry
 
 EARLIEST_PUBLISHED = datetime(1995, 1, 1, tzinfo=UTC)
@@ -92,14 +94,19 @@ def build_candidate(
     if not title:
         return None
     organisation, country, topics = _categorise(entry)
-    deadline = parse_deadline_value(entry.deadline_text, zone)
+    deadline = read_deadline_value(entry.deadline_text, zone)
     kind = source_kind
     if kind == "auto":
         kind = detect_kind(topics, title, has_deadline=deadline is not None, is_event=entry.is_event)
     if deadline is None and (kind == "call" or (source_kind == "auto" and kind == "news")):
-        deadline = extract_deadline(title + " \n " + html_to_text(summary), zone)
+        deadline = find_deadline(title + " \n " + html_to_text(summary), zone)
         if deadline is not None and source_kind == "auto" and kind == "news":
             kind = "call"
+    if deadline is not None and deadline.zone is None and entry.deadline_text:
+        deadline = _zone_from_prose(deadline, title + " \n " + html_to_text(summary), zone)
+    if not (kind == "call" or entry.deadline_text):
+        deadline = None
+    starts_at, ends_at, event_zone = _event_times(entry, zone)
     image = (bundled_image(entry.image) if bundled else None) or canonical_url(entry.image, url or base)
     image = image or canonical_url(first_image(summary))
     candidate = Candidate(
@@ -113,15 +120,45 @@ def build_candidate(
         country=truncate(country, TEXT_LIMITS["country"]),
         topics=topics,
         published_at=sane_published(entry.published, now),
-        starts_at=entry.starts_at,
-        ends_at=entry.ends_at,
+        starts_at=starts_at,
+        ends_at=ends_at,
         location=truncate(plain_text(entry.location) or None, TEXT_LIMITS["location"]),
-        timezone=entry.timezone if entry.timezone and len(entry.timezone) <= TEXT_LIMITS["timezone"] else None,
-        deadline=deadline if kind == "call" or entry.deadline_text else None,
+        timezone=_zone_kept(event_zone or (deadline.zone if deadline else None)),
+        deadline=deadline.moment if deadline else None,
+        all_day=_all_day(entry, starts_at, deadline),
     )
     candidate.content_hash = dedup.content_hash(candidate)
     candidate.title_key = dedup.title_key(candidate.title)
     return candidate
+
+
+def _event_times(entry: Entry, zone: tzinfo) -> tuple[datetime | None, datetime | None, str | None]:
+    """Start, end and zone; a feed's bare dates become the site's whole days (its first midnight, last second)."""
+    if not (entry.all_day and entry.timezone is None and entry.starts_at is not None):
+        return entry.starts_at, entry.ends_at, entry.timezone
+    first = datetime.combine(entry.starts_at.date(), dt_time(0, 0), tzinfo=zone).astimezone(UTC)
+    last = entry.ends_at.date() if entry.ends_at is not None else entry.starts_at.date()
+    end = datetime.combine(last, dt_time(23, 59, 59), tzinfo=zone).astimezone(UTC)
+    return first, end, getattr(zone, "key", None)
+
+
+def _zone_from_prose(deadline: Deadline, text: str, zone: tzinfo) -> Deadline:
+    """A deadline element gives an offset ("+00:00"), the text the place ("23:59 Lisbon time"): the same moment
+    takes the text's zone, so it is shown in Lisbon time."""
+    stated = find_deadline(text, zone)
+    if stated is not None and stated.zone and stated.moment == deadline.moment:
+        return replace(deadline, zone=stated.zone)
+    return deadline
+
+
+def _zone_kept(name: str | None) -> str | None:
+    return name if name and len(name) <= TEXT_LIMITS["timezone"] else None
+
+
+def _all_day(entry: Entry, starts_at: datetime | None, deadline: Deadline | None) -> bool:
+    if starts_at is not None:
+        return entry.all_day
+    return deadline is not None and deadline.whole_day
 
 
 def _title_from(summary: str) -> str:

@@ -46,6 +46,7 @@ class SubmittedItem:
     timezone: str | None = None
     location: str | None = None
     deadline: datetime | None = None
+    all_day: bool = False  # dates without times: an all-day event, or a deadline that is a whole day
 
     def payload(self) -> dict[str, Any]:
         """What was sent, as JSON (the contact lives in the Submission's own columns)."""
@@ -116,6 +117,7 @@ def as_candidate(submitted: SubmittedItem, now: datetime) -> Candidate:
         location=submitted.location,
         timezone=submitted.timezone,
         deadline=submitted.deadline,
+        all_day=submitted.all_day,
     )
     candidate.content_hash = dedup.content_hash(candidate)
     candidate.title_key = dedup.title_key(candidate.title)
@@ -129,7 +131,7 @@ def _new_item(submitted: SubmittedItem, candidate: Candidate, now: datetime) -> 
     """The item as sources/collector.py stores a collected entry, marked as submitted."""
     fields = item_fields(candidate, origin="submission", source_id=None, collected_at=now)
     fields["title_key"] = candidate.title_key
-    fields["timezone"] = candidate.timezone if submitted.kind == "event" else None
+    fields["timezone"] = candidate.timezone if submitted.kind in ("event", "call") else None
     return Item(**fields)
 
 

@@ -165,15 +165,20 @@ def test_the_database_refuses_an_item_with_an_unknown_status(runtime: Runtime) -
 
 
 def one_row_in_each_constrained_table(session: Session) -> None:
-    edition = Edition(type="digest", title="Weekly", subject="Weekly", slug="weekly")
     subscriber = make_subscribers(session, 1)[0]
-    session.add_all([Source(name="Feed", url="https://example.org/feed"), edition])
-    # The editor through the table as it stands, so a column added after 0001 does not break fill_at_revision_0001.
+    session.add(Source(name="Feed", url="https://example.org/feed"))
+    # Editors and editions through the tables as they stand, so a column added after 0001 does not break
+    # fill_at_revision_0001.
     editors = Table("editors", MetaData(), autoload_with=session.connection())
     row = {"email": "editor@example.org", "password_hash": "x", "role": "editor", "created_at": datetime(2026, 1, 1)}
     session.execute(insert(editors).values(row))
+    editions = Table("editions", MetaData(), autoload_with=session.connection())
+    edition = {"type": "digest", "title": "Weekly", "subject": "Weekly", "preheader": "", "intro": "", "slug": "weekly",
+               "status": "draft", "recipient_count": 0, "held": False, "warnings": [], "failure_streak": 0,
+               "created_at": datetime(2026, 1, 1)}  # fmt: skip
+    edition_id = session.execute(insert(editions).values(edition)).inserted_primary_key[0]
     session.flush()
-    session.add(Delivery(edition_id=edition.id, subscriber_id=subscriber.id))
+    session.add(Delivery(edition_id=edition_id, subscriber_id=subscriber.id))
     items = Table("items", MetaData(), autoload_with=session.connection())  # as the editor: columns come later
     now = datetime(2026, 1, 1)
     row = {"kind": "news", "status": "approved", "title": "Good status", "summary": "", "topics": [], "origin": "feed",
@@ -196,8 +201,8 @@ def fill_at_revision_0001(engine: Engine) -> None:
     with Session(engine) as session, session.begin():
         one_row_in_each_constrained_table(session)
         item_id = session.scalars(select(Item.id)).one()
-        edition = session.scalars(select(Edition)).one()
-        session.add(EditionItem(edition_id=edition.id, item_id=item_id, section="News", position=1))
+        edition_id = session.scalars(select(Edition.id)).one()
+        session.add(EditionItem(edition_id=edition_id, item_id=item_id, section="News", position=1))
         session.add(
             Submission(
                 organisation="Cluster",
@@ -230,6 +235,32 @@ def test_upgrading_from_0001_keeps_every_row_and_link(engine: Engine) -> None:
         assert session.execute(select(Item.title_key, Item.title_head, Item.title_tail)).one() == (
             "good status", None, None
         )
+
+
+def test_0006_flags_the_all_day_events_and_whole_day_deadlines_stored_before_it(engine: Engine) -> None:
+    """Before 0006 an all-day event was stored from its first midnight to its last day's last second (iCalendar)
+    or to the midnight after (older rows), and a date-only deadline at its day's last second, all in `timezone`."""
+    command.upgrade(alembic_config(engine), "0003")
+    items = Table("items", MetaData(), autoload_with=engine)
+    rows = {
+        "ical all-day": ("event", datetime(2027, 1, 6, 23), datetime(2027, 1, 8, 22, 59, 59), None, "Europe/Brussels"),
+        "midnight to midnight": ("event", datetime(2027, 1, 6, 23), datetime(2027, 1, 7, 23), None, "Europe/Brussels"),
+        "timed": ("event", datetime(2027, 1, 7, 8), datetime(2027, 1, 7, 16), None, "Europe/Brussels"),
+        "no zone": ("event", datetime(2027, 1, 7), None, None, None),
+        "whole-day deadline": ("call", None, None, datetime(2026, 12, 22, 23, 59, 59), "Europe/Lisbon"),
+        "23:59 Lisbon": ("call", None, None, datetime(2026, 12, 22, 23, 59), "Europe/Lisbon"),
+    }
+    with engine.begin() as connection:
+        for title, (kind, starts, ends, deadline, zone) in rows.items():
+            connection.execute(insert(items).values(
+                kind=kind, status="pending", title=title, summary="", topics=[], origin="feed", dedup_key=title,
+                content_hash=title, featured=False, collected_at=datetime(2026, 1, 1), updated_at=datetime(2026, 1, 1),
+                starts_at=starts, ends_at=ends, deadline=deadline, timezone=zone,
+            ))  # fmt: skip
+    upgrade(engine)
+    with Session(engine) as session:
+        flagged = {item.title for item in session.scalars(select(Item).where(Item.all_day))}
+    assert flagged == {"ical all-day", "midnight to midnight", "whole-day deadline"}
 
 
 def test_downgrade_and_upgrade_again(engine: Engine) -> None:

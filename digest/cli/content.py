@@ -9,7 +9,7 @@ import click
 
 from digest.audit import Actor
 from digest.cli.common import json_option, listing, parse_ids, print_json, print_table, with_runtime
-from digest.items.queue import decide, feature, list_items
+from digest.items.queue import ORDER_HELP, SORTS, decide, feature, list_items
 from digest.items.sources import add_source, list_sources, named_source, remove_source, set_enabled
 from digest.models import ITEM_KINDS, ITEM_STATUSES
 from digest.runtime import Runtime
@@ -123,15 +123,17 @@ def queue() -> None:
 @queue.command("list")
 @click.option("--status", type=click.Choice(ITEM_STATUSES), default=None)
 @click.option("--kind", type=click.Choice(ITEM_KINDS), default=None)
+@click.option("--sort", type=click.Choice(list(SORTS)), default="auto", show_default=True, help=ORDER_HELP)
 @listing(
     ["ID", "STATUS", "KIND", "SOURCE", "", "TITLE"],
     lambda r: [r["id"], r["status"], r["kind"], r["source"], "★" if r["featured"] else "", r["title"]],
 )
 @with_runtime()
-def queue_list(runtime: Runtime, status: str | None, kind: str | None) -> list[dict[str, Any]]:
-    """List items, newest first."""
+def queue_list(runtime: Runtime, status: str | None, kind: str | None, sort: str) -> list[dict[str, Any]]:
+    """List items in the order of the editors' queue: what arrived last first, each kind its own way
+    (events by start, calls by deadline, news and achievements newest first); see --sort."""
     with runtime.sessions() as session:
-        return [item_json(item) for item in list_items(session, status, kind)]
+        return [item_json(item) for item in list_items(session, status, kind, sort)]
 
 
 @queue.command("approve")

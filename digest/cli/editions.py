@@ -33,6 +33,7 @@ from digest.editions.lifecycle import (
 )
 from digest.editions.newsletter import kind_sections
 from digest.models import Edition
+from digest.rendering import dates
 from digest.rendering.render import personalise
 from digest.runtime import Runtime
 from digest.serialize import edition_json, iso
@@ -250,7 +251,7 @@ def edition_schedule(runtime: Runtime, actor: Actor, edition_id: int, at: str) -
         raise click.BadParameter(f"{at!r} is not an ISO 8601 time (e.g. 2026-11-30T09:00:00+01:00)") from None
     with runtime.sessions() as session, session.begin():
         schedule(session, actor, edition_id, when, timezone=runtime.config.site.timezone)
-    click.echo(f"edition {edition_id} scheduled for {when.isoformat()}")
+    click.echo(f"edition {edition_id} scheduled for {dates.local_moment(when, runtime.config.site.timezone)}")
 
 
 for _name, _step, _done, _summary in (

@@ -96,6 +96,7 @@ def item_view(config: Config, item: Item) -> ItemView:
         location=item.location,
         timezone=item.timezone,
         deadline=item.deadline,
+        all_day=item.all_day,
         featured=item.featured,
         calendar_url=f"{config.site.base_url}/events/{item.id}.ics" if item.kind == "event" else None,
     )

@@ -27,6 +27,7 @@ from digest.editions.core import (
 )
 from digest.editions.newsletter import SectionChoice, create_newsletter
 from digest.models import EDITION_TYPES, Edition, utcnow
+from digest.rendering import dates
 
 COPY_MARK = " (copy)"
 
@@ -111,7 +112,8 @@ def schedule(
     if at.tzinfo is None:
         raise EditionError("give the time with its offset, e.g. 2026-11-30T09:00:00+01:00")
     if at <= (now or utcnow()):
-        raise EditionError(f"{at.isoformat()} is in the past; schedule a time to come")
+        # Said on the clock the time was given in (the site's): "5 Jan 2020, 09:00 CET", never UTC.
+        raise EditionError(f"{dates.local_moment(at, timezone or 'UTC')} is in the past; schedule a time to come")
     edition.status = "scheduled"
     edition.scheduled_at = at
     extra = {"timezone": timezone, "by": by}

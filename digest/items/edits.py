@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from digest import audit
 from digest.items.queue import QueueError, get_items
 from digest.models import ITEM_KINDS, TEXT_LIMITS, Item
+from digest.rendering import dates
 from digest.rendering.markdown import summary_changes, summary_html, summary_markdown, summary_source
 from digest.rendering.sanitise import canonical_url
 from digest.rendering.text import plain_text
@@ -121,9 +122,21 @@ def edit_item(session: Session, actor: audit.Actor, item_id: int, changes: ItemC
         else:
             changed[spec.name] = {"from": _plain(old), "to": _plain(new)}
         setattr(item, spec.name, new)
+    if item.all_day and changed.keys() & {"starts_at", "ends_at", "deadline"}:
+        item.all_day = _still_whole_days(item)
     if changed:
         audit.record(session, actor, "item.edited", "item", item.id, changed)
     return Edited(item, changed, removed)
+
+
+def _still_whole_days(item: Item) -> bool:
+    """An all-day item whose new times are still whole days in its zone (an editor who types 09:00 means 09:00)."""
+    if item.kind != "event" or item.starts_at is None:
+        return False
+    own = dates.zone(item.timezone)
+    start = item.starts_at.astimezone(own)
+    end = item.ends_at.astimezone(own) if item.ends_at else None
+    return (start.hour, start.minute) == (0, 0) and (end is None or (end.hour, end.minute) in ((0, 0), (23, 59)))
 
 
 def _plain(value: object) -> object:

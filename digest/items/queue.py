@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from digest import audit
@@ -20,16 +20,50 @@ DECISIONS = {
 }
 
 
+SORTS = {"auto": "Each kind its own way", "newest": "Newest first", "oldest": "Oldest first"}
+ORDER_HELP = (
+    "auto (the default): with one kind, events by start, calls by deadline, news and achievements newest first; "
+    "with every kind, what arrived last first, and the items that arrived together (one collection) by kind, "
+    "each kind its own way. newest / oldest: by arrival."
+)
+
+
 class QueueError(DigestError):
     """An editorial action that cannot be done, worded for the editor."""
 
 
-def list_items(session: Session, status: str | None = None, kind: str | None = None) -> list[Item]:
+def queue_order(kind: str | None, sort: str = "auto") -> list[ColumnElement]:
+    """The ORDER BY of the queue, the same for the editors' page and `digest queue list` (see ORDER_HELP)."""
+    if sort == "newest":
+        return [Item.collected_at.desc(), Item.id.desc()]
+    if sort == "oldest":
+        return [Item.collected_at.asc(), Item.id.asc()]
+    if kind == "event":
+        return [Item.starts_at.asc().nulls_last(), Item.id.asc()]
+    if kind == "call":
+        return [Item.deadline.asc().nulls_last(), Item.id.asc()]
+    if kind in ("news", "achievement"):
+        return [func.coalesce(Item.published_at, Item.collected_at).desc(), Item.id.desc()]
+    # Every kind: a collection stores its items with one time, so within it each kind sorts its own way.
+    return [
+        Item.collected_at.desc(),
+        case({name: rank for rank, name in enumerate(ITEM_KINDS)}, value=Item.kind),
+        case((Item.kind == "event", Item.starts_at)).asc().nulls_last(),
+        case((Item.kind == "call", Item.deadline)).asc().nulls_last(),
+        func.coalesce(Item.published_at, Item.collected_at).desc(),
+        Item.id.desc(),
+    ]
+
+
+def list_items(session: Session, status: str | None = None, kind: str | None = None, sort: str = "auto") -> list[Item]:
+    """The queue as `digest queue list` shows it: in the editors' page's order (``queue_order``)."""
     if status is not None and status not in ITEM_STATUSES:
         raise QueueError(f"unknown status {status!r}; use one of {', '.join(ITEM_STATUSES)}")
     if kind is not None and kind not in ITEM_KINDS:
         raise QueueError(f"unknown kind {kind!r}; use one of {', '.join(ITEM_KINDS)}")
-    query = select(Item).options(selectinload(Item.source)).order_by(Item.collected_at.desc(), Item.id.desc())
+    if sort not in SORTS:
+        raise QueueError(f"unknown order {sort!r}; use one of {', '.join(SORTS)}")
+    query = select(Item).options(selectinload(Item.source)).order_by(*queue_order(kind, sort))
     if status:
         query = query.where(Item.status == status)
     if kind:

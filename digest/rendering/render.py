@@ -9,7 +9,7 @@ The output is rendered once per edition; per-recipient values are left as the ma
 ``PLACEHOLDERS`` and filled in by :func:`personalise`.
 
 This module is a pure stage: it imports nothing from the project but its pure helpers
-(``fragments``, ``sanitise``, ``text``, ``mjml_errors`` of ``digest.rendering``).
+(``dates``, ``fragments``, ``sanitise``, ``text``, ``mjml_errors`` of ``digest.rendering``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import textwrap
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from types import TracebackType
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import (
     Environment,
@@ -37,7 +36,7 @@ from jinja2 import (
 from mjml import mjml2html
 from premailer import Premailer
 
-from digest.rendering import mjml_errors
+from digest.rendering import dates, mjml_errors
 from digest.rendering.fragments import email_summary
 from digest.rendering.sanitise import absolute_link, email_fragment
 from digest.rendering.text import html_paragraphs
@@ -77,14 +76,6 @@ TEXT_WIDTH = 72
 PREHEADER_FILLER = 100
 URGENT_DAYS = 7  # a call closing within a week gets the warm "days left" badge
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTHS_LONG = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_WEEKDAYS_LONG = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
 
 # --------------------------------------------------------------------------- public data
 
@@ -102,9 +93,10 @@ class ItemView:
     starts_at: datetime | None  # aware UTC (events)
     ends_at: datetime | None
     location: str | None
-    timezone: str | None  # IANA name of the event's zone; None -> site timezone
+    timezone: str | None  # IANA name of the event's or the deadline's zone; None -> site timezone
     deadline: datetime | None  # aware UTC (calls)
     featured: bool = False
+    all_day: bool = False  # the source gave dates only: an event's days, a call's last day
     calendar_url: str | None = None  # absolute link to the per-event .ics
 
 
@@ -191,113 +183,11 @@ class _Section:
 # --------------------------------------------------------------------------- helpers
 
 
-def _zone(name: str | None, fallback: tzinfo) -> tzinfo:
-    if not name:
-        return fallback
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        # A feed with a bogus TZID must not stop the edition: show the site's zone instead.
-        return fallback
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _abbrev(moment: datetime) -> str:
-    name = moment.tzname() or ""
-    if not name or name[0] in "+-":  # zones without a letter abbreviation ("+03") -> "UTC+3"
-        offset = moment.utcoffset() or timedelta(0)
-        minutes = int(offset.total_seconds() // 60)
-        sign = "+" if minutes >= 0 else "−"
-        hours, rest = divmod(abs(minutes), 60)
-        return "UTC" if minutes == 0 else f"UTC{sign}{hours}" + (f":{rest:02d}" if rest else "")
-    return name
-
-
-def _fmt_day(day: date, *, weekday: bool = False, year: bool = True) -> str:
-    text = f"{day.day} {_MONTHS[day.month - 1]}"
-    if year:
-        text += f" {day.year}"
-    return f"{_WEEKDAYS[day.weekday()]} {text}" if weekday else text
-
-
-def _fmt_long_day(day: date) -> str:
-    return f"{_WEEKDAYS_LONG[day.weekday()]} {day.day} {_MONTHS_LONG[day.month - 1]} {day.year}"
-
-
 def _dateline(title: str, day: date) -> str:
     """The edition's date under its title, unless the title already says it."""
-    if f"{day.day} {_MONTHS_LONG[day.month - 1]} {day.year}" in title:
+    if f"{day.day} {dates.MONTHS_LONG[day.month - 1]} {day.year}" in title:
         return ""
-    return _fmt_long_day(day)
-
-
-def _fmt_time(moment: datetime) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"
-
-
-def _is_midnight(moment: datetime) -> bool:
-    return moment.hour == 0 and moment.minute == 0
-
-
-def _date_range(first: date, last: date) -> str:
-    """A day range: "8–10 Dec 2026", "30 Nov – 2 Dec 2026", "30 Dec 2026 – 2 Jan 2027"."""
-    if first.year != last.year:
-        return f"{_fmt_day(first)} – {_fmt_day(last)}"
-    if first.month != last.month:
-        return f"{_fmt_day(first, year=False)} – {_fmt_day(last)}"
-    return f"{first.day}–{_fmt_day(last)}"
-
-
-def event_when(starts_at: datetime, ends_at: datetime | None, zone: tzinfo) -> str:
-    """The event's dates and times in its own zone, with the zone's abbreviation."""
-    start = _aware(starts_at).astimezone(zone)
-    end = _aware(ends_at).astimezone(zone) if ends_at is not None else None
-    if end is not None and end < start:
-        end = None
-    all_day = _is_midnight(start) and (end is None or _is_midnight(end))
-    if end is None:
-        if all_day:
-            return _fmt_day(start.date(), weekday=True)
-        return f"{_fmt_day(start.date(), weekday=True)}, {_fmt_time(start)} {_abbrev(start)}"
-    last_day = end.date()
-    if _is_midnight(end) and end > start:  # an exclusive end at midnight belongs to the day before
-        last_day = (end - timedelta(minutes=1)).date()
-    if last_day == start.date():
-        if all_day:
-            return _fmt_day(start.date(), weekday=True)
-        if _abbrev(start) == _abbrev(end):
-            times = f"{_fmt_time(start)}–{_fmt_time(end)} {_abbrev(end)}"
-        else:
-            times = f"{_fmt_time(start)} {_abbrev(start)} – {_fmt_time(end)} {_abbrev(end)}"
-        return f"{_fmt_day(start.date(), weekday=True)}, {times}"
-    text = _date_range(start.date(), last_day)
-    if not all_day:
-        text += f", from {_fmt_time(start)} {_abbrev(start)}"
-    return text
-
-
-def deadline_label(deadline: datetime, zone: tzinfo) -> str:
-    """The deadline's day in ``zone`` ("15 Dec 2026"), with the hour when it matters ("…, 17:00 CET")."""
-    local = _aware(deadline).astimezone(zone)
-    text = _fmt_day(local.date())
-    if not _is_midnight(local) and not (local.hour == 23 and local.minute == 59):
-        text += f", {_fmt_time(local)} {_abbrev(local)}"
-    return text
-
-
-def deadline_status(deadline: datetime, zone: tzinfo, today: date) -> tuple[int, str]:
-    """Days left until the deadline's (local) day, and how to say it."""
-    days = (_aware(deadline).astimezone(zone).date() - today).days
-    if days < 0:
-        return days, "Closed"
-    if days == 0:
-        return days, "Closes today"
-    if days == 1:
-        return days, "1 day left"
-    return days, f"{days} days left"
+    return dates.long_day(day)
 
 
 def wrap_text(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
@@ -333,18 +223,20 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
     for item in items:
         if item.kind not in ITEM_KINDS:
             raise RenderError(f"item {item.title!r}: unknown kind {item.kind!r} (expected one of {ITEM_KINDS})")
+        own_zone = dates.zone(item.timezone, site_zone)
         when = None
         if item.kind == "event" and item.starts_at is not None:
-            when = event_when(item.starts_at, item.ends_at, _zone(item.timezone, site_zone))
+            when = dates.event_when(item.starts_at, item.ends_at, own_zone, site_zone, all_day=item.all_day)
         deadline = status = None
         days_left = None
         if item.deadline is not None:
-            deadline = deadline_label(item.deadline, site_zone)
-            days_left, status = deadline_status(item.deadline, site_zone, today)
+            deadline = dates.deadline_label(item.deadline, own_zone, site_zone, whole_day=item.all_day)
+            days_left = (dates.aware(item.deadline).astimezone(own_zone).date() - today).days
+            status = dates.deadline_status(days_left)
         summary_html, summary_text = email_summary(item.summary_html, site.base_url)
         published = None
         if item.published_at is not None:
-            published = _fmt_day(_aware(item.published_at).astimezone(site_zone).date())
+            published = dates.day(dates.aware(item.published_at).astimezone(site_zone).date())
         entries.append(
             _Entry(
                 item=item,
@@ -547,7 +439,7 @@ def render_edition(
     templates_dir = (templates_dir or DEFAULT_TEMPLATES_DIR).resolve()
     if not templates_dir.is_dir():
         raise RenderError(f"templates directory not found: {templates_dir}")
-    site_zone = _zone(site.timezone, UTC)
+    site_zone = dates.zone(site.timezone, UTC)
     sections = tuple(
         _Section(title=section.title, entries=_entries(section.items, site, site_zone, today))
         for section in edition.sections
@@ -563,7 +455,7 @@ def render_edition(
         "item_count": sum(len(section.entries) for section in sections),
         "archive_url": archive_url,
         "home_url": _absolute_url(site.base_url, site.base_url) or archive_url,
-        "edition_date": _fmt_long_day(edition_day),
+        "edition_date": dates.long_day(edition_day),
         "dateline": _dateline(edition.title, edition_day),
         "urgent_days": URGENT_DAYS,
         "preheader_filler": PREHEADER_FILLER,

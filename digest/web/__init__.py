@@ -38,5 +38,6 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(schedule_web.blueprint, url_prefix="/editor/schedule")  # jobs: next run, last result
     app.jinja_env.globals["site"] = runtime.config.site
     app.jinja_env.filters["local_time"] = public.local_time_filter(runtime.config.site.timezone)
+    app.jinja_env.filters["item_dates"] = public.item_dates_filter(runtime.config.site.timezone)
     headers.install(app, runtime.config.site.base_url, runtime.config.web.trusted_proxies)
     return app

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from flask import Blueprint, Flask, jsonify, render_template, request, send_file
 from flask.typing import ResponseReturnValue
@@ -15,6 +15,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from archive.links import Links
+from digest.rendering import dates
 from digest.runtime import Runtime
 from digest.web.context import runtime
 
@@ -76,9 +77,19 @@ def runtime_of(app: Flask) -> Runtime:
 
 
 def local_time_filter(timezone: str) -> Callable[[datetime | None], str]:
-    zone = ZoneInfo(timezone)
+    """A moment of ours in the site's zone, with the zone: "5 Jan 2020, 09:00 CET"."""
+    zone = dates.zone(timezone)
 
     def local_time(value: datetime | None) -> str:
-        return value.astimezone(zone).strftime("%d %b %Y, %H:%M") if value else "—"
+        return dates.local_moment(value, zone)
 
     return local_time
+
+
+def item_dates_filter(timezone: str) -> Callable[[Any], str]:
+    """An item's event dates or deadline as the source meant them (digest.rendering.dates)."""
+
+    def item_when(item: Any) -> str:
+        return dates.item_dates(item, timezone) or ""
+
+    return item_when

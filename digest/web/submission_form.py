@@ -18,7 +18,17 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
 from werkzeug.datastructures import MultiDict
-from wtforms import EmailField, Field, RadioField, SelectField, StringField, TextAreaField, URLField, ValidationError
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    URLField,
+    ValidationError,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 
@@ -37,7 +47,11 @@ LONGEST_EVENT = timedelta(days=366)
 URL_SAFE = "/:@!$&'()*+,;=~%?"  # what stays as it is in a path or query (RFC 3986), and existing %XX
 HONEYPOT = "website"  # hidden from people; robots fill it in
 KIND_ALIASES = {"open call": "call", "open_call": "call", "opencall": "call", "open-call": "call"}
-FIELDS_OF_KIND = {"event": ("starts_at", "ends_at", "timezone", "location"), "call": ("deadline", "timezone")}
+FIELDS_OF_KIND = {
+    "event": ("starts_at", "ends_at", "all_day", "timezone", "location"),
+    "call": ("deadline", "timezone"),
+}
+DATE_ONLY = 10  # len("2027-01-07"): a date without a time
 
 FieldError = dict[str, str]
 
@@ -171,8 +185,11 @@ class SubmissionForm(CleanForm):
     timezone = SelectField(
         "Time zone", validate_choice=False, filters=[stripped], description="The times above are read in this zone."
     )
-    starts_at = StringField("Starts", filters=[stripped], description="Date and time, for example 2026-12-03 09:00.")
-    ends_at = StringField("Ends", filters=[stripped], description="Optional; after the start.")
+    starts_at = StringField(
+        "Starts", filters=[stripped], description="Date and time, for example 2026-12-03 09:00, or a date alone."
+    )
+    ends_at = StringField("Ends", filters=[stripped], description="Optional; after the start (its last day).")
+    all_day = BooleanField("All-day event", description="Dates only: the times above are left out.")
     location = StringField(
         "Location",
         filters=[one_line],
@@ -213,7 +230,8 @@ class SubmissionForm(CleanForm):
         start = self._moment(field, "the start")
         if start > self.now + MAX_AHEAD:
             raise ValidationError("The start is more than three years away: check the year.")
-        if start <= self.now and not self.ends_at.data:
+        over = start + timedelta(days=1) if self.whole_days() else start  # an all-day event runs all its day
+        if over <= self.now and not self.ends_at.data:
             raise ValidationError("This start is in the past: for an event still running, give its end too.")
         self.times["starts_at"] = start
 
@@ -240,12 +258,22 @@ class SubmissionForm(CleanForm):
             raise ValidationError("The deadline is more than three years away: check the year.")
         self.times["deadline"] = deadline
 
+    def whole_days(self) -> bool:
+        """An all-day event: the box is ticked, or its start (and end, if any) are dates without times."""
+        if self.all_day.data:
+            return True
+        start, end = (self.starts_at.data or "").strip(), (self.ends_at.data or "").strip()
+        return len(start) == DATE_ONLY and len(end) in (0, DATE_ONLY)
+
     def _moment(self, field: Field, what: str, end_of_day: bool = False) -> datetime:
         if not field.data:
             raise ValidationError(f"Enter {what}.")
         zone_name = self.timezone.data if self.timezone.data in timezone_names() else self.default_timezone
+        text = field.data
+        if field.name in ("starts_at", "ends_at") and self.whole_days():
+            text = text.strip()[:DATE_ONLY]  # the date part of "2027-01-07T09:00" when the box says all day
         try:
-            return parse_moment(field.data, ZoneInfo(zone_name), end_of_day)
+            return parse_moment(text, ZoneInfo(zone_name), end_of_day)
         except ValueError as error:
             raise ValidationError(str(error)) from None
 
@@ -274,7 +302,13 @@ class SubmissionForm(CleanForm):
             timezone=self.timezone.data if "timezone" in counts else None,
             location=(self.location.data or None) if "location" in counts else None,
             deadline=self.times.get("deadline") if "deadline" in counts else None,
+            all_day=self._dates_only(kind),
         )
+
+    def _dates_only(self, kind: str) -> bool:
+        if kind == "event":
+            return self.whole_days()
+        return kind == "call" and len((self.deadline.data or "").strip()) == DATE_ONLY
 
     def field_errors(self) -> list[FieldError]:
         """Every problem as {field, message}, in the order of the fields."""
@@ -321,8 +355,10 @@ def formdata_from_json(body: Mapping[str, Any]) -> tuple[MultiDict[str, str], li
         if key not in known:
             expected = ", ".join(JSON_FIELDS)
             problems.append({"field": str(key)[:64], "message": f"Unknown field; the fields are: {expected}."})
-        elif value is None:
+        elif value is None or value is False:
             continue
+        elif key == "all_day" and value is True:
+            data.add(key, "y")
         elif not isinstance(value, str):
             problems.append({"field": key, "message": "Must be a string (text)."})
         else:
@@ -332,5 +368,5 @@ def formdata_from_json(body: Mapping[str, Any]) -> tuple[MultiDict[str, str], li
 
 JSON_FIELDS = (
     "kind", "title", "summary", "url", "image_url", "organisation", "country", "contact_name", "contact_email",
-    "starts_at", "ends_at", "timezone", "location", "deadline",
+    "starts_at", "ends_at", "all_day", "timezone", "location", "deadline",
 )  # fmt: skip

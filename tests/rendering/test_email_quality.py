@@ -186,7 +186,7 @@ def test_each_kind_shows_what_readers_need(forty) -> None:
     event = next(item for item in items if item.kind == "event" and item.featured)
     assert f'href="http://digest.test/events/{event.id}.ics"' in page
     assert f"Add to calendar: http://digest.test/events/{event.id}.ics" in text
-    assert "10–11 Dec 2026, from 08:00 WET" in page  # Lisbon: the event's own zone
+    assert "10–11 Dec 2026, from 08:00 Lisbon time (09:00 CET)" in page  # Lisbon: its own zone, then the site's
     assert "Deadline: 11 Dec 2026, 17:00 CET" in page and "4 days left" in page
     assert 'class="dg-left dg-urgent"' in page
     assert "Circular Plastics Cluster 3 · Poland" in page  # an achievement: organisation and country

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest.rendering.dates import event_when
 from digest.rendering.render import (
     DEFAULT_TEMPLATES_DIR,
     PLACEHOLDERS,
@@ -22,7 +23,6 @@ from digest.rendering.render import (
     RenderError,
     SectionView,
     SiteView,
-    event_when,
     personalise,
     render_edition,
 )
@@ -385,7 +385,7 @@ def test_text_part_is_readable(rendered: RenderedEdition) -> None:
 
 def test_event_times_in_the_events_own_zone(rendered: RenderedEdition) -> None:
     for part in (rendered.html, rendered.text):
-        assert "Tue 8 Dec 2026, 08:00–17:00 WET" in part  # Lisbon
+        assert "Tue 8 Dec 2026, 08:00–17:00 Lisbon time (09:00–18:00 CET)" in part  # Lisbon, the site's clock after
         assert "Tue 8 Dec 2026, 09:00–17:00 CET" in part  # Brussels
         assert "8–10 Dec 2026" in part  # multi-day, Vienna
         assert "Sun 10 Jan 2027, 14:30–16:00 CET" in part  # no zone given: the site's zone

@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from digest.editions.core import CLOSING_SOON_WITHIN
+from digest.items.queue import SORTS, queue_order
 from digest.models import ITEM_KINDS, ITEM_STATUSES, Item, Source, Submission
 
 PER_PAGE = 50
-SORTS = {"auto": "Each kind its own way", "newest": "Newest first", "oldest": "Oldest first"}
 MAX_TEXT = 200
 
 
@@ -92,7 +92,8 @@ def queue_page(session: Session, filters: QueueFilters, per_page: int = PER_PAGE
     query = select(Item).options(joinedload(Item.source)).where(*conditions)
     if filters.status:
         query = query.where(Item.status == filters.status)
-    query = query.order_by(*_order(filters)).limit(per_page).offset((filters.page - 1) * per_page)
+    query = query.order_by(*queue_order(filters.kind, filters.sort))
+    query = query.limit(per_page).offset((filters.page - 1) * per_page)
     items = list(session.scalars(query))
     return QueuePage(filters, items, counts, submissions_of(session, items))
 
@@ -125,20 +126,6 @@ def _conditions(filters: QueueFilters) -> list[ColumnElement[bool]]:
             )
         )
     return conditions
-
-
-def _order(filters: QueueFilters) -> list[ColumnElement]:
-    if filters.sort == "newest":
-        return [Item.collected_at.desc(), Item.id.desc()]
-    if filters.sort == "oldest":
-        return [Item.collected_at.asc(), Item.id.asc()]
-    if filters.kind == "event":
-        return [Item.starts_at.asc().nulls_last(), Item.id.asc()]
-    if filters.kind == "call":
-        return [Item.deadline.asc().nulls_last(), Item.id.asc()]
-    if filters.kind in ("news", "achievement"):
-        return [func.coalesce(Item.published_at, Item.collected_at).desc(), Item.id.desc()]
-    return [Item.collected_at.desc(), Item.id.desc()]  # every kind: what arrived last first
 
 
 def closing_soon(item: Item, now: datetime) -> bool:

@@ -7,6 +7,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from digest.models import AuditEntry, utcnow
+from digest.rendering import dates
+from digest.web.context import runtime
 from digest.web.editor.blueprint import blueprint
 
 ACTIONS = {
@@ -51,7 +53,10 @@ ACTIONS = {
     "editor.password_set": "set a new password",
     "editor.removed": "removed an editor",
 }
-DETAIL_SHOWN = ("note", "to", "at", "recipients", "section", "new_title", "fields", "role", "email", "was", "status")
+DETAIL_SHOWN = (
+    "note", "to", "at", "was_at", "scheduled_at", "recipients", "section", "new_title", "fields", "role", "email",
+    "was", "status",
+)  # fmt: skip
 
 
 @blueprint.app_template_filter("audit_action")
@@ -72,9 +77,10 @@ def audit_detail(entry: AuditEntry) -> str:
     if entry.action == "subscribers.imported":
         return ", ".join(f"{detail.get(key, 0)} {key}" for key in ("added", "updated", "unchanged", "rejected"))
     parts = []
+    zone = runtime().config.site.timezone
     for key in DETAIL_SHOWN:
         if detail.get(key) not in (None, "", []):
-            value = detail[key]
+            value = dates.local_text(detail[key], zone)  # times are stored in UTC, read in the site's zone
             parts.append(f"{key.replace('_', ' ')}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
     return "; ".join(parts)
 
