@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from digest.cli import archive, audit, content, editions, people, services
+from digest.cli import archive, audit, bounces, content, editions, people, services
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,5 +42,6 @@ for command in (
     services.run,
     archive.archive,
     audit.audit_group,
+    bounces.bounces,
 ):
     main.add_command(command)

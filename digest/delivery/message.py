@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import edition_message_id, sender_domain
+from digest.delivery.verp import ReturnPath
 from digest.models import Edition
 from digest.rendering.render import PLACEHOLDERS
 from digest.subscribers.tokens import make_token
@@ -69,6 +70,7 @@ class EditionMessage:
         links: SiteLinks,
         subject_prefix: str = "",
         sign: Callable[[bytes], bytes] | None = None,
+        return_path: ReturnPath | None = None,
     ) -> None:
         if not edition.html or not edition.text:
             raise ValueError(f"edition {edition.id} has not been frozen (rendered) yet")
@@ -78,11 +80,14 @@ class EditionMessage:
         self.domain = sender_domain(sender)
         self.list_id = f"{list_name} <{_list_id_label(list_name)}.{self.domain}>"
         self.sign = sign
+        self.return_path = return_path
         self.segments = self._template(subject_prefix + edition.subject, edition.text, edition.html)
 
-    @property
-    def envelope_sender(self) -> str:
-        return parseaddr(self.sender)[1]
+    def envelope_sender(self, delivery_id: int | None = None) -> str:
+        """Where bounces of this delivery go (mail.return_path, with a VERP token when mail.verp is on)."""
+        if self.return_path is None:
+            return parseaddr(self.sender)[1]
+        return self.return_path.for_delivery(delivery_id)
 
     def message_id(self, delivery_id: int) -> str:
         return edition_message_id(self.edition_id, delivery_id, self.domain)

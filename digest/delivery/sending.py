@@ -16,6 +16,7 @@ from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.ledger import start_sending
 from digest.delivery.message import EditionMessage, Recipient, site_links
 from digest.delivery.transport import make_transport
+from digest.delivery.verp import ReturnPath
 from digest.editions.compose import EditionRenderError, freeze, record_failure
 from digest.editions.core import get_edition
 from digest.errors import DigestError
@@ -77,12 +78,13 @@ def send_test(runtime: Runtime, actor: audit.Actor, edition_id: int, address: st
             edition = get_edition(session, edition_id)
             freeze(config, edition, now, public=False)
             links = site_links(config.site.base_url, runtime.secret_key)
+            return_path = ReturnPath.of(config.mail, runtime.secret_key)
             message = EditionMessage(
-                edition, config.mail.from_address, config.site.name, links, "[TEST] ", make_signer(config)
+                edition, config.mail.from_address, config.site.name, links, "[TEST] ", make_signer(config), return_path
             )
             session.rollback()  # a test send renders but never freezes the edition
         recipient = Recipient(email=address, name=None, uid="test-recipient")
-        transport.send(message.envelope_sender, address, message.build(recipient, 0))
+        transport.send(message.envelope_sender(), address, message.build(recipient, 0))
     except (TransientError, PermanentError, smtplib.SMTPException, OSError) as error:
         raise TestNotSent(str(error)) from error
     finally:

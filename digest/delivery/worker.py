@@ -26,6 +26,7 @@ from digest.delivery.message import EditionMessage, site_links
 from digest.delivery.message_id import sender_domain
 from digest.delivery.notices import edition_paused_notice, send_notice
 from digest.delivery.transport import Transport, make_transport
+from digest.delivery.verp import ReturnPath
 from digest.models import Edition, utcnow
 from digest.runtime import Runtime
 
@@ -202,7 +203,9 @@ class Worker:
             return Outcome(job, "retry", f"edition {job.edition_id} has no frozen message")
         try:
             self.transport.send(
-                message.envelope_sender, job.recipient.email, message.build(job.recipient, job.delivery_id)
+                message.envelope_sender(job.delivery_id),
+                job.recipient.email,
+                message.build(job.recipient, job.delivery_id),
             )
         except TransientError as error:
             return Outcome(job, "retry", str(error))
@@ -251,4 +254,5 @@ class Worker:
             self.config.site.name,
             site_links(self.config.site.base_url, self.runtime.secret_key),
             sign=self.sign,
+            return_path=ReturnPath.of(self.config.mail, self.runtime.secret_key),
         )

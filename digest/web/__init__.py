@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from archive import web as archive_web
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import editor, errors, headers, limits, public, submission, subscription
+from digest.web import bounces_api, editor, errors, headers, limits, public, submission, subscription
 from scheduler import web as schedule_web
 
 
@@ -34,6 +34,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(subscription.blueprint)  # /subscribe, /confirm, /preferences, /unsubscribe
     app.register_blueprint(submission.blueprint)  # /submit, /submit/status/<token>, POST /api/submissions
     app.register_blueprint(schedule_web.blueprint, url_prefix="/editor/schedule")  # jobs: next run, last result
+    app.register_blueprint(bounces_api.blueprint)  # POST /api/bounces: a relay's bounces and complaints
     app.jinja_env.globals["site"] = runtime.config.site
     app.jinja_env.filters["local_time"] = public.local_time_filter(runtime.config.site.timezone)
     headers.install(app, runtime.config.site.base_url, runtime.config.web.trusted_proxies)

@@ -25,7 +25,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("feedback_at", sa.DateTime(), nullable=True))
         batch_op.create_check_constraint(op.f("ck_deliveries_feedback"), FEEDBACK)
         batch_op.create_index(batch_op.f("ix_deliveries_message_id"), ["message_id"], unique=False)
-        batch_op.create_index("ix_deliveries_feedback_sent", ["feedback", "sent_at"], unique=False)
+        batch_op.create_index("ix_deliveries_sent_at", ["sent_at"], unique=False)
     op.create_table(
         "delivery_reports",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -64,7 +64,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("delivery_reports")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
-        batch_op.drop_index("ix_deliveries_feedback_sent")
+        batch_op.drop_index("ix_deliveries_sent_at")
         batch_op.drop_index(batch_op.f("ix_deliveries_message_id"))
         batch_op.drop_constraint(op.f("ck_deliveries_feedback"), type_="check")
         batch_op.drop_column("feedback_at")

@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from digest import audit
+from digest.bounces.health import list_health
 from digest.delivery.recipients import recipient_count
 from digest.editions.arrange import (
     TEXTS,
@@ -65,6 +66,7 @@ def edition(edition_id: int) -> ResponseReturnValue:
             section_choices=titles + [title for title in SECTIONS if title not in titles],
             trail=audit.entries_for(session, "edition", found.id),
             progress=progress(session, found) if found.status in ("sending", "paused", "sent") else None,
+            health=list_health(session),
             recipients=recipient_count(session, found) if editable else None,
             schedule_value=input_value(found.scheduled_at or default_send_time(timezone), timezone),
             timezone=timezone,
