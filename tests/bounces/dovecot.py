@@ -123,10 +123,7 @@ def _free_port() -> int:
 def _account() -> tuple[int, int, str, str]:
     """Who Dovecot runs as: nobody under root, else the caller."""
     uid = os.getuid()
-    if uid == 0:
-        entry = pwd.getpwnam("nobody")
-    else:
-        entry = pwd.getpwuid(uid)
+    entry = pwd.getpwnam("nobody") if uid == 0 else pwd.getpwuid(uid)
 
     return entry.pw_uid, entry.pw_gid, entry.pw_name, grp.getgrgid(entry.pw_gid).gr_name
 
