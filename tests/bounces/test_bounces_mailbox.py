@@ -280,3 +280,17 @@ def test_the_return_path_decides_on_verp_addresses() -> None:
     assert path.delivery_in(address.replace("lists.example.org", "evil.example")) is None
     assert path.for_delivery(None) == "bounces@lists.example.org"
     assert ReturnPath("bounces@lists.example.org", False, TEST_SECRET).for_delivery(42) == "bounces@lists.example.org"
+
+
+def test_forgetting_a_subscriber_scrubs_their_address_from_kept_reports(
+    verp_runtime: Runtime, smtp, tmp_path: Path
+) -> None:
+    _, sent = send_edition(verp_runtime, smtp[0], readers=1)
+    [email] = sent
+    reply = samples.plain_reply(sent[email].sender).replace(b"someone@example.net", email.encode())
+    process(verp_runtime, "--maildir", str(maildir_with(tmp_path / "md", reply)))
+    [kept] = digest_json("bounces", "list-unknown", "--raw", config=verp_runtime.config.path)
+    assert email in kept["raw"]
+    digest("subscribers", "forget", email, config=verp_runtime.config.path)
+    [kept] = digest_json("bounces", "list-unknown", "--raw", config=verp_runtime.config.path)
+    assert email not in kept["raw"] and "[forgotten]" in kept["raw"]
