@@ -78,6 +78,8 @@ class MaildirSource:
                     raw, truncated = _read_bounded(handle, self.limits.max_bytes)
             except FileNotFoundError:  # another reader took it meanwhile
                 continue
+            except OSError as error:
+                raise MailboxError(f"{self.path / subfolder / name}: cannot be read: {error.strerror}") from None
             yield Incoming(f"{subfolder}/{name}", raw, truncated)
 
     def _unseen(self) -> list[tuple[str, str]]:
@@ -184,8 +186,15 @@ class ImapSource:
             self.close()
             raise MailboxError(f"bounces.mailbox: no folder {address.folder!r} at {address.host}")
 
+    def _uid(self, *command: str | None) -> tuple[str, list]:
+        """One UID command; a dropped connection or a refusal is a MailboxError, not a traceback."""
+        try:
+            return self.client.uid(*command)
+        except (OSError, imaplib.IMAP4.error) as error:
+            raise MailboxError(f"bounces.mailbox: {command[0]} failed: {_text(error)}") from None
+
     def messages(self) -> Iterator[Incoming]:
-        status, data = self.client.uid("SEARCH", None, "UNSEEN")
+        status, data = self._uid("SEARCH", None, "UNSEEN")
         if status != "OK":
             raise MailboxError(f"bounces.mailbox: the server refused to search: {_text(data)}")
         uids = (data[0] or b"").split()[: self.limits.max_messages]
@@ -196,7 +205,7 @@ class ImapSource:
 
     def _fetch(self, uid: str) -> Incoming | None:
         limit = self.limits.max_bytes
-        status, data = self.client.uid("FETCH", uid, f"(RFC822.SIZE BODY.PEEK[]<0.{limit}>)")
+        status, data = self._uid("FETCH", uid, f"(RFC822.SIZE BODY.PEEK[]<0.{limit}>)")
         literal = next((item for item in data or [] if isinstance(item, tuple)), None)
         if status != "OK" or literal is None:
             return None  # expunged meanwhile
@@ -205,7 +214,7 @@ class ImapSource:
         return Incoming(uid, literal[1][:limit], truncated)
 
     def mark_processed(self, key: str) -> None:
-        self.client.uid("STORE", key, "+FLAGS", "(\\Seen)")
+        self._uid("STORE", key, "+FLAGS", "(\\Seen)")
 
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
