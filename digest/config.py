@@ -34,6 +34,8 @@ ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "DIGEST_SMTP_PORT": ("mail", "smtp", "port"),
     "DIGEST_SMTP_USERNAME": ("mail", "smtp", "username"),
     "DIGEST_SMTP_PASSWORD": ("mail", "smtp", "password"),
+    "DIGEST_BOUNCES_PASSWORD": ("bounces", "password"),
+    "DIGEST_BOUNCES_WEBHOOK_TOKEN": ("bounces", "webhook_token"),
 }
 
 
@@ -98,6 +100,9 @@ class DkimConfig(_Section):
     ed25519_selector: str | None = None
 
 
+_ADDRESS_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+")  # no spaces, quotes or angle brackets
+
+
 class MailConfig(_Section):
     from_address: str = Field("Cluster Digest <digest@localhost>", alias="from")
     transport: Literal["outbox", "smtp"] = "outbox"
@@ -113,6 +118,19 @@ class MailConfig(_Section):
         if value is not None and not re.fullmatch(r"[^\s@<>,;:\"()\[\]\\]+@[A-Za-z0-9.-]+", value):
             raise ValueError(f"{value!r} is not a plain address such as unsubscribe@example.org")
         return value
+
+    return_path: str | None = Field(None, description="the envelope sender (bounces go there); default: from")
+    verp: bool = Field(False, description="envelope sender return_path's local part + a token naming the delivery")
+
+    @field_validator("return_path")
+    @classmethod
+    def _plain_return_path(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        local, at, domain = value.strip().rpartition("@")
+        if not at or not local or not domain or not _ADDRESS_PART.fullmatch(local + domain):
+            raise ValueError(f"{value!r} is not a plain address such as bounces@lists.example.org")
+        return f"{local}@{domain.lower()}"
 
 
 class DeliveryConfig(_Section):
@@ -164,10 +182,13 @@ class SchedulesConfig(_Section):
     send_scheduled: str = "* * * * *"  # release scheduled editions whose time has come
     expire_calls: str = "5 * * * *"
     cleanup: str = "30 3 * * *"
+    bounces: str = "*/15 * * * *"  # read the bounce mailbox (only when bounces.mailbox is set)
     outbox_keep_days: float = Field(30, gt=0)
     lease_seconds: float = Field(60, ge=1, description="one scheduler at a time: a silent holder loses it after this")
 
-    @field_validator("collect", "digest_assemble", "digest_send", "send_scheduled", "expire_calls", "cleanup")
+    @field_validator(
+        "collect", "digest_assemble", "digest_send", "send_scheduled", "expire_calls", "cleanup", "bounces"
+    )
     @classmethod
     def _cron_expression(cls, value: str) -> str:
         try:
@@ -254,6 +275,27 @@ class CollectConfig(_Section):
         return value
 
 
+class BouncesConfig(_Section):
+    """Bounces and complaints: the mailbox they arrive in and the relay's webhook (digest/bounces/)."""
+
+    mailbox: str | None = Field(None, description="a Maildir folder, or imaps://USER@HOST[:PORT][/FOLDER]")
+    password: str | None = Field(None, description="the IMAP password (or DIGEST_BOUNCES_PASSWORD)")
+    ca_file: str | None = Field(None, description="certificates to trust for the IMAP server, beside the system's")
+    soft_limit: int = Field(3, ge=1, le=100, description="soft bounces in a row that make a subscriber bounced")
+    webhook_token: str | None = Field(None, min_length=24, description="bearer token of POST /api/bounces")
+    max_messages_per_run: int = Field(500, ge=1, le=100_000)
+    max_message_bytes: int = Field(1024 * 1024, ge=4096, le=50 * 1024 * 1024)
+    max_webhook_reports: int = Field(100, ge=1, le=10_000, description="reports one webhook request may carry")
+    timeout_seconds: float = Field(30, gt=0)
+
+    @field_validator("mailbox")
+    @classmethod
+    def _mailbox(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.startswith("imaps://"):
+            raise ValueError("use a Maildir path or imaps://USER@HOST[:PORT][/FOLDER] (IMAP over TLS only)")
+        return value or None
+
+
 class Settings(_Section):
     site: SiteConfig = SiteConfig()
     database: DatabaseConfig = DatabaseConfig()
@@ -266,6 +308,7 @@ class Settings(_Section):
     submissions: SubmissionsConfig = SubmissionsConfig()
     web: WebConfig = WebConfig()
     limits: LimitsConfig = LimitsConfig()
+    bounces: BouncesConfig = BouncesConfig()
     analytics: AnalyticsConfig = AnalyticsConfig()
 
 
@@ -338,6 +381,8 @@ class Config:
     @property
     def analytics(self) -> AnalyticsConfig:
         return self.settings.analytics
+    def bounces(self) -> BouncesConfig:
+        return self.settings.bounces
 
     @property
     def database_url(self) -> str:

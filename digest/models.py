@@ -37,6 +37,8 @@ EDITION_STATUSES = ("draft", "scheduled", "sending", "paused", "sent", "cancelle
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced")
 EDITOR_ROLES = ("editor", "admin")
+FEEDBACK_KINDS = ("hard", "soft", "complaint")  # what a bounce or complaint report says of a delivery
+REPORT_KINDS = (*FEEDBACK_KINDS, "unknown")
 
 # Text columns and their lengths, for checking input before it is stored (PostgreSQL enforces them; SQLite
 # does not).
@@ -300,7 +302,9 @@ class Delivery(Base):
         # claim costs the same at the start of a send and at its end, however many rows are sent.
         Index("ix_deliveries_queued", "id", sqlite_where=QUEUED, postgresql_where=QUEUED),
         Index("ix_deliveries_sending", "claimed_at", sqlite_where=SENDING, postgresql_where=SENDING),
+        Index("ix_deliveries_sent_at", "sent_at"),  # the list health: what went out in the last 30 days
         one_of("status", DELIVERY_STATUSES),
+        one_of("feedback", FEEDBACK_KINDS),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -312,7 +316,10 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    message_id: Mapped[str | None] = mapped_column(String(300))
+    message_id: Mapped[str | None] = mapped_column(String(300), index=True)  # bounce reports quote it
+    # What later reports said of it (digest/bounces/): the strongest of hard, soft and complaint.
+    feedback: Mapped[str | None] = mapped_column(String(16))
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriber: Mapped[Subscriber] = relationship()
 
@@ -342,6 +349,27 @@ class DeliveryClick(Base):
     link_id: Mapped[int] = mapped_column(ForeignKey("edition_links.id", ondelete="CASCADE"), index=True)
     clicks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     first_clicked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryReport(Base):
+    """One bounce or complaint report (from the bounce mailbox or the relay's webhook), or one not understood.
+
+    ``report_key`` makes processing idempotent: the same report read twice is recorded once."""
+
+    __tablename__ = "delivery_reports"
+    __table_args__ = (Index("ix_delivery_reports_kind_received", "kind", "received_at"), one_of("kind", REPORT_KINDS))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_key: Mapped[str] = mapped_column(String(100), unique=True)
+    origin: Mapped[str] = mapped_column(String(16))  # mailbox | webhook
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(32))  # 5.1.1, 4.2.2, abuse, …
+    action: Mapped[str | None] = mapped_column(String(32))  # failed, delayed, … as the report says
+    reason: Mapped[str | None] = mapped_column(String(1000))  # the diagnostic, or why it was not understood
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), index=True)
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    raw: Mapped[str | None] = mapped_column(Text)  # only a report not understood keeps its text, for a person
 
 
 class Editor(Base):

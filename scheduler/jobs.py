@@ -256,6 +256,14 @@ def clean_up(context: JobContext, now: datetime, fire: datetime) -> Result:
     )
 
 
+def process_bounces(context: JobContext, now: datetime, fire: datetime) -> Result:
+    """Read the bounce mailbox (bounces.mailbox) and record its reports (digest.bounces.processing)."""
+    from digest.bounces.processing import process_mailbox
+
+    run = process_mailbox(context.runtime, SCHEDULER)
+    return Result("ok", run.summary)
+
+
 def remove_old_outbox_files(folder: Path, older_than: datetime) -> int:
     if not folder.is_dir():
         return 0

@@ -33,6 +33,9 @@ def job_specs(config: Config) -> list[JobSpec]:
     ) -> JobSpec:
         return JobSpec(name, label, schedule, cron_trigger(schedule, zone), run, misfire, first, advice or None)
 
+    bounces = [
+        spec("bounces", "Read the bounce mailbox", schedules.bounces, jobs.process_bounces, Misfire.CATCH_UP_ONCE)
+    ]
     return [
         spec("collect", "Collect due sources", schedules.collect, jobs.collect_sources, Misfire.CATCH_UP_ONCE),
         spec("expire_calls", "Expire lapsed calls", schedules.expire_calls, jobs.expire_calls, Misfire.CATCH_UP_ONCE),
@@ -53,6 +56,7 @@ def job_specs(config: Config) -> list[JobSpec]:
             Misfire.CATCH_UP_ONCE,
         ),
         spec("cleanup", "Clean up", schedules.cleanup, jobs.clean_up, Misfire.CATCH_UP_ONCE),
+        *(bounces if config.bounces.mailbox else []),  # only with a mailbox to read
     ]
 
 

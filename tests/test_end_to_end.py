@@ -145,4 +145,4 @@ def test_json_listings_are_json_arrays_and_nothing_else(write_config: Callable[.
         "November newsletter",
         [items[0]["id"]],
     )
-    assert edition["counts"] == {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "bounced": 0}
+    assert edition["counts"] == {"queued": 0, "sending": 0, "sent": 0, "failed": 0, "bounced": 0, "complained": 0}

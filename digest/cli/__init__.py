@@ -22,6 +22,7 @@ COMMANDS = {
     "run": "services:run",
     "archive": "archive:archive",
     "audit": "audit:audit_group",
+    "bounces": "bounces:bounces",
 }
 
 

@@ -100,7 +100,7 @@ class Worker:
         self.transport = transport or make_transport(runtime.config)
         self.store = store or LedgerStore(runtime.sessions, runtime.config.delivery)
         self.sign = make_signer(runtime.config)
-        self.envelope_sender = EnvelopeSender(runtime.config)
+        self.envelope_sender = EnvelopeSender(runtime.config, runtime.secret_key)
         self._next: list[Job] = []  # the batch claimed while the current one is out
         self.clock = clock
         self.stats = WorkerStats()

@@ -255,15 +255,20 @@ def list_editions(session: Session) -> list[Edition]:
 
 
 def delivery_counts(session: Session, edition_ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per edition, how many deliveries are in each status (every status present, zero or not)."""
-    counts = {edition_id: dict.fromkeys(DELIVERY_STATUSES, 0) for edition_id in edition_ids}
+    """Per edition, how many deliveries are in each status (every status present, zero or not), plus
+    ``complained``. A message the server took that hard-bounced later counts as bounced, not sent; one
+    whose reader complained stays sent and is also counted in ``complained``."""
+    counts = {edition_id: dict.fromkeys((*DELIVERY_STATUSES, "complained"), 0) for edition_id in edition_ids}
     if not edition_ids:
         return counts
     rows = session.execute(
-        select(Delivery.edition_id, Delivery.status, func.count())
+        select(Delivery.edition_id, Delivery.status, Delivery.feedback, func.count())
         .where(Delivery.edition_id.in_(edition_ids))
-        .group_by(Delivery.edition_id, Delivery.status)
+        .group_by(Delivery.edition_id, Delivery.status, Delivery.feedback)
     )
-    for edition_id, status, number in rows:
-        counts[edition_id][status] = number
+    for edition_id, status, feedback, number in rows:
+        bounced_later = status == "sent" and feedback == "hard"
+        counts[edition_id]["bounced" if bounced_later else status] += number
+        if status == "sent" and feedback == "complaint":
+            counts[edition_id]["complained"] += number
     return counts

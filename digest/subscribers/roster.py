@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from digest import audit
+from digest.bounces.privacy import scrub_reports
 from digest.clean import has_controls, strip_controls
 from digest.delivery.ledger import scrub_errors
 from digest.delivery.outbox import outbox_file_stem
@@ -388,6 +389,7 @@ def forget_subscriber(
     also = (name,) if name else ()
     for address in addresses:
         scrub_errors(session, address, also)
+        scrub_reports(session, address, also)
         audit.redact(session, address, also)
         anonymise_submissions(session, address, subscriber.email, audit.REDACTED)
     audit.record(session, actor, "subscriber.forgotten", "subscriber", subscriber.id)

@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from archive import web as archive_web
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import clicks, editor, errors, headers, limits, public, submission, subscription
+from digest.web import bounces_api, clicks, editor, errors, headers, limits, public, submission, subscription
 from scheduler import web as schedule_web
 
 
@@ -36,6 +36,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.register_blueprint(submission.blueprint)  # /submit, /submit/status/<token>, POST /api/submissions
     app.register_blueprint(clicks.blueprint)  # /l/<token>: count a click, redirect to the edition's link
     app.register_blueprint(schedule_web.blueprint, url_prefix="/editor/schedule")  # jobs: next run, last result
+    app.register_blueprint(bounces_api.blueprint)  # POST /api/bounces: a relay's bounces and complaints
     app.jinja_env.globals["site"] = runtime.config.site
     app.jinja_env.filters["local_time"] = public.local_time_filter(runtime.config.site.timezone)
     app.jinja_env.filters["item_dates"] = public.item_dates_filter(runtime.config.site.timezone)

@@ -166,7 +166,7 @@ def test_failures_in_a_row_pause_the_edition_tell_the_editors_and_resume_sends_t
     assert stats.paused_editions == [edition_id] and stats.sent == 0
     shown = digest_json("edition", "show", str(edition_id), config=runtime.config.path)
     assert shown["status"] == "paused"
-    assert shown["counts"] == {"queued": 30, "sending": 0, "sent": 0, "failed": 0, "bounced": 0}
+    assert shown["counts"] == {"queued": 30, "sending": 0, "sent": 0, "failed": 0, "bounced": 0, "complained": 0}
     with runtime.sessions() as session:
         edition = session.get(Edition, edition_id)
         assert "4 deliveries in a row failed" in edition.last_error and "451 4.3.2" in edition.last_error

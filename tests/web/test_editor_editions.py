@@ -266,7 +266,8 @@ def test_sending_now_asks_for_a_confirmation_then_queues_one_delivery_per_reader
     page = admin.follow(f"{base}/send", {"confirm": "yes"})
     assert "Sending to 3 subscribers" in page and 'data-status="sending"' in page
     assert admin.get(f"{base}/progress.json").get_json() | {"failures": []} == {
-        "status": "sending", "queued": 3, "sent": 0, "failed": 0, "total": 3, "failures": [], "done_percent": 0,
+        "status": "sending", "queued": 3, "sent": 0, "failed": 0, "bounced": 0, "complained": 0, "total": 3,
+        "failures": [], "done_percent": 0,
         "left_out": 0,
     }  # fmt: skip
     drain(runtime)

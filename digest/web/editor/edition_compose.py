@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.analytics.clicks import edition_clicks
+from digest.bounces.health import list_health
 from digest.delivery.recipients import recipient_count
 from digest.editions.arrange import (
     TEXTS,
@@ -69,6 +70,7 @@ def edition(edition_id: int) -> ResponseReturnValue:
             trail=audit.entries_for(session, "edition", found.id),
             progress=progress(session, found) if found.status in ("sending", "paused", "sent") else None,
             clicks=edition_clicks(session, found.id) if found.status in ("sending", "paused", "sent") else None,
+            health=list_health(session),
             recipients=recipient_count(session, found) if editable else None,
             schedule_value=input_value(found.scheduled_at or default_send_time(timezone), timezone),
             timezone=timezone,

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from digest.editions.core import delivery_counts
-from digest.models import Delivery, Edition, Subscriber
+from digest.models import DELIVERY_STATUSES, Delivery, Edition, Subscriber
 
 FAILURES_SHOWN = 50
 
@@ -28,13 +28,15 @@ class Progress:
     status: str
     queued: int  # waiting, or being sent right now
     sent: int
-    failed: int  # failed or bounced
+    failed: int
+    bounced: int  # refused by the server, or a hard bounce reported later
+    complained: int  # sent, and its reader complained (not part of the total)
     total: int
     failures: list[Failure]
 
     @property
     def done_percent(self) -> int:
-        return round(100 * (self.sent + self.failed) / self.total) if self.total else 100
+        return round(100 * (self.sent + self.failed + self.bounced) / self.total) if self.total else 100
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self) | {"done_percent": self.done_percent}
@@ -46,8 +48,10 @@ def progress(session: Session, edition: Edition) -> Progress:
         status=edition.status,
         queued=counts["queued"] + counts["sending"],
         sent=counts["sent"],
-        failed=counts["failed"] + counts["bounced"],
-        total=sum(counts.values()),
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        complained=counts["complained"],
+        total=sum(number for status, number in counts.items() if status in DELIVERY_STATUSES),
         failures=failures(session, edition.id),
     )
 

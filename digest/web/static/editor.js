@@ -92,9 +92,9 @@
       }
       const total = data.total || 1;
       card.querySelector(".progress .sent").style.width = `${(100 * data.sent) / total}%`;
-      card.querySelector(".progress .failed").style.width = `${(100 * data.failed) / total}%`;
+      card.querySelector(".progress .failed").style.width = `${(100 * (data.failed + data.bounced)) / total}%`;
       card.querySelector(".progress").setAttribute("aria-valuenow", String(data.done_percent));
-      for (const key of ["queued", "sent", "failed", "total"]) {
+      for (const key of ["queued", "sent", "failed", "bounced", "complained", "total"]) {
         const cell = card.querySelector(`[data-count="${key}"]`);
         if (cell) cell.textContent = data[key];
       }
