@@ -124,11 +124,14 @@ def test_the_layout_switches_from_the_compose_page_with_an_audit_line(runtime: R
     page = admin.page(f"/editor/editions/{edition_id}")
     assert 'aria-label="Show Upcoming events as cards"' in page
 
+    listed_before = admin.page(f"/editor/editions/{edition_id}/preview").count('class="dg-row-title"')
     shown = admin.follow(
         f"/editor/editions/{edition_id}/sections/layout", {"title": "Upcoming events", "layout": "cards"}
     )
+    listed_after = admin.page(f"/editor/editions/{edition_id}/preview").count('class="dg-row-title"')
 
     assert "“Upcoming events” is shown as cards." in shown
+    assert (listed_before, listed_after) == (2, 1)  # the preview follows: the event is a card now, the call a row
     assert layouts(runtime, edition_id)["Upcoming events"] == "cards"
     assert layout_lines(runtime, edition_id) == [
         (
