@@ -121,8 +121,13 @@ def layout_lines(runtime: Runtime, edition_id: int) -> list[tuple[str, str, dict
 def test_the_layout_switches_from_the_compose_page_with_an_audit_line(runtime: Runtime) -> None:
     edition_id = week_digest(runtime)
     admin = desk(make_app(runtime), ADMIN)
+    with runtime.sessions() as session, session.begin():
+        rename_section(session, SYSTEM, edition_id, "Cluster achievements", "Achievements")
+        item_at(session, "Approved after the assembly", MONDAY + timedelta(hours=1))  # offered for adding
     page = admin.page(f"/editor/editions/{edition_id}")
     assert 'aria-label="Show Upcoming events as cards"' in page
+    choices = re.findall(r"<option>([^<]+)</option>", page)  # where to add items: a renamed section once
+    assert "Achievements" in choices and "Cluster achievements" not in choices
 
     listed_before = admin.page(f"/editor/editions/{edition_id}/preview").count('class="dg-row-title"')
     shown = admin.follow(

@@ -25,6 +25,7 @@ from digest.editions.arrange import (
 )
 from digest.editions.core import (
     EDITABLE_STATUSES,
+    SECTION_KEYS,
     SECTIONS,
     EditionError,
     default_sections,
@@ -57,6 +58,7 @@ def edition(edition_id: int) -> ResponseReturnValue:
         candidates = [item for item in unsent_approved_items(session) if item.id not in present] if editable else []
         sections = sections_of(found)
         titles = [section.title for section in sections]
+        keys = {section.key for section in sections}
         return render_template(
             "editor_edition.html",
             edition=found,
@@ -64,7 +66,8 @@ def edition(edition_id: int) -> ResponseReturnValue:
             layouts=SECTION_LAYOUTS,
             editable=editable,
             candidates=default_sections(candidates, utcnow()),
-            section_choices=titles + [title for title in SECTIONS if title not in titles],
+            # a default section renamed is offered by its new title only (its key is taken)
+            section_choices=titles + [title for title in SECTIONS if SECTION_KEYS[title] not in keys],
             trail=audit.entries_for(session, "edition", found.id),
             progress=progress(session, found) if found.status in ("sending", "paused", "sent") else None,
             recipients=recipient_count(session, found) if editable else None,
