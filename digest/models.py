@@ -39,6 +39,7 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced")
 EDITOR_ROLES = ("editor", "admin")
 FEEDBACK_KINDS = ("hard", "soft", "complaint")  # what a bounce or complaint report says of a delivery
 REPORT_KINDS = (*FEEDBACK_KINDS, "unknown")
+SECTION_LAYOUTS = ("cards", "list")  # a section's items as full cards, or as one-line rows (title, date, link)
 
 # Text columns and their lengths, for checking input before it is stored (PostgreSQL enforces them; SQLite
 # does not).
@@ -247,6 +248,32 @@ class Edition(Base):
         order_by="EditionItem.position",
         cascade="all, delete-orphan",
     )
+    sections: Mapped[list[EditionSection]] = relationship(
+        back_populates="edition",
+        order_by="EditionSection.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class EditionSection(Base):
+    """A section of an edition: a stable key (what assembly files items by), the title editors give it,
+    its place and its layout. It outlives its items, so a renamed section keeps its name and layout."""
+
+    __tablename__ = "edition_sections"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "key"),
+        UniqueConstraint("edition_id", "title", name="uq_edition_sections_title"),
+        one_of("layout", SECTION_LAYOUTS),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    layout: Mapped[str] = mapped_column(String(8), default="cards")
+
+    edition: Mapped[Edition] = relationship(back_populates="sections")
 
 
 class EditionItem(Base):
@@ -256,7 +283,7 @@ class EditionItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="RESTRICT"), index=True)
-    section: Mapped[str] = mapped_column(String(100))
+    section: Mapped[str] = mapped_column(String(100))  # the title of its EditionSection (kept in step)
     position: Mapped[int] = mapped_column(Integer)
 
     edition: Mapped[Edition] = relationship(back_populates="entries")

@@ -1,7 +1,7 @@
 """Commands for editions: create (the weekly digest or a newsletter) or duplicate, inspect, preview,
 schedule or unschedule, hold back from automatic sending or release, send, cancel, and resume one paused
-after failures. Each action is one function of digest.editions.lifecycle or digest.delivery, which writes
-the audit line."""
+after failures; list, rename, move and lay out an edition's sections (`digest edition section …`). Each
+action is one function of digest.editions.lifecycle, arrange or digest.delivery, which writes the audit line."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from digest.cli.common import edition_step, fail, json_option, listing, parse_id
 from digest.delivery.ledger import resume_edition
 from digest.delivery.message import site_links
 from digest.delivery.sending import send_now, send_test
+from digest.editions.arrange import rename_section, sections_of, set_section_layout, step_section
 from digest.editions.compose import freeze
 from digest.editions.core import delivery_counts, get_edition, list_editions
 from digest.editions.lifecycle import (
@@ -32,7 +33,7 @@ from digest.editions.lifecycle import (
     unschedule,
 )
 from digest.editions.newsletter import kind_sections
-from digest.models import Edition
+from digest.models import SECTION_LAYOUTS, Edition
 from digest.rendering import dates
 from digest.rendering.render import personalise
 from digest.runtime import Runtime
@@ -178,8 +179,9 @@ def edition_show(runtime: Runtime, edition_id: int, as_json: bool) -> None:
     click.echo(f"preheader: {row['preheader']}")
     if row["window_end"]:
         click.echo(f"window: {row['window_start'] or 'the beginning'} → {row['window_end']}")
+    layouts = {section.title: section.layout for section in sections_of(found)}
     for section in row["sections"]:
-        click.echo(f"\n{section['title']}")
+        click.echo(f"\n{section['title']}  [{layouts.get(section['title'], 'cards')}]")
         for item_id in section["items"]:
             click.echo(f"  {item_id:>5}  {titles[item_id]}")
     counts = row["counts"]
@@ -293,3 +295,62 @@ def edition_send(runtime: Runtime, actor: Actor, edition_id: int, test_address: 
     started = send_now(runtime, actor, edition_id)
     click.echo(f"edition {edition_id}: {started.queued} deliveries queued — `digest worker --drain` sends them")
     _echo_warnings(started.warnings)
+
+
+@edition.group("section")
+def section() -> None:
+    """An edition's sections: list them, rename one, move one, show one as cards or as a list."""
+
+
+@section.command("list")
+@click.argument("edition_id", type=int)
+@json_option
+@with_runtime()
+def section_list(runtime: Runtime, edition_id: int, as_json: bool) -> None:
+    """The edition's sections in reading order: key (what assembly files items by), layout, items, title."""
+    with runtime.sessions() as session:
+        rows = [
+            {"key": s.key, "title": s.title, "layout": s.layout, "items": [e.item_id for e in s.entries]}
+            for s in sections_of(get_edition(session, edition_id))
+        ]
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        click.echo(f"{row['key']:<16} {row['layout']:<6} {len(row['items']):>4}  {row['title']}")
+
+
+@section.command("rename")
+@click.argument("edition_id", type=int)
+@click.argument("title")
+@click.argument("new_title")
+@with_runtime(acts=True)
+def section_rename(runtime: Runtime, actor: Actor, edition_id: int, title: str, new_title: str) -> None:
+    """Rename a section; the weekly assembly keeps filing its kind of items into it."""
+    with runtime.sessions() as session, session.begin():
+        rename_section(session, actor, edition_id, title, new_title)
+    click.echo(f"edition {edition_id}: section “{title}” renamed “{' '.join(new_title.split())}”")
+
+
+@section.command("layout")
+@click.argument("edition_id", type=int)
+@click.argument("title")
+@click.argument("layout", type=click.Choice(SECTION_LAYOUTS))
+@with_runtime(acts=True)
+def section_layout(runtime: Runtime, actor: Actor, edition_id: int, title: str, layout: str) -> None:
+    """Show a section's items as cards or as a compact list (title, date or deadline, who, one link)."""
+    with runtime.sessions() as session, session.begin():
+        changed = set_section_layout(session, actor, edition_id, title, layout)
+    click.echo(f"edition {edition_id}: “{title}” " + (f"is shown as {layout}" if changed else f"was already {layout}"))
+
+
+@section.command("move")
+@click.argument("edition_id", type=int)
+@click.argument("title")
+@click.argument("direction", type=click.Choice(["up", "down"]))
+@with_runtime(acts=True)
+def section_move(runtime: Runtime, actor: Actor, edition_id: int, title: str, direction: str) -> None:
+    """Move a section one place up or down."""
+    with runtime.sessions() as session, session.begin():
+        step_section(session, actor, edition_id, title, direction)
+    click.echo(f"edition {edition_id}: “{title}” moved {direction}")

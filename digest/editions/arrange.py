@@ -2,42 +2,75 @@
 texts. This is the small interface the editors' app calls (the weekly assembly uses it too).
 
 Every function refuses an edition that is sending or sent (its order is frozen then) and leaves the
-positions numbered 0…n-1 in reading order. A section is a title; it exists while it holds items.
+positions numbered 0…n-1 in reading order. A section is an ``EditionSection``: a stable key (assembly
+files new items by it, so renaming a section keeps them together), the title readers see, its place and
+its layout (``cards`` or ``list``). It outlives its items: emptied, it keeps its title and layout for
+the items assembly may file into it later. An entry names its section by title (kept in step on rename).
 The editors' actions (those taking an ``actor``) write their audit line.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.editions.core import (
     ITEM_STATUSES_FOR_EDITIONS,
-    SECTIONS,
+    SECTION_KEYS,
     EditionError,
+    default_layout,
     editable_edition,
+    entries_for,
     generated_preheader,
     one_line,
     refresh_generated_texts,
     section_order,
 )
 from digest.items.queue import get_items
-from digest.models import Edition, EditionItem, Item
+from digest.models import SECTION_LAYOUTS, Edition, EditionItem, EditionSection, Item
 
 Layout = list[tuple[str, list[EditionItem]]]
 
 SECTION_TITLE_MAX = 100
+SECTION_KEY_MAX = 40
 TEXTS = ("title", "subject", "preheader", "intro")
+_DEFAULT_RANK = {key: rank for rank, key in enumerate(SECTION_KEYS.values())}
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section as pages and the renderer see it: empty ones included (they are not rendered)."""
+
+    title: str
+    key: str
+    layout: str
+    entries: list[EditionItem]
 
 
 def layout(edition: Edition) -> Layout:
-    """The edition's sections in reading order, each with its entries in order."""
+    """The edition's sections that hold items, in reading order, each with its entries in order."""
     grouped: dict[str, list[EditionItem]] = {}
     for entry in sorted(edition.entries, key=lambda entry: entry.position):
         grouped.setdefault(entry.section, []).append(entry)
     return list(grouped.items())
+
+
+def sections_of(edition: Edition) -> list[Section]:
+    """Every section of the edition in reading order, with its key, layout and entries (maybe none)."""
+    grouped = dict(layout(edition))
+    found = [
+        Section(row.title, row.key, row.layout, grouped.pop(row.title, []))
+        for row in sorted(edition.sections, key=lambda row: row.position)
+    ]
+    # Entries made without their section row (older code paths, fixtures): their title's defaults.
+    for title, members in grouped.items():
+        key = SECTION_KEYS.get(title, _slug(title))
+        found.append(Section(title, key, default_layout(edition.type, key), members))
+    return found
 
 
 def add_items(
@@ -61,10 +94,23 @@ def place_items(edition: Edition, items: Sequence[Item], section: str, position:
     title = section_title(section)
     _check_addable(edition, items)
     sections = layout(edition)
-    members = _section(sections, title)
+    members = _section(edition, sections, title)
     at = len(members) if position is None else _within(position, len(members))
     members[at:at] = [EditionItem(item=item, item_id=item.id, section=title, position=0) for item in items]
     _store(edition, sections)
+
+
+def file_sections(edition: Edition, grouped: Sequence[tuple[str, Sequence[Item]]]) -> None:
+    """A new edition's items in these sections, in order (each section made with its key and default layout)."""
+    edition.entries = entries_for(grouped)
+    _order_rows(edition, [title for title, _ in grouped])
+
+
+def copy_sections(source: Edition, copy: Edition) -> None:
+    """The source's sections (titles, keys, order, layouts) in a new edition, before its items go in."""
+    for section in sections_of(source):
+        row = EditionSection(title=section.title, key=section.key, layout=section.layout, position=len(copy.sections))
+        copy.sections.append(row)
 
 
 def insert_in_order(edition: Edition, item: Item, section: str) -> None:
@@ -72,10 +118,11 @@ def insert_in_order(edition: Edition, item: Item, section: str) -> None:
     a default section that does not exist yet is made in its default place."""
     _check_addable(edition, [item])
     sections = layout(edition)
-    members = _section(sections, section, default_place=True)
+    title = _title_for_key(edition, section)
+    members = _section(edition, sections, title, default_place=True)
     key = section_order(section)
     at = next((index for index, entry in enumerate(members) if key(entry.item) > key(item)), len(members))
-    members.insert(at, EditionItem(item=item, item_id=item.id, section=section, position=0))
+    members.insert(at, EditionItem(item=item, item_id=item.id, section=title, position=0))
     _store(edition, sections)
 
 
@@ -103,7 +150,7 @@ def move_item(
     for _, members in sections:
         if entry in members:
             members.remove(entry)
-    members = _section(sections, target)
+    members = _section(edition, sections, target)
     members.insert(_within(position, len(members)), entry)
     _store(edition, sections)
     _changed(session, actor, edition, "edition.item_moved", item=item_id, section=target, position=position)
@@ -120,19 +167,21 @@ def step_item(session: Session, actor: audit.Actor, edition_id: int, item_id: in
 
 
 def order_sections(session: Session, actor: audit.Actor, edition_id: int, titles: Sequence[str]) -> Edition:
-    """Put the sections in this order (every section named once)."""
+    """Put the sections in this order: every section that holds items named once (empty ones may be
+    named too; those left out keep their place after the section they followed)."""
     edition = editable_edition(session, edition_id)
     sections = dict(layout(edition))
-    if sorted(titles) != sorted(sections):
+    known = {section.title for section in sections_of(edition)}
+    if len(set(titles)) != len(titles) or not set(sections) <= set(titles) or not set(titles) <= known:
         raise EditionError(f"name every section of edition {edition_id} once: {', '.join(sections)}")
-    _store(edition, [(title, sections[title]) for title in titles])
+    _store(edition, [(title, sections.get(title, [])) for title in titles])
     _changed(session, actor, edition, "edition.sections_ordered", order=list(titles))
     return edition
 
 
 def step_section(session: Session, actor: audit.Actor, edition_id: int, title: str, direction: str) -> Edition:
     """Move a section one place ``up`` or ``down`` (the first stays first, the last last)."""
-    titles = [name for name, _ in layout(editable_edition(session, edition_id))]
+    titles = [section.title for section in sections_of(editable_edition(session, edition_id))]
     if title not in titles:
         raise EditionError(f"edition {edition_id} has no section {title!r}")
     index = titles.index(title)
@@ -143,17 +192,33 @@ def step_section(session: Session, actor: audit.Actor, edition_id: int, title: s
 
 
 def rename_section(session: Session, actor: audit.Actor, edition_id: int, title: str, new_title: str) -> Edition:
+    """Give a section a new title. It keeps its key, so assembly files new items into it still, and it
+    can take its old title back."""
     edition = editable_edition(session, edition_id)
-    sections = layout(edition)
     new_title = section_title(new_title)
-    titles = [name for name, _ in sections]
-    if title not in titles:
-        raise EditionError(f"edition {edition_id} has no section {title!r}")
-    if new_title != title and new_title in titles:
+    row = _existing_row(edition, title)
+    if new_title != title and _row_titled(edition, new_title) is not None:
         raise EditionError(f"edition {edition_id} already has a section {new_title!r}; move the items instead")
-    _store(edition, [(new_title if name == title else name, members) for name, members in sections])
-    _changed(session, actor, edition, "edition.section_renamed", title=title, new_title=new_title)
+    row.title = new_title
+    for entry in edition.entries:
+        if entry.section == title:
+            entry.section = new_title
+    _changed(session, actor, edition, "edition.section_renamed", title=title, new_title=new_title, key=row.key)
     return edition
+
+
+def set_section_layout(session: Session, actor: audit.Actor, edition_id: int, title: str, chosen: str) -> bool:
+    """Show a section's items as ``cards`` or as a compact ``list``; the choice goes out with the edition.
+    Returns whether it changed (no change, no audit line)."""
+    if chosen not in SECTION_LAYOUTS:
+        raise EditionError(f"a section's layout is one of {', '.join(SECTION_LAYOUTS)}, not {chosen!r}")
+    edition = editable_edition(session, edition_id)
+    row = _existing_row(edition, title)
+    if row.layout == chosen:
+        return False
+    was, row.layout = row.layout, chosen
+    _changed(session, actor, edition, "edition.section_layout", section=title, key=row.key, layout=chosen, was=was)
+    return True
 
 
 def set_texts(
@@ -230,19 +295,69 @@ def _check_addable(edition: Edition, items: Sequence[Item]) -> None:
         seen.add(item.id)
 
 
-def _section(sections: Layout, title: str, default_place: bool = False) -> list[EditionItem]:
-    """The entries of a section, made (at the end, or in its default place) when missing."""
+def _section(edition: Edition, sections: Layout, title: str, default_place: bool = False) -> list[EditionItem]:
+    """The entries of a section, made (at the end, or where a default section goes) when missing."""
     for name, members in sections:
         if name == title:
             return members
     index = len(sections)
-    if default_place and title in SECTIONS:
-        rank = SECTIONS.index
-        later = [i for i, (name, _) in enumerate(sections) if name in SECTIONS and rank(name) > rank(title)]
+    rank = _rank(edition, title)
+    if default_place and rank is not None:
+        ranks = [_rank(edition, name) for name, _ in sections]
+        later = [i for i, other in enumerate(ranks) if other is not None and other > rank]
         index = later[0] if later else len(sections)
     members: list[EditionItem] = []
     sections.insert(index, (title, members))
     return members
+
+
+def _rank(edition: Edition, title: str) -> int | None:
+    """Where a default section goes among the others (None: not a default section)."""
+    row = _row_titled(edition, title)
+    return _DEFAULT_RANK.get(row.key if row is not None else SECTION_KEYS.get(title, ""))
+
+
+def _title_for_key(edition: Edition, default_title: str) -> str:
+    """The title of the section a default section's items go to: its row's, however renamed; a new
+    row (with the default title, or a numbered one if another section took it) when there is none."""
+    key = SECTION_KEYS[default_title]
+    row = next((row for row in edition.sections if row.key == key), None)
+    if row is None:
+        title, number = default_title, 2
+        while _row_titled(edition, title) is not None or any(e.section == title for e in edition.entries):
+            title, number = f"{default_title} ({number})", number + 1
+        row = _add_row(edition, title, key)
+    return row.title
+
+
+def _row_titled(edition: Edition, title: str) -> EditionSection | None:
+    return next((row for row in edition.sections if row.title == title), None)
+
+
+def _existing_row(edition: Edition, title: str) -> EditionSection:
+    """The row of a section the edition has (made for entries that were filed without one)."""
+    row = _row_titled(edition, title)
+    if row is None and any(entry.section == title for entry in edition.entries):
+        row = _add_row(edition, title)
+    if row is None:
+        raise EditionError(f"edition {edition.id} has no section {title!r}")
+    return row
+
+
+def _add_row(edition: Edition, title: str, key: str | None = None) -> EditionSection:
+    taken = {row.key for row in edition.sections}
+    if key is None:
+        base = SECTION_KEYS.get(title) or _slug(title)
+        key, number = base, 2
+        while key in taken:
+            key, number = f"{base}-{number}", number + 1
+    row = EditionSection(title=title, key=key, position=len(edition.sections), layout=default_layout(edition.type, key))
+    edition.sections.append(row)
+    return row
+
+
+def _slug(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[: SECTION_KEY_MAX - 4] or "section"
 
 
 def _entry(edition: Edition, sections: Layout, item_id: int) -> EditionItem:
@@ -274,3 +389,18 @@ def _store(edition: Edition, sections: Layout) -> None:
             entry.section, entry.position = title, len(entries)
             entries.append(entry)
     edition.entries = entries  # entries left out are deleted
+    _order_rows(edition, [title for title, _ in sections])
+
+
+def _order_rows(edition: Edition, titles: list[str]) -> None:
+    """Section rows in the order given; rows not named (emptied sections) stay after the row they followed."""
+    before = sorted(edition.sections, key=lambda row: row.position)
+    order = [_row_titled(edition, title) or _add_row(edition, title) for title in titles]
+    for index, row in enumerate(before):
+        if row in order:
+            continue
+        anchor = next((earlier for earlier in reversed(before[:index]) if earlier in order), None)
+        order.insert(order.index(anchor) + 1 if anchor is not None else 0, row)
+    for position, row in enumerate(order):
+        row.position = position
+    edition.sections = order

@@ -24,14 +24,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from digest.editions.arrange import insert_in_order
+from digest.editions.arrange import file_sections, insert_in_order
 from digest.editions.core import (
     SENT_STATUSES,
     EditionError,
     add_warnings,
     counts_preheader,
     default_sections,
-    entries_for,
     left_out_notes,
     new_edition,
     refresh_generated_texts,
@@ -110,7 +109,7 @@ def assemble_digest(session: Session, timezone: str, now: datetime | None = None
         return Assembly(None, created=False, message=_empty_message(window), notes=notes)
     edition = new_edition(session, "digest", timezone, now, title)
     edition.window_key, edition.window_start, edition.window_end = window.key, window.start, window.end
-    edition.entries = entries_for(default_sections(due, now))
+    file_sections(edition, default_sections(due, now))
     edition.preheader = counts_preheader(due)
     edition.warnings = list(notes)
     session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, object_session
 from digest.analytics.clicks import store_links
 from digest.analytics.links import DELIVERY_MARKER, LinkTracker, tracker
 from digest.config import Config
-from digest.editions.arrange import layout
+from digest.editions.arrange import sections_of
 from digest.editions.core import (
     EditionError,
     add_warnings,
@@ -104,8 +104,14 @@ def item_view(config: Config, item: Item) -> ItemView:
 
 def edition_view(config: Config, edition: Edition, on_day: date) -> EditionView:
     sections = tuple(
-        SectionView(title=title, items=tuple(item_view(config, entry.item) for entry in entries))
-        for title, entries in layout(edition)
+        SectionView(
+            title=section.title,
+            items=tuple(item_view(config, entry.item) for entry in section.entries),
+            layout=section.layout,
+            anchor=f"section-{section.key}",
+        )
+        for section in sections_of(edition)
+        if section.entries
     )
     return EditionView(
         title=edition.title,
@@ -255,7 +261,7 @@ def _ranked(view: EditionView) -> list[tuple[int, int]]:
 
 def _keeping(view: EditionView, places: set[tuple[int, int]]) -> EditionView:
     sections = tuple(
-        SectionView(section.title, tuple(item for i, item in enumerate(section.items) if (s, i) in places))
+        replace(section, items=tuple(item for i, item in enumerate(section.items) if (s, i) in places))
         for s, section in enumerate(view.sections)
     )
     left_out = sum(len(section.items) for section in view.sections) - len(places)

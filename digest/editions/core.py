@@ -27,6 +27,16 @@ NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS = (
 )
 SECTIONS = (NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS)  # the default order
 KIND_SECTIONS = {"news": NEWS, "event": EVENTS, "call": OPEN_CALLS, "achievement": ACHIEVEMENTS}
+# The stable keys of the default sections: assembly files items by key, so a renamed section keeps them.
+SECTION_KEYS = {
+    NEWS: "news",
+    EVENTS: "events",
+    CLOSING_SOON: "closing-soon",
+    OPEN_CALLS: "open-calls",
+    ACHIEVEMENTS: "achievements",
+}
+# The weekly digest lists events and calls compactly (title, date or deadline, one link); the rest are cards.
+DIGEST_LISTED_KEYS = ("events", "closing-soon", "open-calls")
 CLOSING_SOON_WITHIN = timedelta(days=14)
 
 EDITABLE_STATUSES = ("draft", "scheduled")
@@ -152,6 +162,11 @@ def section_order(title: str) -> Callable[[Item], Any]:
     return lambda item: (not item.featured, -(item.published_at or item.collected_at).timestamp(), item.id)
 
 
+def default_layout(edition_type: str, key: str) -> str:
+    """The layout a new section starts with: the choice is stored with the edition from then on."""
+    return "list" if edition_type == "digest" and key in DIGEST_LISTED_KEYS else "cards"
+
+
 def default_sections(items: Iterable[Item], now: datetime, sort: bool = True) -> list[tuple[str, list[Item]]]:
     """Items grouped into the default sections (empty ones left out), each sorted its own way, or
     in the order given when ``sort`` is False."""
@@ -232,7 +247,8 @@ def unique_slug(session: Session, base: str) -> str:
 
 
 def get_edition(session: Session, edition_id: int) -> Edition:
-    edition = session.get(Edition, edition_id, options=[selectinload(Edition.entries).selectinload(EditionItem.item)])
+    loading = [selectinload(Edition.entries).selectinload(EditionItem.item), selectinload(Edition.sections)]
+    edition = session.get(Edition, edition_id, options=loading)
     return required(edition, EditionError, f"no edition with id {edition_id} (see `digest edition list`)")
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from digest import audit
 from digest.config import Config
-from digest.editions.arrange import place_items
+from digest.editions.arrange import copy_sections, place_items
 from digest.editions.assembly import Assembly, assemble_digest
 from digest.editions.compose import check_rendering
 from digest.editions.core import (
@@ -81,6 +81,7 @@ def duplicate(
     copy.window_start, copy.window_end = source.window_start, source.window_end  # never its window key
     sent = set(session.scalars(sent_item_ids()))
     left_out = []
+    copy_sections(source, copy)
     for entry in source.entries:
         if entry.item_id in sent or entry.item.status not in ITEM_STATUSES_FOR_EDITIONS:
             left_out.append(entry.item)

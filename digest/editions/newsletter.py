@@ -8,11 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from digest.editions.arrange import apply_texts, place_items
+from digest.editions.arrange import apply_texts, file_sections, place_items
 from digest.editions.core import (
     EditionError,
     default_sections,
-    entries_for,
     new_edition,
     refresh_generated_texts,
     unsent_approved_items,
@@ -42,7 +41,7 @@ def create_newsletter(
         if not items:
             raise EditionError("no approved items to put in an edition (approve some with `digest queue approve ID…`)")
         edition = new_edition(session, "newsletter", timezone, now, title)
-        edition.entries = entries_for(default_sections(items, now))
+        file_sections(edition, default_sections(items, now))
     else:
         edition = new_edition(session, "newsletter", timezone, now, title)
         for section, item_ids in sections:

@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_TEMPLATES_DIR",
     "ITEM_KINDS",
     "PLACEHOLDERS",
+    "SECTION_LAYOUTS",
     "EditionView",
     "ItemView",
     "RenderError",
@@ -100,10 +101,15 @@ class ItemView:
     calendar_url: str | None = None  # absolute link to the per-event .ics
 
 
+SECTION_LAYOUTS = ("cards", "list")  # full cards, or the seeds' one-line rows (title, date or deadline, who, link)
+
+
 @dataclass(frozen=True)
 class SectionView:
     title: str
     items: tuple[ItemView, ...]
+    layout: str = "cards"  # one of SECTION_LAYOUTS
+    anchor: str = ""  # the id "In this issue" links to (letters, digits and '-'); empty: made from the position
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,8 @@ class _Entry:
 class _Section:
     title: str
     entries: tuple[_Entry, ...]
+    layout: str
+    anchor: str
 
 
 # --------------------------------------------------------------------------- helpers
@@ -257,6 +265,20 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
         )
         previous = item
     return tuple(entries)
+
+
+def _layout(section: SectionView) -> str:
+    if section.layout not in SECTION_LAYOUTS:
+        raise RenderError(f"section {section.title!r}: unknown layout {section.layout!r} (one of {SECTION_LAYOUTS})")
+    return section.layout
+
+
+_ANCHOR_UNSAFE_RE = re.compile(r"[^A-Za-z0-9-]")
+
+
+def _anchor(anchor: str, number: int) -> str:
+    """An id safe in any attribute and URL fragment (the key comes from editors' titles)."""
+    return _ANCHOR_UNSAFE_RE.sub("-", anchor)[:60] or f"section-{number}"
 
 
 # --------------------------------------------------------------------------- Jinja environment
@@ -441,8 +463,13 @@ def render_edition(
         raise RenderError(f"templates directory not found: {templates_dir}")
     site_zone = dates.zone(site.timezone, UTC)
     sections = tuple(
-        _Section(title=section.title, entries=_entries(section.items, site, site_zone, today))
-        for section in edition.sections
+        _Section(
+            title=section.title,
+            entries=_entries(section.items, site, site_zone, today),
+            layout=_layout(section),
+            anchor=_anchor(section.anchor, number),
+        )
+        for number, section in enumerate(edition.sections, start=1)
     )
     archive_url = _absolute_url(edition.archive_url, site.base_url) or site.base_url
     edition_day = edition.sent_on or today

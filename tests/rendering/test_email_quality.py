@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from digest.audit import SYSTEM
 from digest.config import Config, load_config
 from digest.db import upgrade
 from digest.delivery.ledger import start_sending
 from digest.delivery.worker import Worker
+from digest.editions.arrange import sections_of, set_section_layout
 from digest.editions.assembly import assemble_digest
 from digest.editions.compose import SIZE_LIMIT, compose, email_size, freeze
 from digest.editions.newsletter import create_newsletter
@@ -42,10 +44,13 @@ def config(write_config: Callable[..., Path]) -> Config:
 
 @pytest.fixture
 def forty(runtime: Runtime) -> Iterator[tuple[Edition, list[Item]]]:
-    """The 40-item week, assembled on Monday and frozen as sending does."""
+    """The 40-item week, assembled on Monday and frozen as sending does, every section in cards (the
+    form that shows each kind in full; the compact lists are tests/rendering/test_compact_digest.py's)."""
     with runtime.sessions() as session:
         items = forty_item_week(session)
         edition = assemble_digest(session, TZ, now=MONDAY).require()
+        for section in sections_of(edition):
+            set_section_layout(session, SYSTEM, edition.id, section.title, "cards")
         freeze(runtime.config, edition, MONDAY)
         yield edition, items
 
@@ -171,10 +176,12 @@ def test_all_links_are_absolute_and_all_are_in_the_text_part(forty) -> None:
     edition, _ = forty
     hrefs = re.findall(r'\bhref="([^"]*)"', edition.html)
     assert len(hrefs) > 80
-    for href in hrefs:
+    anchors = {href for href in hrefs if href.startswith("#")}  # "In this issue", to the headings
+    assert all(f'id="{anchor[1:]}"' in edition.html for anchor in anchors)
+    for href in set(hrefs) - anchors:
         assert href in MARKERS or re.match(r"https?://", href), href
     text = edition.text
-    for href in set(hrefs) - MARKERS:
+    for href in set(hrefs) - MARKERS - anchors:
         assert html_lib.unescape(href) in text, href
     for marker in MARKERS:
         assert marker in edition.html and marker in text
@@ -298,7 +305,7 @@ def test_preview_writes_what_a_subscriber_gets(write_config: Callable[..., Path]
     assert re.search(r'href="http://digest\.test/unsubscribe/[^"]+"', page)
     assert re.search(r"Unsubscribe: http://digest\.test/unsubscribe/\S+", plain)
     for href in re.findall(r'\bhref="([^"]*)"', page):
-        assert re.match(r"https?://", href), href
+        assert re.match(r"https?://", href) or f'id="{href[1:]}"' in page, href
     assert len(page.encode()) < 100 * 1024
     shown = digest_json("edition", "show", str(edition_id), config=config)
     assert shown["status"] == "draft" and shown["last_error"] is None  # a preview changes nothing

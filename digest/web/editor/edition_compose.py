@@ -16,16 +16,18 @@ from digest.delivery.recipients import recipient_count
 from digest.editions.arrange import (
     TEXTS,
     add_items,
-    layout,
     move_item,
     remove_items,
     rename_section,
+    sections_of,
+    set_section_layout,
     set_texts,
     step_item,
     step_section,
 )
 from digest.editions.core import (
     EDITABLE_STATUSES,
+    SECTION_KEYS,
     SECTIONS,
     EditionError,
     default_sections,
@@ -34,7 +36,7 @@ from digest.editions.core import (
     unsent_approved_items,
 )
 from digest.errors import DigestError
-from digest.models import utcnow
+from digest.models import SECTION_LAYOUTS, utcnow
 from digest.web.api_errors import error_response
 from digest.web.context import runtime
 from digest.web.editor.actions import FormError, form_ids, form_int, perform, plural
@@ -58,15 +60,18 @@ def edition(edition_id: int) -> ResponseReturnValue:
         editable = found.status in EDITABLE_STATUSES
         present = {entry.item_id for entry in found.entries}
         candidates = [item for item in unsent_approved_items(session) if item.id not in present] if editable else []
-        sections = layout(found)
-        titles = [title for title, _ in sections]
+        sections = sections_of(found)
+        titles = [section.title for section in sections]
+        keys = {section.key for section in sections}
         return render_template(
             "editor_edition.html",
             edition=found,
             sections=sections,
+            layouts=SECTION_LAYOUTS,
             editable=editable,
             candidates=default_sections(candidates, utcnow()),
-            section_choices=titles + [title for title in SECTIONS if title not in titles],
+            # a default section renamed is offered by its new title only (its key is taken)
+            section_choices=titles + [title for title in SECTIONS if SECTION_KEYS[title] not in keys],
             trail=audit.entries_for(session, "edition", found.id),
             progress=progress(session, found) if found.status in ("sending", "paused", "sent") else None,
             clicks=edition_clicks(session, found.id) if found.status in ("sending", "paused", "sent") else None,
@@ -162,5 +167,18 @@ def edition_rename_section(edition_id: int) -> ResponseReturnValue:
         title, new_title = request.form.get("title", ""), request.form.get("new_title", "")
         rename_section(session, current_actor(), edition_id, title, new_title)
         return f"Renamed “{title}”."
+
+    return _arrange(edition_id, "#sections", work)
+
+
+@blueprint.post("/editions/<int:edition_id>/sections/layout")
+@login_required
+def edition_section_layout(edition_id: int) -> ResponseReturnValue:
+    """Show a section as cards or as a compact list."""
+
+    def work(session: Session) -> str:
+        title, chosen = request.form.get("title", ""), request.form.get("layout", "")
+        changed = set_section_layout(session, current_actor(), edition_id, title, chosen)
+        return f"“{title}” is shown as {chosen}." if changed else "Nothing changed."
 
     return _arrange(edition_id, "#sections", work)

@@ -90,6 +90,7 @@ def fingerprint(session: Session, edition: Edition, now: datetime, timezone: str
             [e.item_id, e.section, e.position, e.item.status, e.item.featured, e.item.updated_at.isoformat()]
             for e in edition.entries
         ],
+        "sections": [[row.key, row.title, row.position, row.layout] for row in edition.sections],
         "lapsed": [entry.item_id for entry in edition.entries if lapsed(entry.item, now)],
         "sent_elsewhere": sent_elsewhere,
         "day": now.astimezone(ZoneInfo(timezone)).date().isoformat(),

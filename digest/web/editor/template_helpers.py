@@ -24,6 +24,7 @@ ACTIONS = {
     "edition.item_moved": "moved an item",
     "edition.sections_ordered": "reordered the sections",
     "edition.section_renamed": "renamed a section",
+    "edition.section_layout": "changed a section's layout",
     "edition.test_sent": "sent a test",
     "edition.scheduled": "scheduled",
     "edition.send_started": "started sending",
@@ -54,9 +55,9 @@ ACTIONS = {
     "editor.removed": "removed an editor",
 }
 DETAIL_SHOWN = (
-    "note", "to", "at", "was_at", "scheduled_at", "recipients", "section", "new_title", "fields", "role", "email",
-    "was", "status",
-)  # fmt: skip
+    *("note", "to", "at", "was_at", "scheduled_at", "recipients", "section", "new_title", "layout"),
+    *("fields", "role", "email", "was", "status"),
+)
 
 
 @blueprint.app_template_filter("audit_action")
