@@ -4,7 +4,7 @@ Items stored before it get the flag where their times say so in their own zone: 
 to midnight or to 23:59:59 (how date-only ends were stored), a deadline at 23:59:59 (a date-only one).
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0003"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,7 @@ A submission looked for near-identical titles by reading every recent item's tit
 it held SQLite's write lock; it now asks the indexes. Existing items get their keys here.
 
 Revision ID: 0010
-Revises: 0003
+Revises: 0009
 Create Date: 2026-12-01
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from digest.titles import title_index
 
 revision: str = "0010"
-down_revision: str | None = "0003"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
