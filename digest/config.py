@@ -381,6 +381,8 @@ class Config:
     @property
     def analytics(self) -> AnalyticsConfig:
         return self.settings.analytics
+
+    @property
     def bounces(self) -> BouncesConfig:
         return self.settings.bounces
 
