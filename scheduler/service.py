@@ -137,7 +137,7 @@ class SchedulerService:
 
     def _apscheduler(self) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(
-            jobstores={"default": MemoryJobStore()},
+            jobstores={"default": _KeptJobStore()},
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=ZoneInfo(self.runtime.config.site.timezone),
@@ -154,6 +154,16 @@ class SchedulerService:
     def _catch_up(self) -> None:
         ran = self.runner.run_due(self.clock())
         log.info("catch-up done: %s", ", ".join(f"{run.job} {run.outcome}" for run in ran) or "nothing was owed")
+
+
+class _KeptJobStore(MemoryJobStore):
+    """APScheduler's in-memory store, but its shutdown leaves the jobs be. APScheduler empties the store on
+    shutdown while its own thread may still be removing or updating the job it has just started, which
+    then failed with JobLookupError ("No job by the id of catch-up") when a stop came right after a start.
+    The store is dropped with the scheduler anyway."""
+
+    def shutdown(self) -> None:
+        return None
 
 
 def show_progress_on_stderr() -> None:

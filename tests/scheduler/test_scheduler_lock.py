@@ -188,3 +188,21 @@ def test_a_standby_scheduler_process_takes_over_when_the_first_is_killed(write_c
     runtime = fresh_runtime(config)
     assert Lease(runtime.sessions, "anyone", 60).holder() is None
     runtime.close()
+
+
+def test_stopping_the_scheduler_leaves_the_job_it_is_finishing_in_its_store() -> None:
+    """The race behind "JobLookupError: No job by the id of catch-up": APScheduler's shutdown empties the
+    store while its thread is about to remove the one-off job it has just run."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from scheduler.service import _KeptJobStore
+
+    store = _KeptJobStore()
+    scheduler = BackgroundScheduler(jobstores={"default": store})
+    scheduler.start(paused=True)  # jobs go into the store, none runs
+    try:
+        scheduler.add_job(print, id="catch-up")
+        store.shutdown()  # what scheduler.shutdown() does to every store, from the stopping thread
+        scheduler.remove_job("catch-up")  # what the scheduler's own thread then does: no JobLookupError
+    finally:
+        scheduler.shutdown(wait=False)
