@@ -23,12 +23,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.models import utcnow
 from digest.runtime import Runtime
@@ -37,6 +38,7 @@ from scheduler.runner import Runner
 
 log = logging.getLogger(__name__)
 CATCH_UP = "catch-up"
+CATCH_UP_NEVER_AGAIN_DAYS = 36_500
 
 
 class SchedulerService:
@@ -144,7 +146,11 @@ class SchedulerService:
         )
         for spec in self.runner.specs.values():
             scheduler.add_job(self._fire, trigger=spec.trigger, args=[spec.name], id=spec.name, name=spec.label)
-        scheduler.add_job(self._catch_up, id=CATCH_UP, name="Catch up on missed runs")
+        # Once, now. A one-off job is removed from the store after it starts, which raises JobLookupError
+        # when a stop has come meanwhile (APScheduler then looks for it among pending jobs only); a job with
+        # a next time (far away: the service is restarted long before) is updated in the store instead.
+        scheduler.add_job(self._catch_up, trigger=IntervalTrigger(days=CATCH_UP_NEVER_AGAIN_DAYS),
+                          next_run_time=datetime.now(UTC), id=CATCH_UP, name="Catch up on missed runs")  # fmt: skip
         return scheduler
 
     def _fire(self, job: str) -> None:
@@ -158,9 +164,8 @@ class SchedulerService:
 
 class _KeptJobStore(MemoryJobStore):
     """APScheduler's in-memory store, but its shutdown leaves the jobs be. APScheduler empties the store on
-    shutdown while its own thread may still be removing or updating the job it has just started, which
-    then failed with JobLookupError ("No job by the id of catch-up") when a stop came right after a start.
-    The store is dropped with the scheduler anyway."""
+    shutdown while its own thread may still be updating the job it has just started, which then fails
+    with JobLookupError when a stop comes right after a start. The store is dropped with the scheduler."""
 
     def shutdown(self) -> None:
         return None

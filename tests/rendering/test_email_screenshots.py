@@ -105,7 +105,7 @@ def test_dark_mode_turns_the_page_dark_and_keeps_text_readable(browser: Browser,
     assert background == "rgb(30, 38, 56)" and text == "rgb(230, 233, 240)"  # dark band, light ink
 
 
-# Every text a reader can see, with its computed font size and whether it sits in an item's cell.
+# Every text a reader can see, with its computed font size and whether it belongs to an item (a card or a list row).
 # Text nobody sees is left out: the hidden preheader, and the visually hidden end of a link's name
 # (display:none / opacity:0, which checkVisibility reports).
 TEXT_SIZES = """() => {
@@ -115,7 +115,7 @@ TEXT_SIZES = """() => {
         if (!node.textContent.trim() || !element.checkVisibility({opacityProperty: true})) continue;
         found.push({
             size: parseFloat(getComputedStyle(element).fontSize),
-            item: element.closest('td.dg-feat, td.dg-plain') !== null,
+            item: element.closest('td.dg-feat, td.dg-plain, .dg-row') !== null,  // cards and list rows
             text: node.textContent.trim().slice(0, 40),
         });
     }
@@ -130,7 +130,7 @@ def test_on_a_phone_no_text_is_under_13px_and_item_text_is_at_least_15px(browser
     finally:
         page.close()
     items = [text for text in texts if text["item"]]
-    assert len(items) > 200 and len(texts) > len(items) + 10  # the whole email was measured
+    assert len(items) > 100 and len(texts) > len(items) + 10  # the whole email was measured
     print(f"\n375 px: smallest text {min(t['size'] for t in texts)} px, smallest item text "
           f"{min(t['size'] for t in items)} px")  # fmt: skip
     assert [text for text in texts if text["size"] < 13] == []

@@ -148,7 +148,6 @@ def notices() -> dict[str, Notice]:
         "edition paused": edition_paused_notice(SITE, to, "Weekly digest", 12, "the server refused 30 messages"),
         "submission received": confirmation_notice(SITE, BASE, SECRET, submission()),
         "submission duplicate": confirmation_notice(SITE, BASE, SECRET, submission("duplicate")),
-        "submission approved": status_notice(SITE, BASE, SECRET, submission(), Standing("approved", "Approved", "")),
         "submission rejected": status_notice(SITE, BASE, SECRET, submission(), rejected),
         "submission published": status_notice(SITE, BASE, SECRET, submission(), published),
     }
