@@ -37,7 +37,7 @@ from mjml import mjml2html
 from premailer import Premailer
 
 from digest.rendering import dates, mjml_errors
-from digest.rendering.fragments import email_summary
+from digest.rendering.fragments import email_summary, split_last_paragraph
 from digest.rendering.sanitise import absolute_link, email_fragment
 from digest.rendering.text import html_paragraphs
 
@@ -174,7 +174,8 @@ class _Entry:
     deadline_status: str | None  # "12 days left" | "1 day left" | "Closes today" | "Closed"
     days_left: int | None
     closed: bool
-    summary_html: str  # email-safe: whole when short, else a teaser
+    summary_lead: str  # the email-safe summary (whole when short, else a teaser) but its last paragraph
+    summary_end: str | None  # that last paragraph's inner HTML, for "Read more" to follow; None: none
     summary_text: str  # the same for the text part, every link spelled out
     origin: str  # "Organisation · Country"
     divider: bool  # draw a rule above this item
@@ -242,6 +243,7 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
             days_left = (dates.aware(item.deadline).astimezone(own_zone).date() - today).days
             status = dates.deadline_status(days_left)
         summary_html, summary_text = email_summary(item.summary_html, site.base_url)
+        summary_lead, summary_end = split_last_paragraph(summary_html)
         published = None
         if item.published_at is not None:
             published = dates.day(dates.aware(item.published_at).astimezone(site_zone).date())
@@ -257,7 +259,8 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
                 deadline_status=status,
                 days_left=days_left,
                 closed=days_left is not None and days_left < 0,
-                summary_html=summary_html,
+                summary_lead=summary_lead,
+                summary_end=summary_end,
                 summary_text=summary_text,
                 origin=_origin(item),
                 divider=previous is not None and item.featured == previous.featured,

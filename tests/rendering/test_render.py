@@ -572,13 +572,31 @@ def one_news(summary_html: str, **fields: object) -> EditionView:
     return build_edition(sections=(SectionView("News", (news,)),))
 
 
-def test_a_long_summary_becomes_the_same_teaser_in_both_parts() -> None:
+READ_MORE = '<span class="dg-readon"><a href="https://news.example.org/story"[^>]*>Read more<span class="dg-vh"'
+
+
+def test_a_long_summary_becomes_the_same_short_teaser_in_both_parts_with_read_more_after_it() -> None:
     long = "<p>" + " ".join(["Clusters cooperate across borders."] * 30) + "</p><p>Second paragraph.</p>"
     out = render_edition(one_news(long), SITE, TODAY)
-    teaser = re.search(r'<div class="dg-summary"><p[^>]*>([^<]*)</p></div>', out.html)
-    assert teaser and teaser.group(1).endswith("…") and len(teaser.group(1)) <= 241
+    teaser = re.search(r'<div class="dg-summary"><p class="dg-last"[^>]*>([^<]*) ' + READ_MORE, out.html)
+    assert teaser and teaser.group(1).endswith("…") and len(teaser.group(1)) <= 141  # a card's two lines
+    assert teaser.group(1).endswith("borders…")  # cut at a word, not inside one
     assert "Second paragraph" not in out.html and "Second paragraph" not in out.text
     assert teaser.group(1).split()[-2] in out.text
+    assert 'class="dg-links"' not in out.html  # no line of its own for "Read more"
+
+
+def test_read_more_follows_a_short_summarys_last_paragraph_or_a_list_on_a_line_of_its_own() -> None:
+    summary = '<p>First.</p><p>Then <a href="https://example.org/r">the report</a>.</p>'
+    two = render_edition(one_news(summary), SITE, TODAY)
+    assert re.search(
+        r'<p\b[^>]*>First\.</p><p class="dg-last"[^>]*>Then <a href="https://example.org/r"[^>]*>the report</a>\. '
+        + READ_MORE,
+        two.html,
+    )
+    listed = render_edition(one_news("<p>Topics:</p><ul><li>hydrogen</li></ul>"), SITE, TODAY).html
+    assert "</ul></div>" in listed and 'class="dg-last"' not in listed
+    assert re.search(r'<p class="dg-links"[^>]*><a href="https://news.example.org/story"[^>]*>Read more<', listed)
 
 
 def test_a_short_summary_keeps_its_markup_and_the_text_spells_its_links() -> None:
