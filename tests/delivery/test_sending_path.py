@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery.ledger import due_query, queued_due, stale_claims, start_sending
+from digest.delivery.ledger import claim_batch, claim_statement, due_query, queued_due, stale_claims, start_sending
 from digest.delivery.notices import Notice, send_notice
 from digest.delivery.sending import send_test
 from digest.delivery.transport import make_transport
@@ -215,12 +215,30 @@ def test_the_claim_queries_use_the_partial_indexes(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         assert "ix_deliveries_queued" in plan(session, due_query(100, Delivery.id, *queued_due(now)))
         assert "ix_deliveries_sending" in plan(session, due_query(100, Delivery.claimed_at, *stale_claims(now, 300)))
+        # and so do the statements that claim them (the choice inside the UPDATE … RETURNING)
+        queued = claim_statement(due_query(100, Delivery.id, *queued_due(now)), now)
+        stale = claim_statement(due_query(100, Delivery.claimed_at, *stale_claims(now, 300)), now)
+        assert "ix_deliveries_queued" in plan(session, queued)
+        assert "ix_deliveries_sending" in plan(session, stale)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="SKIP LOCKED is PostgreSQL's; set DIGEST_TEST_DATABASE_URL to run it")
+def test_a_claim_takes_other_rows_at_once_while_another_claim_is_still_open(runtime: Runtime) -> None:
+    queue_edition(runtime, 30)
+    with runtime.sessions() as first, first.begin():
+        held = claim_batch(first, 10, 300, utcnow())  # its transaction stays open: the rows stay locked
+        with runtime.sessions() as second, second.begin():
+            # Waiting for the first claim's locks would end in an error here rather than hang the test.
+            second.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            other = claim_batch(second, 10, 300, utcnow())
+    assert len(held) == len(other) == 10
+    assert not set(held) & set(other)
 
 
 # --------------------------------------------------------------------------- per-message shortcuts
 
 
-@pytest.mark.parametrize("value", ["a" * 32, "Zoë \"quoted\" \\ </script>", "", "uid-with_dots.and-dashes"])
+@pytest.mark.parametrize("value", ["a" * 32, 'Zoë "quoted" \\ </script>', "", "uid-with_dots.and-dashes"])
 def test_tokens_are_those_itsdangerous_makes_and_reads(value: str) -> None:
     secret = "s" * 40
     token = make_token(secret, "unsubscribe", value)
