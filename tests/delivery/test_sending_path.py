@@ -3,6 +3,7 @@ the claim query on its partial indexes, and the per-message shortcuts (tokens, d
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,7 +19,15 @@ from sqlalchemy.orm import Session
 from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery.ledger import claim_batch, claim_statement, due_query, queued_due, stale_claims, start_sending
+from digest.delivery.ledger import (
+    LedgerStore,
+    claim_batch,
+    claim_statement,
+    due_query,
+    queued_due,
+    stale_claims,
+    start_sending,
+)
 from digest.delivery.notices import Notice, send_notice
 from digest.delivery.sending import send_test
 from digest.delivery.transport import make_transport
@@ -188,6 +197,45 @@ def test_a_batch_claimed_ahead_is_not_sent_once_its_edition_paused(write_config:
         worker.close()
     assert len(handler.received) == 5
     assert Counter(statuses(runtime, edition_id).values()) == {"sent": 5, "queued": 7}
+    runtime.close()
+
+
+class HeldLedger(LedgerStore):
+    """The real ledger, except that recording the outcome of delivery `held` waits until the SMTP server has
+    received more than `count` messages (or 20 s), noting whether it did."""
+
+    def __init__(self, runtime: Runtime, held: int, received: Callable[[], int], count: int) -> None:
+        super().__init__(runtime.sessions, runtime.config.delivery)
+        self.held, self.received, self.count = held, received, count
+        self.more_arrived: bool | None = None
+
+    def record(self, outcomes, now):
+        if self.more_arrived is None and any(outcome.job.delivery_id == self.held for outcome in outcomes):
+            deadline = time.monotonic() + 20
+            while self.received() <= self.count and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.more_arrived = self.received() > self.count
+        return super().record(outcomes, now)
+
+
+def test_the_batch_claimed_ahead_goes_out_while_the_last_one_is_still_being_recorded(
+    write_config: Callable[..., Path], smtp
+) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port, smtp={"pool_size": 1}, delivery={"batch_size": 5})
+    edition_id, readers = queue_edition(runtime, 15)
+    with runtime.sessions() as session:
+        first_batch = list(session.scalars(select(Delivery.id).order_by(Delivery.id).limit(5)))
+    ledger = HeldLedger(runtime, first_batch[-1], lambda: len(handler.received), 5)
+    worker = Worker(runtime, store=ledger)
+    try:
+        worker.drain()
+    finally:
+        worker.close()
+    assert ledger.more_arrived  # the sending thread was not left idle waiting for the ledger
+    received = Counter(address for message in handler.received for address in message.recipients)
+    assert sorted(received) == sorted(readers) and set(received.values()) == {1}
+    assert set(statuses(runtime, edition_id).values()) == {"sent"}
     runtime.close()
 
 
