@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, Select, Update
 
 from digest import audit
 from digest.config import Config, DeliveryConfig
@@ -60,18 +60,30 @@ def start_sending(session: Session, config: Config, edition_id: int, now: dateti
 
 def claim_batch(session: Session, batch_size: int, lease_seconds: int, now: datetime) -> list[int]:
     """Take up to batch_size due deliveries: claims older than the lease first (a crashed worker's), then
-    queued ones. Two queries, not one with OR: each walks its own partial index (migration 0004) and stops
+    queued ones. Two statements, not one with OR: each walks its own partial index (migration 0004) and stops
     at the batch size, where the OR scanned the whole table as it filled with sent rows."""
-    ids = list(session.scalars(due_query(batch_size, Delivery.claimed_at, *stale_claims(now, lease_seconds))))
-    if len(ids) < batch_size:
-        ids += session.scalars(due_query(batch_size - len(ids), Delivery.id, *queued_due(now)))
-    if ids:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
+    ids = list(
+        session.scalars(
+            claim_statement(due_query(batch_size, Delivery.claimed_at, *stale_claims(now, lease_seconds)), now)
         )
-    return ids
+    )
+    if len(ids) < batch_size:
+        ids += session.scalars(claim_statement(due_query(batch_size - len(ids), Delivery.id, *queued_due(now)), now))
+    return sorted(ids)
+
+
+def claim_statement(due: Select[tuple[int]], now: datetime) -> Update:
+    """Mark the `due` deliveries claimed and return their ids, in one statement. Choosing and marking at once
+    is what keeps two workers apart on SQLite too: the statement waits for the write lock and then chooses
+    among the rows still due, where a SELECT before the UPDATE chose from what it read before another
+    worker's claim committed, and both sent the same rows. (On PostgreSQL the choice skips the rows another
+    claim holds: SKIP LOCKED.)"""
+    return (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()))
+        .values(status="sending", claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+    )
 
 
 def stale_claims(now: datetime, lease_seconds: int) -> tuple[ColumnElement[bool], ...]:

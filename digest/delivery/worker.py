@@ -127,46 +127,46 @@ class Worker:
             return max(1, min(settings.batch_size, int(rate * settings.lease_seconds / 2)))
         return settings.batch_size
 
-    def run_once(self) -> int:
-        """Claim and send one batch; return how many deliveries it handled. (Scheduled editions are
+    def run_once(self, chain: bool = False) -> int:
+        """Claim and send one batch; return how many deliveries it handled. `chain`: also send the batches
+        claimed ahead, each handed to the sending threads as soon as they have taken all of the one before
+        (drain and serve: the threads never wait for the ledger between batches). (Scheduled editions are
         released by the scheduler: scheduler/jobs.py's send_scheduled.)"""
         jobs = self._take_batch()
-        if jobs:
-            self._send_batch(jobs, self._messages_for({job.edition_id for job in jobs}))
+        handled = self._send_batch(jobs, chain) if jobs else 0
         self.stats.finished_editions += self.store.finish_editions(self.clock())
-        return len(jobs)
+        return handled
 
     def _take_batch(self) -> list[Job]:
-        """The batch claimed while the last one was out, else a new claim. A prefetched delivery of an edition
-        that paused meanwhile goes back to the queue untried."""
+        """The batch claimed while the last one was out, else a new claim."""
         jobs, self._next = self._next, []
-        if not jobs:
-            return self.store.claim(self.claim_size, self.clock())
+        return self._still_sending(jobs) if jobs else self.store.claim(self.claim_size, self.clock())
+
+    def _still_sending(self, jobs: list[Job]) -> list[Job]:
+        """Those of the jobs claimed ahead whose edition is still sending; the others (of an edition that
+        paused meanwhile) go back to the queue untried."""
         sending = self.store.sending_editions({job.edition_id for job in jobs})
         self._record([Outcome(job, "released") for job in jobs if job.edition_id not in sending])
         return [job for job in jobs if job.edition_id in sending]
 
-    def _prefetch(self, current: list[Job]) -> None:
+    def _prefetch(self, held: set[int]) -> None:
         """Claim the next batch while this one is being sent (the claim is the worker's slowest query). The
         claim is held under the same lease, renewed with the current batch's: a crash loses nothing, and
-        nothing claimed is sent twice. A full batch suggests more is queued; a short one that it is not."""
-        if len(current) < self.claim_size:
-            return
-        ours = {job.delivery_id for job in current}
+        nothing claimed is sent twice."""
         try:
             claimed = self.store.claim(self.claim_size, self.clock())
         except Exception:  # the current batch's outcomes must still be recorded
             log.exception("delivery worker: claiming the next batch failed; it is claimed later")
             return
-        # The current batch itself, if its lease ran out before the first renewal (a slow start): it is still
-        # ours and being sent, so it must not come round again.
-        self._next = [job for job in claimed if job.delivery_id not in ours]
+        # What this worker holds unrecorded (`held`), if its lease ran out before the first renewal (a slow
+        # start): it is still ours and being sent, so it must not come round again.
+        self._next = [job for job in claimed if job.delivery_id not in held]
 
     def drain(self, stop: threading.Event | None = None) -> WorkerStats:
         """Send until nothing is queued, waiting for retries (and stale claims) that are not due yet."""
         stop = stop or threading.Event()
         while not stop.is_set():
-            if self.run_once():
+            if self.run_once(chain=True):
                 continue
             due = self.store.next_due_at()
             if due is None:
@@ -178,7 +178,7 @@ class Worker:
         """Wait for work until stopped (the long-running `digest worker`)."""
         while not stop.is_set():
             try:
-                handled = self.run_once()
+                handled = self.run_once(chain=True)
             except Exception:  # a database hiccup must not kill the long-running worker
                 log.exception("delivery worker: batch failed; retrying shortly")
                 handled = 0
@@ -200,19 +200,34 @@ class Worker:
 
     # ---- one batch
 
-    def _send_batch(self, jobs: list[Job], messages: dict[int, EditionMessage | None]) -> None:
+    def _send_batch(self, jobs: list[Job], chain: bool = False) -> int:
+        """Send the jobs and, with `chain`, the batches claimed ahead of them; return how many were handed out.
+
+        The next batch is claimed once half of this one has gone to the sending threads (a full batch suggests
+        more is queued; a short one that it is not): late enough that a worker holds little more than it
+        sends, so the workers of one edition end together, and early enough to hide the claim. With `chain`
+        it goes to the threads as soon as they have taken all of this one, and the outcomes so far are recorded
+        then: the threads never wait for the ledger between batches, and a crash repeats no more than before."""
         self._batch_streaks.clear()
         results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
-        for job in jobs:
-            self._work.put((job, messages.get(job.edition_id), results))
-        self._prefetch(jobs)
         lease = self.config.delivery.lease_seconds
-        unrecorded = {job.delivery_id for job in jobs}
+        unrecorded: set[int] = set()
+        handed, full = self._hand_out(jobs, results, unrecorded), len(jobs) >= self.claim_size
         outcomes: list[Outcome] = []
         last_record = last_renewal = time.monotonic()
         while unrecorded:
             with contextlib.suppress(queue.Empty):
                 outcomes.append(results.get(timeout=RECORD_SECONDS))
+            if full and not self._next and self._work.qsize() <= self.claim_size // 2:
+                self._prefetch(unrecorded)
+                full = False  # one claim ahead per batch
+            if chain and self._next and self._work.qsize() < len(self._senders):  # the threads are about to idle
+                claimed, self._next = self._next, []
+                handed += self._hand_out(self._still_sending(claimed), results, unrecorded)
+                full = len(claimed) >= self.claim_size
+                self._record(outcomes)  # what the last batch left unrecorded is now only what is in flight
+                unrecorded -= {outcome.job.delivery_id for outcome in outcomes}
+                outcomes, last_record = [], time.monotonic()
             now = time.monotonic()
             failing = bool(outcomes) and outcomes[-1].result in FAILED_RESULTS  # may pause: write it at once
             if failing or len(outcomes) in (RECORD_EVERY, len(unrecorded)) or now - last_record >= RECORD_SECONDS:
@@ -222,6 +237,15 @@ class Worker:
             if unrecorded and now - last_renewal >= lease / 3:
                 self.store.renew(unrecorded | {job.delivery_id for job in self._next}, self.clock())
                 last_renewal = now
+        return handed
+
+    def _hand_out(self, jobs: list[Job], results: queue.SimpleQueue[Outcome], unrecorded: set[int]) -> int:
+        """Queue the jobs for the sending threads."""
+        messages = self._messages_for({job.edition_id for job in jobs})
+        for job in jobs:
+            self._work.put((job, messages.get(job.edition_id), results))
+        unrecorded |= {job.delivery_id for job in jobs}
+        return len(jobs)
 
     def _sender(self) -> None:
         """A sending thread: one per connection the transport may hold."""

@@ -1,4 +1,4 @@
-"""The worker killed in the middle of an edition, and several workers on one edition.
+"""The worker killed in the middle of an edition, and several workers on one edition (PostgreSQL and SQLite).
 
 The SMTP server runs in a process of its own and appends every accepted message to a file, so
 what it received is known whatever happens to the worker. The worker is the real
@@ -15,13 +15,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from digest.models import Delivery, Edition, Subscriber
 from digest.runtime import Runtime
 from tests.cli import DIGEST
-from tests.conftest import POSTGRES_URL
 from tests.delivery_helpers import queue_edition, smtp_runtime_for, statuses
 from tests.smtpserver import read_record, smtp_server_process
 
@@ -96,14 +94,8 @@ def test_a_worker_killed_mid_edition_and_restarted_delivers_to_everyone(
         runtime.close()
 
 
-@pytest.mark.skipif(
-    not POSTGRES_URL,
-    reason="several workers share an edition only on PostgreSQL (FOR UPDATE SKIP LOCKED); "
-    "set DIGEST_TEST_DATABASE_URL to run it",
-)
-def test_two_workers_on_postgresql_share_one_edition_without_a_duplicate(
-    write_config: Callable[..., Path], tmp_path: Path
-) -> None:
+def test_two_workers_share_one_edition_without_a_duplicate(write_config: Callable[..., Path], tmp_path: Path) -> None:
+    """On PostgreSQL the claims skip each other's rows (SKIP LOCKED); on SQLite they take turns."""
     record = tmp_path / "received.jsonl"
     with smtp_server_process(record, delay=0.004) as port:
         runtime = smtp_runtime_for(write_config, port, smtp={"pool_size": 2}, delivery={"batch_size": 10})

@@ -3,6 +3,7 @@ the claim query on its partial indexes, and the per-message shortcuts (tokens, d
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -18,7 +19,15 @@ from sqlalchemy.orm import Session
 from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
-from digest.delivery.ledger import due_query, queued_due, stale_claims, start_sending
+from digest.delivery.ledger import (
+    LedgerStore,
+    claim_batch,
+    claim_statement,
+    due_query,
+    queued_due,
+    stale_claims,
+    start_sending,
+)
 from digest.delivery.notices import Notice, send_notice
 from digest.delivery.sending import send_test
 from digest.delivery.transport import make_transport
@@ -191,6 +200,45 @@ def test_a_batch_claimed_ahead_is_not_sent_once_its_edition_paused(write_config:
     runtime.close()
 
 
+class HeldLedger(LedgerStore):
+    """The real ledger, except that recording the outcome of delivery `held` waits until the SMTP server has
+    received more than `count` messages (or 20 s), noting whether it did."""
+
+    def __init__(self, runtime: Runtime, held: int, received: Callable[[], int], count: int) -> None:
+        super().__init__(runtime.sessions, runtime.config.delivery)
+        self.held, self.received, self.count = held, received, count
+        self.more_arrived: bool | None = None
+
+    def record(self, outcomes, now):
+        if self.more_arrived is None and any(outcome.job.delivery_id == self.held for outcome in outcomes):
+            deadline = time.monotonic() + 20
+            while self.received() <= self.count and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.more_arrived = self.received() > self.count
+        return super().record(outcomes, now)
+
+
+def test_the_batch_claimed_ahead_goes_out_while_the_last_one_is_still_being_recorded(
+    write_config: Callable[..., Path], smtp
+) -> None:
+    handler, port = smtp
+    runtime = smtp_runtime_for(write_config, port, smtp={"pool_size": 1}, delivery={"batch_size": 5})
+    edition_id, readers = queue_edition(runtime, 15)
+    with runtime.sessions() as session:
+        first_batch = list(session.scalars(select(Delivery.id).order_by(Delivery.id).limit(5)))
+    ledger = HeldLedger(runtime, first_batch[-1], lambda: len(handler.received), 5)
+    worker = Worker(runtime, store=ledger)
+    try:
+        worker.drain()
+    finally:
+        worker.close()
+    assert ledger.more_arrived  # the sending thread was not left idle waiting for the ledger
+    received = Counter(address for message in handler.received for address in message.recipients)
+    assert sorted(received) == sorted(readers) and set(received.values()) == {1}
+    assert set(statuses(runtime, edition_id).values()) == {"sent"}
+    runtime.close()
+
+
 def plan(session: Session, query) -> str:
     """The database's plan for a query, as text."""
     compiled = query.compile(dialect=session.bind.dialect)
@@ -215,12 +263,30 @@ def test_the_claim_queries_use_the_partial_indexes(runtime: Runtime) -> None:
     with runtime.sessions() as session:
         assert "ix_deliveries_queued" in plan(session, due_query(100, Delivery.id, *queued_due(now)))
         assert "ix_deliveries_sending" in plan(session, due_query(100, Delivery.claimed_at, *stale_claims(now, 300)))
+        # and so do the statements that claim them (the choice inside the UPDATE … RETURNING)
+        queued = claim_statement(due_query(100, Delivery.id, *queued_due(now)), now)
+        stale = claim_statement(due_query(100, Delivery.claimed_at, *stale_claims(now, 300)), now)
+        assert "ix_deliveries_queued" in plan(session, queued)
+        assert "ix_deliveries_sending" in plan(session, stale)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="SKIP LOCKED is PostgreSQL's; set DIGEST_TEST_DATABASE_URL to run it")
+def test_a_claim_takes_other_rows_at_once_while_another_claim_is_still_open(runtime: Runtime) -> None:
+    queue_edition(runtime, 30)
+    with runtime.sessions() as first, first.begin():
+        held = claim_batch(first, 10, 300, utcnow())  # its transaction stays open: the rows stay locked
+        with runtime.sessions() as second, second.begin():
+            # Waiting for the first claim's locks would end in an error here rather than hang the test.
+            second.execute(text("SET LOCAL lock_timeout = '200ms'"))
+            other = claim_batch(second, 10, 300, utcnow())
+    assert len(held) == len(other) == 10
+    assert not set(held) & set(other)
 
 
 # --------------------------------------------------------------------------- per-message shortcuts
 
 
-@pytest.mark.parametrize("value", ["a" * 32, "Zoë \"quoted\" \\ </script>", "", "uid-with_dots.and-dashes"])
+@pytest.mark.parametrize("value", ["a" * 32, 'Zoë "quoted" \\ </script>', "", "uid-with_dots.and-dashes"])
 def test_tokens_are_those_itsdangerous_makes_and_reads(value: str) -> None:
     secret = "s" * 40
     token = make_token(secret, "unsubscribe", value)
