@@ -40,6 +40,7 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced")
 EDITOR_ROLES = ("editor", "admin")
 FEEDBACK_KINDS = ("hard", "soft", "complaint")  # what a bounce or complaint report says of a delivery
 REPORT_KINDS = (*FEEDBACK_KINDS, "unknown")
+ERASED_DOMAIN = "erased.invalid"  # the address of a forgotten subscriber's anonymous row (subscribers.roster)
 SECTION_LAYOUTS = ("cards", "list")  # a section's items as full cards, or as one-line rows (title, date, link)
 
 # Text columns and their lengths, for checking input before it is stored (PostgreSQL enforces them; SQLite
