@@ -93,7 +93,8 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 def schema_filters(dialect: str) -> dict[str, Any]:
     """Alembic's options for comparing the models with a database of this dialect: the unmanaged tables are
-    left out, and so are indexes the models build on another dialect only (digest.models.postgresql_only)."""
+    left out, and so are indexes the models build on another dialect only
+    (digest.models.postgresql_expression_index)."""
 
     def include_object(item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
         if type_ != "index" or reflected:
