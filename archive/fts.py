@@ -13,9 +13,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive.published import PUBLISHED_ITEM_STATUSES, is_published_item, is_sent, without_documents
-from archive.search_terms import EDITION_WORDS, KIND_WORDS
 from digest.models import Edition, Item
 from digest.rendering.text import html_to_text
+from digest.search_document import EDITION_WORDS, KIND_WORDS
 
 TABLE = "archive_search"
 STATE_TABLE = "archive_search_state"

@@ -22,7 +22,6 @@ import os
 import shutil
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +32,7 @@ from typing import Any
 from sqlalchemy import Engine
 from werkzeug.http import parse_accept_header
 
+from archive.lru import GenerationLRU
 from digest.stamp import STAMP_ID, read_archive_stamp
 
 FOLDER_NAME = "archive-pages"
@@ -170,11 +170,7 @@ class Shelf:
         self.folder = folder
         self.stamp = StampReader(engine)
         self.fingerprint = fingerprint
-        self.memory_bytes = memory_bytes
-        self._memory: OrderedDict[str, Kept] = OrderedDict()
-        self._held = 0
-        self._generation = ""
-        self._lock = threading.Lock()  # waitress serves from several threads
+        self._memory: GenerationLRU[str, Kept] = GenerationLRU(memory_bytes, lambda found: found.size)
 
     def generation(self) -> str:
         stamp = self.stamp.read()
@@ -183,7 +179,7 @@ class Shelf:
     def fetch(self, generation: str, name: str, build: Build) -> Kept | None:
         """The kept response called `name` in this generation; built (and kept) when missing.
         `build` returns None for what is not to be kept (a missing page): nothing is kept then."""
-        found = self._remembered(generation, name)
+        found = self._memory.get(name, generation)
         if found is not None:
             return found
         path = self._path(generation, name)
@@ -193,32 +189,11 @@ class Shelf:
             if found is None:
                 return None
             self._store(path, found)
-        self._remember(generation, name, found)
+        self._memory.put(generation, name, found)
         return found
 
     def _path(self, generation: str, name: str) -> Path:
         return self.folder / generation / hashlib.sha256(name.encode()).hexdigest()[:32]
-
-    def _remembered(self, generation: str, name: str) -> Kept | None:
-        with self._lock:
-            if generation != self._generation:  # the archive changed: nothing kept before is current
-                self._memory.clear()
-                self._held, self._generation = 0, generation
-                return None
-            found = self._memory.get(name)
-            if found is not None:
-                self._memory.move_to_end(name)
-            return found
-
-    def _remember(self, generation: str, name: str, found: Kept) -> None:
-        with self._lock:
-            if generation != self._generation or name in self._memory or found.size > self.memory_bytes:
-                return
-            self._memory[name] = found
-            self._held += found.size
-            while self._held > self.memory_bytes:
-                _, dropped = self._memory.popitem(last=False)
-                self._held -= dropped.size
 
     def _store(self, path: Path, found: Kept) -> None:
         """Write atomically (a reader in another process sees the whole file or none); a generation made

@@ -10,8 +10,6 @@ every record stale at once. Conditional requests get their 304 here as in the ap
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +18,7 @@ from typing import Any
 from werkzeug.http import is_resource_modified
 
 from archive.kept import Shelf, accepts_gzip
+from archive.lru import GenerationLRU
 
 REPLAYABLE = "archive.replayable"  # environ key: the Replayable of a full kept answer
 MAX_RECORDS = 4096
@@ -52,18 +51,15 @@ class Replay:
     def __init__(self, app: Wsgi, shelf: Shelf) -> None:
         self.app = app
         self.shelf = shelf
-        self._records: OrderedDict[Key, Record] = OrderedDict()
-        self._bytes = 0
-        self._generation = ""
-        self._lock = threading.Lock()  # waitress serves from several threads
+        # one generation at a time: a record of a newer one makes the older records stale
+        self._records: GenerationLRU[Key, Record] = GenerationLRU(MAX_BYTES, _size, MAX_RECORDS)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             return self.app(environ, start_response)
         gzipped = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING"))
         key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""), gzipped)
-        with self._lock:
-            record = self._records.get(key)
+        record = self._records.get(key)  # checked against the database's generation only when there is one
         if record is not None and record.answer.generation == self._generation_or_none():
             return _answer(record, environ, start_response)
         return self._through(key, environ, start_response)
@@ -88,22 +84,12 @@ class Replay:
         if marked is not None and sent and sent[0].startswith("200 "):
             headers = sent[1]
             if not any(name.lower() == "set-cookie" for name, _ in headers):  # nobody's session is replayed
-                self._record(key, Record(marked, sent[0], headers))
+                self._records.put(marked.generation, key, Record(marked, sent[0], headers))
         return body
 
-    def _record(self, key: Key, record: Record) -> None:
-        with self._lock:
-            if record.answer.generation != self._generation:  # one generation at a time: older records are stale
-                self._records.clear()
-                self._bytes, self._generation = 0, record.answer.generation
-            previous = self._records.pop(key, None)
-            if previous is not None:
-                self._bytes -= len(previous.answer.body)
-            self._records[key] = record
-            self._bytes += len(record.answer.body)
-            while len(self._records) > MAX_RECORDS or self._bytes > MAX_BYTES:
-                _, dropped = self._records.popitem(last=False)
-                self._bytes -= len(dropped.answer.body)
+
+def _size(record: Record) -> int:
+    return len(record.answer.body)
 
 
 def _answer(record: Record, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.dialects.postgresql import to_tsquery
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive import fts
 from archive.published import editions_carrying, is_published_item, is_sent, without_documents
-from archive.search_terms import EDITION_WORDS, KIND_WORDS, terms_of
+from archive.search_terms import terms_of
 from digest.models import Edition, Item
+from digest.search_document import CONFIG, EDITION_WORDS, KIND_WORDS, edition_vector, item_vector
 
 MAX_ITEMS = 50
 MAX_EDITIONS = 20
@@ -68,8 +70,10 @@ def search(session: Session, query: str, method: str | None = None) -> SearchRes
     if found is not None:
         item_ids, edition_ids = found
     elif method == "postgresql":
-        item_ids = _postgresql_ids(session, Item, _item_text(), terms, is_published_item(), MAX_ITEMS)
-        edition_ids = _postgresql_ids(session, Edition, _edition_text(), terms, is_sent(), MAX_EDITIONS)
+        item_ids = _postgresql_ids(session, Item, item_vector(Item.__table__), terms, is_published_item(), MAX_ITEMS)
+        edition_ids = _postgresql_ids(
+            session, Edition, edition_vector(Edition.__table__), terms, is_sent(), MAX_EDITIONS
+        )
     else:
         item_ids = _like_ids(session, Item, _item_fields(), terms, is_published_item(), MAX_ITEMS)
         edition_ids = _like_ids(session, Edition, _edition_fields(), terms, is_sent(), MAX_EDITIONS)
@@ -99,20 +103,11 @@ def _edition_fields() -> list[ColumnElement[str]]:
     return [Edition.title, Edition.subject, Edition.preheader, Edition.intro, type_words]
 
 
-def _item_text() -> ColumnElement[str]:
-    return func.concat_ws(" ", *_item_fields())
-
-
-def _edition_text() -> ColumnElement[str]:
-    return func.concat_ws(" ", *_edition_fields())
-
-
 def _postgresql_ids(
-    session: Session, model: Model, document: ColumnElement[str], terms: list[str], visible: Visible, limit: int
+    session: Session, model: Model, vector: ColumnElement[object], terms: list[str], visible: Visible, limit: int
 ) -> list[int]:
-    config = literal_column("'simple'::regconfig")  # no stemming: names and many languages
-    vector = func.to_tsvector(config, document)
-    query = func.to_tsquery(config, " & ".join(f"{term}:*" for term in terms))
+    """The search's GIN index (migration 0013) serves the match: `vector` is the very expression it is built on."""
+    query = to_tsquery(CONFIG, " & ".join(f"{term}:*" for term in terms))
     rank = func.ts_rank(vector, query)
     statement = (
         select(model.id).where(visible, vector.op("@@")(query)).order_by(rank.desc(), model.id.desc()).limit(limit)

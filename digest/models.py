@@ -27,6 +27,7 @@ from sqlalchemy.engine import ExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from digest.config import SOURCE_KINDS
+from digest.search_document import edition_vector, item_vector
 from digest.subscribers.preferences import preference_keys
 from digest.titles import title_index
 
@@ -39,6 +40,7 @@ DELIVERY_STATUSES = ("queued", "sending", "sent", "failed", "bounced")
 EDITOR_ROLES = ("editor", "admin")
 FEEDBACK_KINDS = ("hard", "soft", "complaint")  # what a bounce or complaint report says of a delivery
 REPORT_KINDS = (*FEEDBACK_KINDS, "unknown")
+ERASED_DOMAIN = "erased.invalid"  # the address of a forgotten subscriber's anonymous row (subscribers.roster)
 SECTION_LAYOUTS = ("cards", "list")  # a section's items as full cards, or as one-line rows (title, date, link)
 
 # Text columns and their lengths, for checking input before it is stored (PostgreSQL enforces them; SQLite
@@ -288,6 +290,18 @@ class EditionItem(Base):
 
     edition: Mapped[Edition] = relationship(back_populates="entries")
     item: Mapped[Item] = relationship()
+
+
+def postgresql_expression_index(name: str, expression: Any, **options: Any) -> Index:
+    """An index on an expression, built on PostgreSQL alone: create_all honours ddl_if, and
+    digest.db.schema_filters reads the marks in `info` for Alembic."""
+    index = Index(name, expression, info={"dialect": "postgresql", "expression": True}, **options)
+    return index.ddl_if(dialect="postgresql")
+
+
+# The archive search's full-text documents (digest.search_document); SQLite's search has its FTS5 table.
+postgresql_expression_index("ix_items_search", item_vector(Item.__table__), postgresql_using="gin")
+postgresql_expression_index("ix_editions_search", edition_vector(Edition.__table__), postgresql_using="gin")
 
 
 class Subscriber(Base):

@@ -16,12 +16,12 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import CheckConstraint, Engine, MetaData, Table, func, insert, inspect, select, text, update
+from sqlalchemy import CheckConstraint, Connection, Engine, MetaData, Table, func, insert, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest.config import Config
-from digest.db import alembic_config, current_revision, head_revision, include_name, make_engine, upgrade
+from digest.db import alembic_config, current_revision, head_revision, make_engine, schema_filters, upgrade
 from digest.models import (
     Base,
     Delivery,
@@ -90,10 +90,28 @@ def engine(config: Config) -> Iterator[Engine]:
     engine.dispose()
 
 
+def comparing(connection: Connection) -> MigrationContext:
+    """Alembic's comparison as `alembic check` makes it (digest.db.schema_filters)."""
+    return MigrationContext.configure(connection, opts=schema_filters(connection.dialect.name))
+
+
 def test_the_migrated_schema_matches_the_models(runtime: Runtime) -> None:
     with runtime.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        differences = compare_metadata(comparing(connection), Base.metadata)
     assert differences == []
+
+
+def test_the_search_indexes_exist_on_postgresql_alone_and_a_missing_one_is_seen(runtime: Runtime) -> None:
+    names = {index["name"] for table in ("items", "editions") for index in inspect(runtime.engine).get_indexes(table)}
+    if runtime.engine.dialect.name != "postgresql":
+        assert not names & {"ix_items_search", "ix_editions_search"}  # SQLite searches its FTS5 table
+        return
+    assert {"ix_items_search", "ix_editions_search"} <= names
+    with runtime.engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_items_search"))
+    with runtime.engine.connect() as connection:
+        differences = compare_metadata(comparing(connection), Base.metadata)
+    assert [(kind, index.name) for kind, index in differences] == [("add_index", "ix_items_search")]
 
 
 def test_the_migrated_schema_has_the_models_check_constraints(runtime: Runtime) -> None:
@@ -109,8 +127,7 @@ def test_tables_the_application_builds_itself_are_left_alone(runtime: Runtime) -
         connection.execute(text("CREATE TABLE archive_search_state (id INTEGER PRIMARY KEY)"))
         connection.execute(text("CREATE TABLE archive_search_extra (id INTEGER PRIMARY KEY)"))
     with runtime.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"include_name": include_name})
-        assert compare_metadata(context, Base.metadata) == []
+        assert compare_metadata(comparing(connection), Base.metadata) == []
 
 
 def test_upgrading_an_up_to_date_database_changes_nothing(runtime: Runtime) -> None:
@@ -305,4 +322,4 @@ def test_downgrade_and_upgrade_again(engine: Engine) -> None:
     assert [name for name in inspect(engine).get_table_names() if name != "alembic_version"] == []
     upgrade(engine)
     with engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        assert compare_metadata(comparing(connection), Base.metadata) == []

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from digest.errors import DigestError
-from digest.models import Delivery, DeliveryClick, EditionLink, utcnow
+from digest.models import ERASED_DOMAIN, Delivery, DeliveryClick, EditionLink, Subscriber, utcnow
 from digest.subscribers.tokens import TokenError, read_token
 
 MAX_TOKEN = 200  # a real token is under 60 characters
@@ -64,10 +64,17 @@ def follow(
 
 
 def _count_for_delivery(session: Session, edition_id: int, delivery_id: int, link_id: int, now: datetime) -> None:
-    """One more click of the link by the delivery (of this edition, else nothing): one upsert statement."""
+    """One more click of the link by the delivery (of this edition, and not of a forgotten person's, else
+    nothing): one upsert statement."""
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    source = select(Delivery.id, literal(link_id), literal(1), literal(now, DeliveryClick.first_clicked_at.type)).where(
-        Delivery.id == delivery_id, Delivery.edition_id == edition_id
+    source = (
+        select(Delivery.id, literal(link_id), literal(1), literal(now, DeliveryClick.first_clicked_at.type))
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.edition_id == edition_id,
+            Subscriber.email.not_like(f"%@{ERASED_DOMAIN}"),
+        )
     )
     statement = insert(DeliveryClick).from_select(["delivery_id", "link_id", "clicks", "first_clicked_at"], source)
     session.execute(
@@ -75,6 +82,14 @@ def _count_for_delivery(session: Session, edition_id: int, delivery_id: int, lin
             index_elements=["delivery_id", "link_id"], set_={"clicks": DeliveryClick.clicks + 1}
         )
     )
+
+
+def erase_clicks_of(session: Session, subscriber_id: int) -> int:
+    """Delete what a person's deliveries recorded of their clicks (when they are forgotten); how many rows.
+    The editions' counts stay: they name nobody."""
+    deliveries = select(Delivery.id).where(Delivery.subscriber_id == subscriber_id)
+    erased = session.execute(delete(DeliveryClick).where(DeliveryClick.delivery_id.in_(deliveries)))
+    return int(erased.rowcount or 0)
 
 
 def edition_clicks(session: Session, edition_id: int) -> list[dict[str, object]]:

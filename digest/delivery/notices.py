@@ -11,10 +11,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
-from email.utils import format_datetime, getaddresses
+from email.utils import format_datetime
 
 from digest.config import Config
 from digest.delivery.dkim import make_signer
+from digest.delivery.envelope import notice_sender
 from digest.delivery.errors import TransientError
 from digest.delivery.headers import header_values
 from digest.delivery.message_id import notice_message_id, sender_domain
@@ -109,8 +110,8 @@ def compose(notice: Notice, sender: str, sign: Callable[[bytes], bytes] | None =
 
 
 def send_notice(transport: Transport, config: Config, notice: Notice, sign: Callable[[bytes], bytes] | None) -> None:
-    sender = getaddresses([config.mail.from_address])[0][1]
-    transport.send(sender, notice.to, compose(notice, config.mail.from_address, sign))
+    """From the From address, bounces to the return path (where `digest bounces process` reads them)."""
+    transport.send(notice_sender(config), notice.to, compose(notice, config.mail.from_address, sign))
 
 
 class Mailer:

@@ -23,12 +23,11 @@ from digest.editions.arrange import sections_of
 from digest.editions.core import (
     EditionError,
     add_warnings,
-    lapsed,
+    left_out_at_send,
     left_out_notes,
     refresh_generated_texts,
-    sent_item_ids,
 )
-from digest.models import Edition, EditionItem, Item, utcnow
+from digest.models import Edition, Item, utcnow
 from digest.rendering.markdown import intro_html as render_intro
 from digest.rendering.render import (
     EditionView,
@@ -313,21 +312,18 @@ def record_failure(session: Session, edition_id: int, message: str) -> None:
 
 
 def _drop_what_lapsed(edition: Edition, now: datetime) -> list[str]:
+    """Leave out what the send confirmation said would be left out (core.left_out_at_send, the one rule);
+    a lapsed call or event is marked expired."""
     session = object_session(edition)
-    sent_elsewhere = set(session.scalars(sent_item_ids())) if session is not None else set()
-    keep: list[EditionItem] = []
-    expired: list[Item] = []
-    repeated: list[Item] = []
-    for entry in edition.entries:
-        if lapsed(entry.item, now):
-            entry.item.status = "expired"
-            expired.append(entry.item)
-        elif entry.item_id in sent_elsewhere:
-            repeated.append(entry.item)
-        else:
-            keep.append(entry)
-    edition.entries = keep
+    if session is None:
+        raise EditionError(f"edition {edition.id} is not in a session: what it leaves out cannot be checked")
+    left_out = left_out_at_send(session, edition, now)
+    out = [left_out[entry.item_id] for entry in edition.entries if entry.item_id in left_out]  # in reading order
+    edition.entries = [entry for entry in edition.entries if entry.item_id not in left_out]
+    expired = [found.item for found in out if found.reason == "lapsed"]
+    for item in expired:
+        item.status = "expired"
     return left_out_notes(
         ("Left out at send time, deadline passed or ended (marked expired)", expired),
-        ("Left out at send time, another edition has sent it since", repeated),
+        ("Left out at send time, another edition has sent it since", [o.item for o in out if o.reason != "lapsed"]),
     )

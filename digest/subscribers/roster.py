@@ -18,12 +18,13 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from digest import audit
+from digest.analytics.clicks import erase_clicks_of
 from digest.bounces.privacy import scrub_reports
 from digest.clean import has_controls, strip_controls
 from digest.delivery.ledger import scrub_errors
 from digest.delivery.outbox import outbox_file_stem
 from digest.errors import DigestError, required
-from digest.models import SUBSCRIBER_STATUSES, Subscriber, Suppression, new_uid, utcnow
+from digest.models import ERASED_DOMAIN, SUBSCRIBER_STATUSES, Subscriber, Suppression, new_uid, utcnow
 from digest.submissions.privacy import anonymise_submissions
 from digest.subscribers.preferences import make_preferences, topics_of
 
@@ -32,7 +33,6 @@ NAME_MAX = 200  # Subscriber.name
 EXPORT_FIELDS = ("email", "name", "status", "language", "topics", "created_at", "confirmed_at")
 # Statuses nothing but the person's own confirmation changes: they said no, or the address does not work.
 SUPPRESSED = ("unsubscribed", "bounced", "complained")
-ERASED_DOMAIN = "erased.invalid"  # the address of a forgotten subscriber's anonymous row
 _LANGUAGE_CODE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 THE_SUBSCRIBER = audit.Actor("subscriber")  # the person, acting on their own subscription from its links
@@ -375,7 +375,8 @@ def forget_subscriber(
 
     Everywhere else the address was written goes too: delivery and edition errors quoting it, audit details
     (a test send to it), the contact of their submissions, and, once the transaction commits, the outbox
-    files addressed to them."""
+    files addressed to them. Which links they followed (`analytics.per_subscriber`) goes, and is no longer
+    recorded; the audit line says how many click rows were erased."""
     addresses = [address for address in (subscriber.email, subscriber.pending_email) if address]
     name = (subscriber.name or "").strip()
     if not is_suppressed(session, subscriber.email):
@@ -392,7 +393,8 @@ def forget_subscriber(
         scrub_reports(session, address, also)
         audit.redact(session, address, also)
         anonymise_submissions(session, address, subscriber.email, audit.REDACTED)
-    audit.record(session, actor, "subscriber.forgotten", "subscriber", subscriber.id)
+    clicks = erase_clicks_of(session, subscriber.id)
+    audit.record(session, actor, "subscriber.forgotten", "subscriber", subscriber.id, {"clicks_erased": clicks})
     if outbox_dir is not None:
         _delete_outbox_files_after_commit(session, outbox_dir, addresses)
 

@@ -29,7 +29,7 @@ from digest.models import Delivery, DeliveryClick, Edition, EditionLink, Subscri
 from digest.runtime import Runtime
 from digest.subscribers.tokens import make_token
 from tests.browser import serving
-from tests.cli import digest_json
+from tests.cli import digest, digest_json
 from tests.conftest import TEST_SECRET
 from tests.delivery_helpers import drain, smtp_runtime_for
 from tests.editor_helpers import ADMIN, desk, make_app
@@ -298,6 +298,37 @@ def test_per_subscriber_links_name_the_delivery_and_the_click_is_recorded_for_it
     preferences = next(link for link in html_links(sent.parts("reader0@example.org")[0]) if "/preferences/" in link)
     page = client.get(path_of(preferences)).get_data(as_text=True)
     assert "records which links you followed from your copy" in page
+
+
+def clicks_by_reader(runtime: Runtime) -> list[tuple[str, int]]:
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Subscriber.email, DeliveryClick.clicks)
+            .join(Delivery, Delivery.id == DeliveryClick.delivery_id)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        ).all()
+    return sorted(rows)
+
+
+def test_forgetting_a_reader_erases_their_clicks_and_records_none_after(sent_per_subscriber: Sent) -> None:
+    sent = sent_per_subscriber
+    first = tracked(html_links(sent.parts("reader0@example.org")[0]))
+    second = tracked(html_links(sent.parts("reader1@example.org")[0]))
+    client = sent.client()
+    for link in (first[0], first[1], second[0]):
+        assert follow(client, link).status_code == 302
+    assert clicks_by_reader(sent.runtime) == [("reader0@example.org", 1), ("reader0@example.org", 1),
+                                              ("reader1@example.org", 1)]  # fmt: skip
+
+    digest("subscribers", "forget", "reader0@example.org", config=sent.runtime.config.path)
+
+    assert clicks_by_reader(sent.runtime) == [("reader1@example.org", 1)]
+    [line] = [entry for entry in digest_json("audit", "list", config=sent.runtime.config.path)
+              if entry["action"] == "subscriber.forgotten"]  # fmt: skip
+    assert line["detail"] == {"clicks_erased": 2}
+    assert follow(client, first[0]).status_code == 302  # the copy they kept still works, and counts for the edition
+    assert clicks_by_reader(sent.runtime) == [("reader1@example.org", 1)]  # but nobody's click is recorded
+    assert sum(clicks_by_url(sent.runtime, sent.edition_id).values()) == 4
 
 
 # --------------------------------------------------------------------------- switched off, bounded
