@@ -267,6 +267,7 @@ def todays_worker(runtime: Runtime, edition_id: int, config_path: Path, tree: Pa
     config_path = config_path.with_name("config-today.yaml")
     config_path.write_text(yaml.safe_dump(settings), encoding="utf-8")
     with runtime.engine.begin() as connection:
+        head = connection.scalar(text("SELECT version_num FROM alembic_version"))
         for index in CLAIM_INDEXES:
             connection.execute(text(f"DROP INDEX {index}"))
         connection.execute(text("UPDATE alembic_version SET version_num = '0003'"))
@@ -276,7 +277,7 @@ def todays_worker(runtime: Runtime, edition_id: int, config_path: Path, tree: Pa
         with runtime.engine.begin() as connection:
             for index, definition in CLAIM_INDEXES.items():
                 connection.execute(text(f"CREATE INDEX {index} {definition}"))
-            connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+            connection.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
 
 
 def checkout(revision: str, folder: Path) -> Path:
