@@ -21,7 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from digest.config import Config
-from digest.db import alembic_config, current_revision, head_revision, make_engine, schema_filters, upgrade
+from digest.db import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    make_engine,
+    newest_revision,
+    schema_filters,
+    upgrade,
+)
 from digest.models import (
     Base,
     Delivery,
@@ -134,6 +142,17 @@ def test_upgrading_an_up_to_date_database_changes_nothing(runtime: Runtime) -> N
     head = head_revision(runtime.engine)
     assert current_revision(runtime.engine) == head
     assert upgrade(runtime.engine) == (head, head)
+
+
+def test_the_revision_check_without_alembic_agrees_with_alembic(engine: Engine) -> None:
+    """`digest` commands check the schema without importing alembic: the same answers as alembic's."""
+    assert current_revision(engine) is None  # nothing yet
+    upgrade(engine)
+    assert newest_revision() == head_revision(engine) == current_revision(engine)
+    with engine.connect() as connection:
+        assert current_revision(engine) == MigrationContext.configure(connection).get_current_revision()
+    command.downgrade(alembic_config(engine), "0003")
+    assert current_revision(engine) == "0003" != newest_revision()
 
 
 def test_alembic_check_passes_on_a_database_made_by_digest_init(write_config: Callable[..., Path]) -> None:

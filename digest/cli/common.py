@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from digest.audit import Actor
 from digest.config import load_config
-from digest.db import current_revision, head_revision, unusable
+from digest.db import current_revision, newest_revision, unusable
 from digest.errors import DigestError
 from digest.runtime import Runtime
 
@@ -122,7 +122,7 @@ def ensure_schema(runtime: Runtime) -> None:
     current = current_revision(runtime.engine)
     if current is None:
         raise NotInitialised("the database is empty: run `digest init` first")
-    if current != head_revision(runtime.engine):
+    if current != newest_revision():
         raise NotInitialised("the database schema is older than this version: run `digest init` to upgrade it")
 
 

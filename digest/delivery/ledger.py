@@ -324,12 +324,9 @@ class LedgerStore:
                 if outcome.result == "sent":
                     break
                 trailing += 1
-            if not trailing:  # the streak is broken (written only when there was one)
-                session.execute(
-                    update(Edition)
-                    .where(Edition.id == edition_id, Edition.failure_streak != 0)
-                    .values(failure_streak=0)
-                )
+            if not trailing:  # the streak is broken (written only when there was one): a Core statement made
+                # once, as it runs with every group of outcomes (the ORM's update built and synchronised it each time)
+                session.connection().execute(_STREAK_RESET, {"b_edition": edition_id})
                 continue
             streak = Edition.failure_streak + trailing if trailing == len(results) else literal(trailing)
             session.execute(update(Edition).where(Edition.id == edition_id).values(failure_streak=streak))
@@ -364,6 +361,14 @@ _SENT_UPDATE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status == "sending")
     .values(status="sent", sent_at=bindparam("b_sent_at"), last_error=None, message_id=bindparam("b_message_id"))
+)
+
+
+_EDITIONS = Edition.__table__
+_STREAK_RESET = (
+    update(_EDITIONS)
+    .where(_EDITIONS.c.id == bindparam("b_edition"), _EDITIONS.c.failure_streak != 0)
+    .values(failure_streak=0)
 )
 
 

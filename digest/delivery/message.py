@@ -27,6 +27,7 @@ from digest.delivery.dkim import DkimSigner
 from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import new_message_id, sender_domain
 from digest.models import Edition
+from digest.rendering.placeholders import PLACEHOLDERS
 from digest.subscribers.tokens import make_token
 
 CRLF = b"\r\n"
@@ -38,6 +39,7 @@ _SPACE_RUNS = re.compile(r"  +")
 # break after a segment, and still within RFC 2045's 76.
 QP_LINE = 73
 CLICK_SLOT = "click_delivery"  # the per-delivery token of tracked links (digest.analytics.links)
+_SLOT_NAMES = {key: (f"text:{key}", f"html:{key}") for key in (*PLACEHOLDERS, CLICK_SLOT)}
 
 
 @dataclass(frozen=True)
@@ -118,9 +120,12 @@ class EditionMessage:
             "list_unsubscribe": token_header("List-Unsubscribe", self.list_unsubscribe(unsubscribe)),
         }
         for key, value in values.items():
-            pieces[f"text:{key}"] = qp_slot(value)
-            pieces[f"html:{key}"] = qp_slot(html.escape(value, quote=True))
-        message = b"".join(pieces[part] if isinstance(part, Slot) else part for part in self.segments)
+            text_name, html_name = _SLOT_NAMES.get(key) or (f"text:{key}", f"html:{key}")
+            pieces[text_name] = qp_slot(value)
+            escaped = html.escape(value, quote=True)
+            # A link or a plain name is the same in HTML: encoded once for both parts.
+            pieces[html_name] = pieces[text_name] if escaped == value else qp_slot(escaped)
+        message = b"".join([pieces[part] if part.__class__ is Slot else part for part in self.segments])
         # The body is built in relaxed canonical form (_qp, qp_slot): the signer hashes it as it is.
         return self.sign.headers(message, canonical_body=True) + message if self.sign else message
 
@@ -160,8 +165,6 @@ def _part(boundary: str, subtype: str, slot_prefix: str, body: str) -> list[Segm
 
 def qp_template(body: str, slot_prefix: str) -> list[Segment]:
     """Quoted-printable segments of the body, with a Slot where each placeholder marker stood."""
-    from digest.rendering.render import PLACEHOLDERS  # the renderer's imports are not the worker's to pay
-
     by_marker = {marker: key for key, marker in PLACEHOLDERS.items()} | {DELIVERY_MARKER: CLICK_SLOT}
     segments: list[Segment] = []
     rest = body

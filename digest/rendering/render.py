@@ -9,7 +9,8 @@ The output is rendered once per edition; per-recipient values are left as the ma
 ``PLACEHOLDERS`` and filled in by :func:`personalise`.
 
 This module is a pure stage: it imports nothing from the project but its pure helpers
-(``dates``, ``fragments``, ``sanitise``, ``text``, ``mjml_errors`` of ``digest.rendering``).
+(``dates``, ``fragments``, ``placeholders``, ``sanitise``, ``text``, ``mjml_errors`` of
+``digest.rendering``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from premailer import Premailer
 
 from digest.rendering import dates, mjml_errors
 from digest.rendering.fragments import email_summary, split_last_paragraph
+from digest.rendering.placeholders import MARKER_RE, PLACEHOLDERS
 from digest.rendering.sanitise import absolute_link, email_fragment
 from digest.rendering.text import html_paragraphs
 
@@ -62,14 +64,6 @@ DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 ITEM_KINDS = ("news", "event", "call", "achievement")
 # "subscriber": the email, with per-recipient markers; "public": the archive copy, nobody's links in it.
 AUDIENCES = ("subscriber", "public")
-
-# Per-recipient markers. Plain alphanumerics, '-' and '_' only: they pass through MRML, lxml and
-# premailer unchanged, in href attributes as well as in text (no percent-encoding, no entities).
-_MARKER_FRAME = "XDIGESTX"
-PLACEHOLDERS: dict[str, str] = {
-    key: f"{_MARKER_FRAME}-{key}-{_MARKER_FRAME}" for key in ("name", "unsubscribe_url", "preferences_url")
-}
-_MARKER_RE = re.compile(rf"{_MARKER_FRAME}-([A-Za-z0-9_]+)-{_MARKER_FRAME}")
 
 TEXT_WIDTH = 72
 # Zero-width groups ("&#847;&zwnj;&nbsp;") after the preheader: enough to fill an inbox's preview line,
@@ -501,7 +495,7 @@ def render_edition(
     compiled = _mjml_to_html(mjml_source, templates_dir)
     html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), site.language)
     text = _finish_text(_render_template(env, "email/edition.txt.j2", templates_dir, context))
-    if audience == "public" and (_MARKER_RE.search(html) or _MARKER_RE.search(text)):
+    if audience == "public" and (MARKER_RE.search(html) or MARKER_RE.search(text)):
         raise RenderError("the public copy carries a per-recipient placeholder; keep them in subscriber blocks")
     return RenderedEdition(html=html, text=text)
 
@@ -520,4 +514,4 @@ def personalise(rendered: str, values: Mapping[str, str]) -> str:
         key = match.group(1)
         return values[key] if key in PLACEHOLDERS else match.group(0)
 
-    return _MARKER_RE.sub(substitute, rendered)
+    return MARKER_RE.sub(substitute, rendered)
