@@ -17,13 +17,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from digest.errors import DigestError, required
 from digest.models import DELIVERY_STATUSES, Delivery, Edition, EditionItem, Item
+from digest.rendering.i18n import N_
 
+# N_: in the catalogs, so an email in another language words a default title still as it was (compose.py).
 NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS = (
-    "News",
-    "Upcoming events",
-    "Closing soon",
-    "Open calls",
-    "Cluster achievements",
+    N_("News"),
+    N_("Upcoming events"),
+    N_("Closing soon"),
+    N_("Open calls"),
+    N_("Cluster achievements"),
 )
 SECTIONS = (NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS)  # the default order
 KIND_SECTIONS = {"news": NEWS, "event": EVENTS, "call": OPEN_CALLS, "achievement": ACHIEVEMENTS}

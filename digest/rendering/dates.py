@@ -198,7 +198,8 @@ def event_when(
     if last_day == start.date():
         return f"{day(start.date(), weekday=True, lang=lang)}, {_times(start, end, site, lang)}"
     days = day_range(start.date(), last_day, lang)
-    return translations(lang).gettext("%(days)s, from %(time)s") % {"days": days, "time": _times(start, None, site, lang)}
+    from_time = _times(start, None, site, lang)
+    return translations(lang).gettext("%(days)s, from %(time)s") % {"days": days, "time": from_time}
 
 
 def _times(start: datetime, end: datetime | None, site: tzinfo | None, lang: str = ENGLISH) -> str:
@@ -243,7 +244,8 @@ def deadline_label(
     if site_zone is None or _same_clock(local, site_zone):
         return text if _end_of_day(local) else f"{text}, {clock(local)} {abbreviation(local)}"
     there = local.astimezone(site_zone)
-    site_day = "" if there.date() == local.date() else f"{day(there.date(), year=there.year != local.year, lang=lang)}, "
+    other_day = day(there.date(), year=there.year != local.year, lang=lang)
+    site_day = "" if there.date() == local.date() else f"{other_day}, "
     return f"{text}, {clock(local)} {_place_label(local, lang)} ({site_day}{clock(there)} {abbreviation(there)})"
 
 
@@ -295,7 +297,8 @@ def when_line(item: Dated, now: datetime, site_zone: str, lang: str = ENGLISH) -
     if item.deadline is not None:
         local = aware(item.deadline).astimezone(own)
         hour = _deadline_hour(local, site, bool(item.all_day), lang)
-        status = deadline_status(days_left(item.deadline, own, now), lang).lower()
+        status = deadline_status(days_left(item.deadline, own, now), lang)
+        status = status[:1].lower() + status[1:]  # "3 days left", "noch 3 Tage"
         text = translations(lang).gettext("Deadline: %(date)s") % {"date": numeric_day(local.date(), lang)}
         text += f", {hour}" if hour else ""
         return f"{text}, {status}" if text.endswith(")") else f"{text} ({status})"  # never two brackets in a row

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-__all__ = ["DOMAIN", "LANGUAGE_NAMES", "SHIPPED", "TRANSLATIONS_DIR", "N_", "language_for", "translations"]
+__all__ = ["DOMAIN", "LANGUAGE_NAMES", "N_", "SHIPPED", "TRANSLATIONS_DIR", "language_for", "translations"]
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
 DOMAIN = "messages"
@@ -28,7 +28,7 @@ _loaded: dict[str, NullTranslations] = {}
 _lock = threading.Lock()
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction only")
+def N_(message: str) -> str:
     """Mark a string for the catalogs without translating it here (it is translated where it is shown)."""
     return message
 
