@@ -32,6 +32,7 @@ from digest.editions.core import (
     SECTION_KEYS,
     EditionError,
     add_warnings,
+    generated_preheader,
     lapsed,
     left_out_notes,
     refresh_generated_texts,
@@ -139,12 +140,19 @@ def edition_view(config: Config, edition: Edition, on_day: date, language: str |
     return EditionView(
         title=edition.title,
         subject=edition.subject,
-        preheader=edition.preheader,
+        preheader=_preheader(edition, language),
         sections=sections,
         archive_url=archive_url(config, edition),
         intro_html=render_intro(edition.intro, config.site.base_url),
         sent_on=on_day,
     )
+
+
+def _preheader(edition: Edition, language: str) -> str:
+    """One an editor wrote stays as written; a generated one (stored in English) is worded in the language."""
+    if edition.preheader_by_hand or language == "en":
+        return edition.preheader
+    return generated_preheader(edition, language)
 
 
 def email_size(html: str) -> int:

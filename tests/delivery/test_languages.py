@@ -72,6 +72,7 @@ def test_a_french_subscriber_gets_the_digest_in_french(write_config: Callable[..
     assert "Vous recevez ce message parce que vous êtes abonné aux actualités de Test Cluster Platform." in html
     assert ">Se désabonner</a>" in html and ">Gérer vos préférences</a>" in html and "Bonjour Reader 0," in html
     assert "Lire la suite" in html and "Date limite" in html and "Actualités" in html  # a default section title
+    assert "Cette semaine\u00a0: 1 actualité, 1 événement, 1 appel ouvert" in html  # the generated preheader
     day = EVENT_STARTS.astimezone(ZoneInfo("Europe/Brussels")).date()
     assert format_skeleton("yMMMEd", day, locale="fr") in html  # "mer. 13 janv. 2027", CLDR's French
     assert "Cluster news as written" in html and "Matchmaking in Lisbon" in html  # items keep their language
