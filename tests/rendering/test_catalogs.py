@@ -11,7 +11,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
-from digest.rendering.i18n import SHIPPED, TRANSLATIONS_DIR, language_for, translations
+from digest.rendering.i18n import LANGUAGE_NAMES, SHIPPED, TRANSLATIONS_DIR, language_for, translations
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATED = [language for language in SHIPPED if language != "en"]
@@ -35,8 +35,9 @@ def _source_messages() -> set[str | tuple[str, str]]:
     return found
 
 
-def test_the_languages_shipped_are_english_french_german_and_spanish() -> None:
-    assert SHIPPED == ("en", "fr", "de", "es")
+def test_every_language_offered_has_a_catalog() -> None:
+    assert {"en", "fr", "de", "es"} <= set(SHIPPED) and set(LANGUAGE_NAMES) == set(SHIPPED)
+    assert all((TRANSLATIONS_DIR / language / "LC_MESSAGES" / "messages.mo").is_file() for language in TRANSLATED)
 
 
 @pytest.mark.parametrize("language", TRANSLATED)
