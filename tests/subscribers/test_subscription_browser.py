@@ -123,14 +123,3 @@ def test_a_spanish_subscriber_reaches_spanish_pages_from_the_email(
     assert page.locator("html").get_attribute("lang") == "es"
     page.close()
 
-
-def test_a_language_without_a_catalog_reads_the_site_language(
-    served: tuple[str, Flask, Runtime], browser: Browser
-) -> None:
-    site, _, runtime = served
-    uid = _subscriber(runtime, "lettrice@example.org", "it")  # offered once; no catalog ships for it
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(site_links(site, runtime.secret_key).preferences_url(uid))
-    page.get_by_role("heading", name="Your subscription").wait_for()
-    assert page.locator("html").get_attribute("lang") == "en"
-    page.close()
