@@ -338,7 +338,7 @@ def test_preferences_choose_editions_topics_and_language(site: Site) -> None:
         },
     )
     assert saved.status_code == 303 and saved.headers["Location"].endswith(path)
-    assert "Your preferences are saved." in client.get(path).get_data(as_text=True)
+    assert "Vos préférences sont enregistrées." in client.get(path).get_data(as_text=True)  # now in French
     stored = site.subscriber("chooser@example.org")
     assert (stored.name, stored.language) == ("Chooser", "fr")
     assert stored.preferences == {"editions": ["newsletter"], "topics": ["Health"]}
