@@ -8,12 +8,16 @@ weekly digest and measures:
   (b) the size of what a subscriber gets: the HTML personalised with full-length links, and the text;
   (c) the same week with EXTRA more news items, trimmed to fit under the 100 KB limit: kept, time.
 
-    .venv/bin/python bench/email_bench.py [--extra 60]
+    .venv/bin/python bench/email_bench.py [--extra 60] [--languages en,fr,de,es]
+
+With several languages, (a)-(c) are measured for the email in each (the chrome translated, the items
+as written), one language after the other in each of 3 rounds; sizes do not vary between rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -30,7 +34,7 @@ from digest.runtime import Runtime
 from tests.edition_helpers import DAY, MONDAY, forty_item_week, item_at, long_summary
 
 
-def timed_compose(runtime: Runtime, extra: int) -> tuple[float, Composition]:
+def timed_compose(runtime: Runtime, extra: int, language: str | None = None) -> tuple[float, Composition]:
     with runtime.sessions() as session:
         forty_item_week(session)
         for n in range(extra):
@@ -40,7 +44,7 @@ def timed_compose(runtime: Runtime, extra: int) -> tuple[float, Composition]:
         runs = []
         for _ in range(5 if not extra else 1):
             started = time.perf_counter()
-            result = compose(runtime.config, edition, MONDAY)
+            result = compose(runtime.config, edition, MONDAY, language=language)
             runs.append(time.perf_counter() - started)
         session.rollback()
     return statistics.median(runs), result
@@ -49,7 +53,11 @@ def timed_compose(runtime: Runtime, extra: int) -> tuple[float, Composition]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--extra", type=int, default=60)
+    parser.add_argument("--languages", default="", help="comma-separated, e.g. en,fr,de,es")
     args = parser.parse_args()
+    if args.languages:
+        by_language(args.languages.split(","), args.extra)
+        return
     with tempfile.TemporaryDirectory() as folder:
         runtime = bench_runtime(Path(folder), f"sqlite:///{Path(folder) / 'bench.db'}")
         seconds, forty = timed_compose(runtime, 0)
@@ -67,6 +75,31 @@ def main() -> None:
             f"{email_size(big.html) / 1024:.1f} KB, in {seconds * 1000:.0f} ms"
         )
         runtime.close()
+
+
+def by_language(languages: list[str], extra: int) -> None:
+    print(f"load average at start: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    renders: dict[str, list[float]] = {language: [] for language in languages}
+    sizes: dict[str, str] = {}
+    for _ in range(3):
+        for language in languages:
+            with tempfile.TemporaryDirectory() as folder:
+                runtime = bench_runtime(Path(folder), f"sqlite:///{Path(folder) / 'bench.db'}")
+                seconds, forty = timed_compose(runtime, 0, language)
+                _, big = timed_compose(runtime, extra, language)
+                runtime.close()
+            renders[language].append(seconds)
+            sizes[language] = (
+                f"40 items: HTML {email_size(forty.html):,} B, text {len(forty.text.encode()):,} B; "
+                f"{40 + extra} items: whole {big.size:,} B, kept {big.kept} in {email_size(big.html):,} B"
+            )
+    print(f"load average at end: {' '.join(f'{n:.2f}' for n in os.getloadavg())}")
+    for language in languages:
+        times = sorted(renders[language])
+        print(
+            f"{language}: one render {statistics.median(times) * 1000:.0f} ms "
+            f"(range {times[0] * 1000:.0f}–{times[-1] * 1000:.0f}); {sizes[language]} (limit {SIZE_LIMIT:,} B)"
+        )
 
 
 if __name__ == "__main__":

@@ -365,6 +365,18 @@ class Delivery(Base):
     subscriber: Mapped[Subscriber] = relationship()
 
 
+class EditionRendering(Base):
+    """An edition frozen in one more language than the site's (whose rendering stays in Edition.html/text):
+    one row per language its recipients read, written when it is sent (digest.editions.compose.freeze)."""
+
+    __tablename__ = "edition_renderings"
+
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)  # a shipped language, e.g. "fr"
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+
+
 class EditionLink(Base):
     """A link of a sent edition and how often it was followed (digest/analytics/). Its click token names
     the edition and `number`, never the URL: only a URL that was in the edition can be a redirect target."""

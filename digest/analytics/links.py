@@ -43,8 +43,10 @@ class LinkTracker:
     direct: frozenset[str]  # URLs left as they are (the archive copy)
     per_delivery: bool = False
 
-    def track(self, html: str, text: str) -> Tracked:
-        numbers: dict[str, int] = {}
+    def track(self, html: str, text: str, known: tuple[str, ...] = ()) -> Tracked:
+        """Both parts with their links tracked; `known` links (another rendering of the edition) keep their
+        numbers and new ones follow them."""
+        numbers: dict[str, int] = {url: number for number, url in enumerate(known, 1)}
 
         def tracked(url: str) -> str:
             number = numbers.setdefault(url, len(numbers) + 1)

@@ -22,7 +22,7 @@ from digest.config import Config, DeliveryConfig
 from digest.delivery.message import Recipient
 from digest.delivery.recipients import receives
 from digest.editions.core import EditionError, get_edition
-from digest.models import Delivery, Edition, Editor, Item, Subscriber, utcnow
+from digest.models import Delivery, Edition, EditionRendering, Editor, Item, Subscriber, utcnow
 from digest.stamp import mark_archive_changed
 
 MAX_RETRY_DELAY = timedelta(hours=1)
@@ -42,7 +42,8 @@ def start_sending(session: Session, config: Config, edition_id: int, now: dateti
         raise EditionError(f"edition {edition_id} is {edition.status}; only a draft or scheduled edition can be sent")
     if not edition.entries:
         raise EditionError(f"edition {edition_id} has no items")
-    freeze(config, edition, now)
+    languages = session.scalars(select(Subscriber.language).where(receives(edition)).distinct())
+    freeze(config, edition, now, languages=list(languages))  # once per language the recipients read
     edition.status = "sending"
     edition.failure_streak = 0
     recipients = select(literal(edition.id), Subscriber.id, literal("queued"), literal(0)).where(receives(edition))
@@ -119,6 +120,7 @@ class Job:
     subscriber_id: int
     subscriber_status: str
     recipient: Recipient
+    language: str = ""  # the subscriber's, as stored (the worker picks the edition's rendering by it)
 
 
 def load_jobs(session: Session, delivery_ids: list[int]) -> list[Job]:
@@ -132,14 +134,15 @@ def load_jobs(session: Session, delivery_ids: list[int]) -> list[Job]:
             Subscriber.email,
             Subscriber.name,
             Subscriber.uid,
+            Subscriber.language,
         )
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.id.in_(delivery_ids))
         .order_by(Delivery.id)
     )
     return [
-        Job(delivery_id, edition_id, attempts, subscriber_id, status, Recipient(email=email, name=name, uid=uid))
-        for delivery_id, edition_id, attempts, subscriber_id, status, email, name, uid in rows
+        Job(delivery_id, edition_id, attempts, subscriber_id, status, Recipient(email, name, uid), language)
+        for delivery_id, edition_id, attempts, subscriber_id, status, email, name, uid, language in rows
     ]
 
 
@@ -224,6 +227,16 @@ class LedgerStore:
         with self.sessions() as session:
             found = {edition_id: session.get(Edition, edition_id) for edition_id in edition_ids}
         return {edition_id: edition if edition and edition.html else None for edition_id, edition in found.items()}
+
+    def renderings(self, edition_id: int) -> dict[str, tuple[str, str]]:
+        """The edition's renderings in other languages than the site's: language -> (html, text)."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(EditionRendering.language, EditionRendering.html, EditionRendering.text).where(
+                    EditionRendering.edition_id == edition_id
+                )
+            )
+            return {language: (html, text) for language, html, text in rows}
 
     def next_due_at(self) -> datetime | None:
         with self.sessions() as session:

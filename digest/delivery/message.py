@@ -27,6 +27,7 @@ from digest.delivery.dkim import DkimSigner
 from digest.delivery.headers import address_header, header, token_header
 from digest.delivery.message_id import new_message_id, sender_domain
 from digest.models import Edition
+from digest.rendering.i18n import translations
 from digest.rendering.placeholders import PLACEHOLDERS
 from digest.subscribers.tokens import make_token
 
@@ -85,18 +86,25 @@ class EditionMessage:
         subject_prefix: str = "",
         sign: DkimSigner | None = None,
         unsubscribe_mailbox: str | None = None,
+        language: str = "en",
+        body: tuple[str, str] | None = None,
     ) -> None:
+        """`body` is the (html, text) of the edition in `language` when that is not the site's
+        (edition_renderings); without it the edition's own frozen HTML and text."""
         if not edition.html or not edition.text:
             raise ValueError(f"edition {edition.id} has not been frozen (rendered) yet")
+        html_part, text_part = body or (edition.html, edition.text)
         self.edition_id = edition.id
         self.sender = sender
         self.links = links
         self.domain = sender_domain(sender)
         self.list_id = f"{list_name} <{_list_id_label(list_name)}.{self.domain}>"
         self.sign = sign
-        self.tags_clicks = DELIVERY_MARKER in edition.html  # analytics.per_subscriber: links name the delivery
+        self.tags_clicks = DELIVERY_MARKER in html_part  # analytics.per_subscriber: links name the delivery
         self.unsubscribe_mailbox = unsubscribe_mailbox
-        self.segments = self._template(subject_prefix + edition.subject, edition.text, edition.html)
+        # Translators: stands for the name in the email's greeting ("Dear %(name)s,") when a subscriber gave none.
+        self.nameless = translations(language).gettext("reader")
+        self.segments = self._template(subject_prefix + edition.subject, text_part, html_part)
 
     def new_message_id(self) -> str:
         """A Message-ID never used before, for one message."""
@@ -107,7 +115,7 @@ class EditionMessage:
         (`delivery_id` names the delivery in per-subscriber click links; 0 for a test copy)."""
         unsubscribe = self.links.unsubscribe_url(recipient.uid)
         values = {
-            "name": recipient.name or "reader",
+            "name": recipient.name or self.nameless,
             "unsubscribe_url": unsubscribe,
             "preferences_url": self.links.preferences_url(recipient.uid),
         }

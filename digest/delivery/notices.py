@@ -21,6 +21,7 @@ from digest.delivery.headers import header_values
 from digest.delivery.message_id import notice_message_id, sender_domain
 from digest.delivery.transport import Transport, make_transport
 from digest.models import utcnow
+from digest.rendering.i18n import translations
 
 log = logging.getLogger(__name__)
 
@@ -32,50 +33,49 @@ class Notice:
     text: str
 
 
-def confirm_subscription_notice(site_name: str, to: str, confirm_url: str, hours: int) -> Notice:
-    return _confirmation(
-        to,
-        subject=f"Confirm your subscription to {site_name}",
-        request=f"to receive {site_name} at this address",
-        confirm_url=confirm_url,
-        hours=hours,
-        otherwise="nothing will be sent to you",
+def confirm_subscription_notice(site_name: str, to: str, confirm_url: str, hours: int, language: str = "en") -> Notice:
+    """In the language the subscriber chose (any other code: English)."""
+    words = translations(language)
+    values = {"site": site_name, "url": confirm_url, "hours": hours}
+    return Notice(
+        to=to,
+        subject=words.gettext("Confirm your subscription to %(site)s") % values,
+        text=words.gettext(
+            "Someone, hopefully you, asked to receive %(site)s at this address.\n\n"
+            "To confirm, open this link within %(hours)d hours:\n\n  %(url)s\n\n"
+            "If it was not you, ignore this message: nothing will be sent to you.\n"
+        )
+        % values,
     )
 
 
-def already_subscribed_notice(site_name: str, to: str, preferences_url: str) -> Notice:
+def already_subscribed_notice(site_name: str, to: str, preferences_url: str, language: str = "en") -> Notice:
+    words = translations(language)
+    values = {"site": site_name, "url": preferences_url}
     return Notice(
         to=to,
-        subject=f"You are already subscribed to {site_name}",
-        text=(
-            f"Someone, hopefully you, asked to subscribe this address to {site_name}.\n"
+        subject=words.gettext("You are already subscribed to %(site)s") % values,
+        text=words.gettext(
+            "Someone, hopefully you, asked to subscribe this address to %(site)s.\n"
             "It already receives it, so nothing has changed.\n\n"
-            f"To choose what you receive, or to unsubscribe:\n\n  {preferences_url}\n"
-        ),
+            "To choose what you receive, or to unsubscribe:\n\n  %(url)s\n"
+        )
+        % values,
     )
 
 
-def confirm_new_address_notice(site_name: str, to: str, confirm_url: str, hours: int) -> Notice:
-    return _confirmation(
-        to,
-        subject=f"Confirm your new address for {site_name}",
-        request=f"to receive {site_name} at this address instead of their old one",
-        confirm_url=confirm_url,
-        hours=hours,
-        otherwise="nothing will change",
-    )
-
-
-def _confirmation(to: str, *, subject: str, request: str, confirm_url: str, hours: int, otherwise: str) -> Notice:
-    """A link the owner of the address opens to confirm what someone asked for it."""
+def confirm_new_address_notice(site_name: str, to: str, confirm_url: str, hours: int, language: str = "en") -> Notice:
+    words = translations(language)
+    values = {"site": site_name, "url": confirm_url, "hours": hours}
     return Notice(
         to=to,
-        subject=subject,
-        text=(
-            f"Someone, hopefully you, asked {request}.\n\n"
-            f"To confirm, open this link within {hours} hours:\n\n  {confirm_url}\n\n"
-            f"If it was not you, ignore this message: {otherwise}.\n"
-        ),
+        subject=words.gettext("Confirm your new address for %(site)s") % values,
+        text=words.gettext(
+            "Someone, hopefully you, asked to receive %(site)s at this address instead of their old one.\n\n"
+            "To confirm, open this link within %(hours)d hours:\n\n  %(url)s\n\n"
+            "If it was not you, ignore this message: nothing will change.\n"
+        )
+        % values,
     )
 
 

@@ -28,6 +28,7 @@ from digest.delivery.message import EditionMessage, site_links
 from digest.delivery.notices import edition_paused_notice, send_notice
 from digest.delivery.transport import Transport, make_transport
 from digest.models import Edition, utcnow
+from digest.rendering.i18n import language_for
 from digest.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class Store(Protocol):
 
     def frozen_editions(self, edition_ids: set[int]) -> dict[int, Edition | None]:
         """Each edition with its frozen message, or None."""
+
+    def renderings(self, edition_id: int) -> dict[str, tuple[str, str]]:
+        """The edition frozen in other languages than the site's: language -> (html, text)."""
 
     def record(self, outcomes: Sequence[Outcome], now: datetime) -> Recorded:
         """Mark deliveries sent, failed or to retry; pause editions that keep failing."""
@@ -104,7 +108,9 @@ class Worker:
         self._next: list[Job] = []  # the batch claimed while the current one is out
         self.clock = clock
         self.stats = WorkerStats()
-        self._messages: dict[int, EditionMessage | None] = {}
+        self.site_language = language_for(self.config.site.language)
+        # Per edition, its message in each language it was rendered in (the site's at least).
+        self._messages: dict[int, dict[str, EditionMessage] | None] = {}
         # Failures in a row per edition within the current batch: at the pause threshold the rest of the
         # batch goes back to the queue untried, without waiting for the ledger to say "paused".
         self._batch_streaks: dict[int, int] = {}
@@ -243,7 +249,7 @@ class Worker:
         """Queue the jobs for the sending threads."""
         messages = self._messages_for({job.edition_id for job in jobs})
         for job in jobs:
-            self._work.put((job, messages.get(job.edition_id), results))
+            self._work.put((job, self._in_language(messages.get(job.edition_id), job.language), results))
         unrecorded |= {job.delivery_id for job in jobs}
         return len(jobs)
 
@@ -305,17 +311,28 @@ class Worker:
             except Exception as error:  # the alert shares the failing server; last_error still tells
                 log.error("could not tell %s that edition %s paused: %s", address, edition_id, error)
 
-    def _messages_for(self, edition_ids: set[int]) -> dict[int, EditionMessage | None]:
-        """The built message of each edition (built once per edition and worker, then kept)."""
+    def _in_language(self, by_language: dict[str, EditionMessage] | None, language: str) -> EditionMessage | None:
+        """The message in the subscriber's language; the site's when it has no catalog or no rendering."""
+        if by_language is None:
+            return None
+        return by_language.get(language_for(language, self.site_language)) or by_language.get(self.site_language)
+
+    def _messages_for(self, edition_ids: set[int]) -> dict[int, dict[str, EditionMessage] | None]:
+        """The built messages of each edition, one per language (built once per edition and worker, then kept)."""
         missing = edition_ids - self._messages.keys()
         if missing:
             for edition_id, edition in self.store.frozen_editions(missing).items():
-                self._messages[edition_id] = self._message(edition) if edition is not None else None
+                self._messages[edition_id] = self._messages_of(edition) if edition is not None else None
         for stale in list(self._messages.keys() - edition_ids)[: max(0, len(self._messages) - MESSAGES_KEPT)]:
             del self._messages[stale]
         return {edition_id: self._messages[edition_id] for edition_id in edition_ids}
 
-    def _message(self, edition: Edition) -> EditionMessage:
+    def _messages_of(self, edition: Edition) -> dict[str, EditionMessage]:
+        others = self.store.renderings(edition.id)
+        messages = {self.site_language: self._message(edition, self.site_language, None)}
+        return messages | {language: self._message(edition, language, body) for language, body in others.items()}
+
+    def _message(self, edition: Edition, language: str, body: tuple[str, str] | None) -> EditionMessage:
         return EditionMessage(
             edition,
             self.config.mail.from_address,
@@ -323,4 +340,6 @@ class Worker:
             site_links(self.config.site.base_url, self.runtime.secret_key),
             sign=self.sign,
             unsubscribe_mailbox=self.config.mail.unsubscribe_mailbox,
+            language=language,
+            body=body,
         )

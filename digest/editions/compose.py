@@ -6,14 +6,22 @@ assembly, or an event that has ended, is dropped and marked expired; an item ano
 sent meanwhile is dropped), renders once, and keeps HTML, text and warnings on the edition, with
 the public copy the archive shows (``archive_html``: the same templates, "public" audience). A
 rendering error raises EditionRenderError and nothing is kept, so nothing is sent.
+
+Languages: the edition is rendered once in the site's language (``Edition.html``/``text``, and the
+archive's copy) and once more in each other shipped language its recipients read (table
+``edition_renderings``), never once per recipient. The chrome follows the language; the items and the
+editors' texts stay as written, except a default section title still as assembly named it ("News"),
+which is worded in the language too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, object_session
 
 from digest.analytics.clicks import store_links
@@ -21,13 +29,16 @@ from digest.analytics.links import DELIVERY_MARKER, LinkTracker, tracker
 from digest.config import Config
 from digest.editions.arrange import sections_of
 from digest.editions.core import (
+    SECTION_KEYS,
     EditionError,
     add_warnings,
+    generated_preheader,
     left_out_at_send,
     left_out_notes,
     refresh_generated_texts,
 )
-from digest.models import Edition, Item, utcnow
+from digest.models import Edition, EditionRendering, Item, utcnow
+from digest.rendering.i18n import language_for, translations
 from digest.rendering.markdown import intro_html as render_intro
 from digest.rendering.render import (
     EditionView,
@@ -65,15 +76,27 @@ class Composition:
     links: tuple[str, ...] = ()  # the click-tracked links, numbered from 1 (empty: links go direct)
 
 
-def site_view(config: Config) -> SiteView:
+def site_view(config: Config, language: str | None = None) -> SiteView:
+    """The site as an email in `language` shows it (default: the site's language)."""
     site = config.site
     return SiteView(
         name=site.name,
         base_url=site.base_url,
         timezone=site.timezone,
-        language=site.language,
+        language=language_for(language, site.language),
         contact_address=site.contact_address,
     )
+
+
+def site_language(config: Config) -> str:
+    """The shipped language the site's own rendering (and the archive) is in."""
+    return language_for(config.site.language)
+
+
+def section_title(title: str, key: str, language: str) -> str:
+    """A section's title in the email: a default title still as assembly named it is worded in the language;
+    one an editor typed stays as typed."""
+    return translations(language).gettext(title) if SECTION_KEYS.get(title) == key else title
 
 
 def archive_url(config: Config, edition: Edition) -> str:
@@ -101,10 +124,11 @@ def item_view(config: Config, item: Item) -> ItemView:
     )
 
 
-def edition_view(config: Config, edition: Edition, on_day: date) -> EditionView:
+def edition_view(config: Config, edition: Edition, on_day: date, language: str | None = None) -> EditionView:
+    language = language_for(language, config.site.language)
     sections = tuple(
         SectionView(
-            title=section.title,
+            title=section_title(section.title, section.key, language),
             items=tuple(item_view(config, entry.item) for entry in section.entries),
             layout=section.layout,
             anchor=f"section-{section.key}",
@@ -115,7 +139,7 @@ def edition_view(config: Config, edition: Edition, on_day: date) -> EditionView:
     return EditionView(
         title=edition.title,
         subject=edition.subject,
-        preheader=edition.preheader,
+        preheader=_preheader(edition, language),
         sections=sections,
         archive_url=archive_url(config, edition),
         intro_html=render_intro(edition.intro, config.site.base_url),
@@ -123,30 +147,45 @@ def edition_view(config: Config, edition: Edition, on_day: date) -> EditionView:
     )
 
 
+def _preheader(edition: Edition, language: str) -> str:
+    """One an editor wrote stays as written; a generated one (stored in English) is worded in the language."""
+    if edition.preheader_by_hand or language == "en":
+        return edition.preheader
+    return generated_preheader(edition, language)
+
+
 def email_size(html: str) -> int:
     """Bytes of the HTML part as a subscriber gets it (placeholders filled with full-length values)."""
     return len(personalise(html, _SIZING_VALUES).encode("utf-8"))
 
 
-def compose(config: Config, edition: Edition, now: datetime | None = None, track: bool = False) -> Composition:
-    """Render the edition as subscribers would get it now; trim it to its top items if it is too big.
-    Its size counts the click-tracked links whenever `analytics.clicks` is on; the HTML and text carry
-    them only with `track` (the real send: a preview's links go direct). Raises RenderError."""
+def compose(
+    config: Config,
+    edition: Edition,
+    now: datetime | None = None,
+    track: bool = False,
+    language: str | None = None,
+    known_links: tuple[str, ...] = (),
+) -> Composition:
+    """Render the edition as subscribers reading `language` (default: the site's) would get it now; trim it
+    to its top items if it is too big. Its size counts the click-tracked links whenever `analytics.clicks` is
+    on; the HTML and text carry them only with `track` (the real send: a preview's links go direct), numbered
+    after `known_links` (another language's rendering of the same edition). Raises RenderError."""
     today = _local_day(config, now or utcnow())
-    site = site_view(config)
-    view = edition_view(config, edition, today)
+    site = site_view(config, language)
+    view = edition_view(config, edition, today, language)
     links = click_tracker(config, edition, signed=track)
     total = sum(len(section.items) for section in view.sections)
     if total <= FIRST_PROBE:
         whole = render_edition(view, site, today)
         size = sent_size(whole, links)
         if size <= SIZE_LIMIT:
-            return _finished(whole, size, total, total, [], links if track else None)
+            return _finished(whole, size, total, total, [], links if track else None, known_links)
         kept, trimmed = _largest_fitting(view, site, today, links, 1, total - 1)
     else:
         fitting = _probe(view, site, today, links)
         if fitting.kept == total and fitting.best is not None:
-            return _finished(fitting.best, fitting.size, total, total, [], links if track else None)
+            return _finished(fitting.best, fitting.size, total, total, [], links if track else None, known_links)
         kept, trimmed = _largest_fitting(view, site, today, links, fitting.kept + 1, fitting.over - 1, fitting.best)
         size = fitting.over_size * total // fitting.over  # estimated: the whole is never rendered
     warning = (
@@ -154,7 +193,7 @@ def compose(config: Config, edition: Edition, now: datetime | None = None, track
         f"over the {SIZE_LIMIT / 1000:.0f} KB that keeps Gmail from clipping it. The email ends with a link "
         f"to the archive copy, which has all {total}."
     )
-    return _finished(trimmed, size, kept, total, [warning], links if track else None)
+    return _finished(trimmed, size, kept, total, [warning], links if track else None, known_links)
 
 
 def click_tracker(config: Config, edition: Edition, signed: bool = True) -> LinkTracker | None:
@@ -176,11 +215,17 @@ def sent_size(rendered: RenderedEdition, links: LinkTracker | None) -> int:
 
 
 def _finished(
-    rendered: RenderedEdition, size: int, kept: int, total: int, warnings: list[str], links: LinkTracker | None
+    rendered: RenderedEdition,
+    size: int,
+    kept: int,
+    total: int,
+    warnings: list[str],
+    links: LinkTracker | None,
+    known_links: tuple[str, ...] = (),
 ) -> Composition:
     if links is None:
         return Composition(rendered.html, rendered.text, size, kept, total, warnings)
-    tracked = links.track(rendered.html, rendered.text)
+    tracked = links.track(rendered.html, rendered.text, known_links)
     return Composition(tracked.html, tracked.text, size, kept, total, warnings, tracked.urls)
 
 
@@ -267,8 +312,16 @@ def _keeping(view: EditionView, places: set[tuple[int, int]]) -> EditionView:
     return replace(view, sections=tuple(section for section in sections if section.items), more_count=left_out)
 
 
-def freeze(config: Config, edition: Edition, now: datetime | None = None, public: bool = True) -> None:
-    """Apply the send-time rules and render once: every recipient gets exactly this HTML and text.
+def freeze(
+    config: Config,
+    edition: Edition,
+    now: datetime | None = None,
+    public: bool = True,
+    languages: Iterable[str | None] = (),
+) -> None:
+    """Apply the send-time rules and render once per language: every recipient gets exactly this HTML and
+    text, in the site's language (Edition.html/text) or in one of `languages` (the recipients' own, as
+    stored: each shipped one other than the site's is rendered once, into edition_renderings).
 
     The public copy for the archive is rendered too, and the links are click-tracked (their numbers kept
     in edition_links), unless `public` is False: a preview or a test copy, which is rolled back, has no use
@@ -279,18 +332,33 @@ def freeze(config: Config, edition: Edition, now: datetime | None = None, public
     refresh_generated_texts(edition)  # what is left out is not counted in the preview line
     if not edition.entries:
         raise EditionError(f"edition {edition.id} has nothing left to send: {' '.join(notes)}")
+    others = sorted({language_for(code, config.site.language) for code in languages} - {site_language(config)})
     try:
         composed = compose(config, edition, now, track=public)
+        links, warnings, renderings = composed.links, list(composed.warnings), []
+        for language in others:  # numbered after the links before them: one numbering per edition
+            translated = compose(config, edition, now, track=public, language=language, known_links=links)
+            links, warnings = translated.links or links, [*warnings, *translated.warnings]
+            renderings.append(EditionRendering(language=language, html=translated.html, text=translated.text))
         archive_html = public_copy(config, edition, _local_day(config, now)).html if public else None
     except RenderError as error:
         edition.last_error = f"not sent: {error}"
         raise EditionRenderError(f"edition {edition.id} was not sent: {error}") from error
     edition.html, edition.text, edition.archive_html = composed.html, composed.text, archive_html
     session = object_session(edition)
+    if public and session is not None:
+        _keep_renderings(session, edition, renderings)
     if public and config.analytics.clicks and session is not None:
-        store_links(session, edition.id, composed.links)
-    add_warnings(edition, [*notes, *composed.warnings])
+        store_links(session, edition.id, links)
+    add_warnings(edition, [*notes, *warnings])
     edition.last_error = None
+
+
+def _keep_renderings(session: Session, edition: Edition, renderings: list[EditionRendering]) -> None:
+    session.execute(delete(EditionRendering).where(EditionRendering.edition_id == edition.id))
+    for rendering in renderings:
+        rendering.edition_id = edition.id
+        session.add(rendering)
 
 
 def check_rendering(config: Config, edition: Edition, now: datetime | None = None) -> list[str]:

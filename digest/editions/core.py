@@ -17,13 +17,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from digest.errors import DigestError, required
 from digest.models import DELIVERY_STATUSES, Delivery, Edition, EditionItem, Item
+from digest.rendering.i18n import N_, translations
 
+# N_: in the catalogs, so an email in another language words a default title still as it was (compose.py).
 NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS = (
-    "News",
-    "Upcoming events",
-    "Closing soon",
-    "Open calls",
-    "Cluster achievements",
+    N_("News"),
+    N_("Upcoming events"),
+    N_("Closing soon"),
+    N_("Open calls"),
+    N_("Cluster achievements"),
 )
 SECTIONS = (NEWS, EVENTS, CLOSING_SOON, OPEN_CALLS, ACHIEVEMENTS)  # the default order
 KIND_SECTIONS = {"news": NEWS, "event": EVENTS, "call": OPEN_CALLS, "achievement": ACHIEVEMENTS}
@@ -188,28 +190,38 @@ def entries_for(layout: Sequence[tuple[str, Sequence[Item]]]) -> list[EditionIte
     return entries
 
 
-_KIND_WORDS = {
-    "news": ("news item", "news items"),
-    "event": ("event", "events"),
-    "call": ("open call", "open calls"),
-    "achievement": ("achievement", "achievements"),
-}
+KIND_ORDER = ("news", "event", "call", "achievement")  # in a preheader's counts
 
 
-def counts_preheader(items: Sequence[Item], lead: str = "This week") -> str:
-    """ "This week: 3 news items, 2 events, 1 open call" (the preview line mail clients show)."""
-    parts = []
-    for kind, (one, many) in _KIND_WORDS.items():
-        number = sum(1 for item in items if item.kind == kind)
-        if number:
-            parts.append(f"{number} {one if number == 1 else many}")
-    return f"{lead}: " + ", ".join(parts) if parts else ""
+def _kind_count(kind: str, number: int, language: str) -> str:
+    """ "3 news items", "1 event", in `language` (the calls are literal so that `pybabel extract` finds them)."""
+    words = translations(language)
+    if kind == "news":
+        text = words.ngettext("%(num)d news item", "%(num)d news items", number)
+    elif kind == "event":
+        text = words.ngettext("%(num)d event", "%(num)d events", number)
+    elif kind == "call":
+        text = words.ngettext("%(num)d open call", "%(num)d open calls", number)
+    else:
+        text = words.ngettext("%(num)d achievement", "%(num)d achievements", number)
+    return text % {"num": number}
 
 
-def generated_preheader(edition: Edition) -> str:
-    """The preheader made from what the edition carries now."""
-    lead = "This week" if edition.type == "digest" else "In this issue"
-    return counts_preheader([entry.item for entry in edition.entries], lead=lead)
+def counts_preheader(items: Sequence[Item], digest: bool = True, language: str = "en") -> str:
+    """ "This week: 3 news items, 2 events, 1 open call" (the preview line mail clients show); a newsletter's
+    starts "In this issue"."""
+    numbers = [(kind, sum(1 for item in items if item.kind == kind)) for kind in KIND_ORDER]
+    counts = ", ".join(_kind_count(kind, number, language) for kind, number in numbers if number)
+    if not counts:
+        return ""
+    words = translations(language)
+    lead = words.gettext("This week: %(counts)s") if digest else words.gettext("In this issue: %(counts)s")
+    return lead % {"counts": counts}
+
+
+def generated_preheader(edition: Edition, language: str = "en") -> str:
+    """The preheader made from what the edition carries now, in `language`."""
+    return counts_preheader([entry.item for entry in edition.entries], edition.type == "digest", language)
 
 
 def refresh_generated_texts(edition: Edition) -> None:

@@ -5,11 +5,13 @@ fetched) → premailer (CSS inlined, ``<style>`` tags and their ``@media`` rules
 fetched) → a few fix-ups (doctype, ``role="presentation"`` on every table, ``lang``, colour-scheme
 meta tags). The text part comes from its own template, ``templates/email/edition.txt.j2``.
 
-The output is rendered once per edition; per-recipient values are left as the markers in
+The output is rendered once per edition and language (``SiteView.language``: the words of the chrome
+through the gettext catalogs of ``digest.rendering.i18n``, the dates through ``dates``; the items and
+the editors' own texts stay as written); per-recipient values are left as the markers in
 ``PLACEHOLDERS`` and filled in by :func:`personalise`.
 
 This module is a pure stage: it imports nothing from the project but its pure helpers
-(``dates``, ``fragments``, ``placeholders``, ``sanitise``, ``text``, ``mjml_errors`` of
+(``dates``, ``fragments``, ``i18n``, ``placeholders``, ``sanitise``, ``text``, ``mjml_errors`` of
 ``digest.rendering``).
 """
 
@@ -39,6 +41,7 @@ from premailer import Premailer
 
 from digest.rendering import dates, mjml_errors
 from digest.rendering.fragments import email_summary, split_last_paragraph
+from digest.rendering.i18n import language_for, translations
 from digest.rendering.placeholders import MARKER_RE, PLACEHOLDERS
 from digest.rendering.sanitise import absolute_link, email_fragment
 from digest.rendering.text import html_paragraphs
@@ -123,7 +126,7 @@ class SiteView:
     name: str
     base_url: str
     timezone: str  # IANA name, e.g. "Europe/Brussels"
-    language: str  # e.g. "en"
+    language: str  # the rendering's language, e.g. "fr" (one without a catalog gets the English words)
     contact_address: str  # postal/contact line for the footer
 
 
@@ -186,11 +189,12 @@ class _Section:
 # --------------------------------------------------------------------------- helpers
 
 
-def _dateline(title: str, day: date) -> str:
-    """The edition's date under its title, unless the title already says it."""
+def _dateline(title: str, day: date, lang: str) -> str:
+    """The edition's date under its title, unless the title already says it (in English or in `lang`)."""
     if f"{day.day} {dates.MONTHS_LONG[day.month - 1]} {day.year}" in title:
         return ""
-    return dates.long_day(day)
+    long = dates.long_day(day, lang)
+    return "" if long.split(" ", 1)[-1] in title else long
 
 
 def wrap_text(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None = None) -> str:
@@ -221,6 +225,7 @@ def _origin(item: ItemView) -> str:
 
 
 def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, today: date) -> tuple[_Entry, ...]:
+    lang = language_for(site.language)
     entries: list[_Entry] = []
     previous: ItemView | None = None
     for item in items:
@@ -229,18 +234,18 @@ def _entries(items: tuple[ItemView, ...], site: SiteView, site_zone: tzinfo, tod
         own_zone = dates.zone(item.timezone, site_zone)
         when = None
         if item.kind == "event" and item.starts_at is not None:
-            when = dates.event_when(item.starts_at, item.ends_at, own_zone, site_zone, all_day=item.all_day)
+            when = dates.event_when(item.starts_at, item.ends_at, own_zone, site_zone, all_day=item.all_day, lang=lang)
         deadline = status = None
         days_left = None
         if item.deadline is not None:
-            deadline = dates.deadline_label(item.deadline, own_zone, site_zone, whole_day=item.all_day)
+            deadline = dates.deadline_label(item.deadline, own_zone, site_zone, whole_day=item.all_day, lang=lang)
             days_left = (dates.aware(item.deadline).astimezone(own_zone).date() - today).days
-            status = dates.deadline_status(days_left)
+            status = dates.deadline_status(days_left, lang)
         summary_html, summary_text = email_summary(item.summary_html, site.base_url)
         summary_lead, summary_end = split_last_paragraph(summary_html)
         published = None
         if item.published_at is not None:
-            published = dates.day(dates.aware(item.published_at).astimezone(site_zone).date())
+            published = dates.day(dates.aware(item.published_at).astimezone(site_zone).date(), lang=lang)
         entries.append(
             _Entry(
                 item=item,
@@ -280,16 +285,19 @@ def _anchor(anchor: str, number: int) -> str:
 
 # --------------------------------------------------------------------------- Jinja environment
 
-_environments: dict[Path, Environment] = {}
+_environments: dict[tuple[Path, str], Environment] = {}
 _environments_lock = threading.Lock()
 
 
-def _environment(templates_dir: Path) -> Environment:
+def _environment(templates_dir: Path, language: str) -> Environment:
+    """One environment per templates folder and language: gettext is installed on the environment, and
+    renderings in several languages may run at once (the web app's previews, a send)."""
     with _environments_lock:
-        env = _environments.get(templates_dir)
+        env = _environments.get((templates_dir, language))
         if env is None:
             env = Environment(
                 loader=FileSystemLoader(str(templates_dir)),
+                extensions=["jinja2.ext.i18n"],
                 undefined=StrictUndefined,
                 autoescape=select_autoescape(
                     enabled_extensions=("mjml.j2", "html.j2"),
@@ -303,7 +311,8 @@ def _environment(templates_dir: Path) -> Environment:
                 auto_reload=True,
             )
             env.filters["wrap"] = wrap_text
-            _environments[templates_dir] = env
+            env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+            _environments[(templates_dir, language)] = env
         return env
 
 
@@ -459,6 +468,7 @@ def render_edition(
     if not templates_dir.is_dir():
         raise RenderError(f"templates directory not found: {templates_dir}")
     site_zone = dates.zone(site.timezone, UTC)
+    lang = language_for(site.language)
     sections = tuple(
         _Section(
             title=section.title,
@@ -474,13 +484,14 @@ def render_edition(
     context: dict[str, object] = {
         "edition": edition,
         "site": site,
+        "lang": lang,
         "today": today,
         "sections": sections,
         "item_count": sum(len(section.entries) for section in sections),
         "archive_url": archive_url,
         "home_url": _absolute_url(site.base_url, site.base_url) or archive_url,
-        "edition_date": dates.long_day(edition_day),
-        "dateline": _dateline(edition.title, edition_day),
+        "edition_date": dates.long_day(edition_day, lang),
+        "dateline": _dateline(edition.title, edition_day, lang),
         "urgent_days": URGENT_DAYS,
         "preheader_filler": PREHEADER_FILLER,
         "intro_html": intro_html,
@@ -490,10 +501,10 @@ def render_edition(
         "placeholders": PLACEHOLDERS if audience == "subscriber" else _NoPlaceholders(),
         "subscribe_url": f"{site.base_url.rstrip('/')}/subscribe",
     }
-    env = _environment(templates_dir)
+    env = _environment(templates_dir, lang)
     mjml_source = _render_template(env, "email/edition.mjml.j2", templates_dir, context)
     compiled = _mjml_to_html(mjml_source, templates_dir)
-    html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), site.language)
+    html = _finish_html(_tidy_styles(_inline_css(_mark_styles(compiled))), lang)
     text = _finish_text(_render_template(env, "email/edition.txt.j2", templates_dir, context))
     if audience == "public" and (MARKER_RE.search(html) or MARKER_RE.search(text)):
         raise RenderError("the public copy carries a per-recipient placeholder; keep them in subscriber blocks")

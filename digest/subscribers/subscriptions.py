@@ -29,6 +29,7 @@ from digest.delivery.notices import (
 )
 from digest.errors import DigestError
 from digest.models import Delivery, Edition, Subscriber, utcnow
+from digest.rendering.i18n import LANGUAGE_NAMES
 from digest.subscribers.preferences import EDITION_CHOICES, editions_of, make_preferences, topics_of
 from digest.subscribers.roster import (
     THE_SUBSCRIBER,
@@ -40,16 +41,7 @@ from digest.subscribers.roster import (
 from digest.subscribers.tokens import TokenError, make_timed_token, read_timed_token, read_token
 
 CONFIRM_HOURS = 48
-LANGUAGES = {
-    "en": "English",
-    "de": "Deutsch",
-    "es": "Español",
-    "fr": "Français",
-    "it": "Italiano",
-    "nl": "Nederlands",
-    "pl": "Polski",
-    "pt": "Português",
-}
+LANGUAGES = LANGUAGE_NAMES  # those with a catalog; a stored code without one reads the site's language
 NEVER_MAIL_AGAIN = ("complained",)
 
 
@@ -99,7 +91,7 @@ def request_subscription(
         subscriber = Subscriber(email=address, status="pending", created_at=utcnow())
         session.add(subscriber)
     elif subscriber.status == "active":  # nothing changes for an active subscriber: the owner is told
-        return already_subscribed_notice(site, address, links.site.preferences_url(subscriber.uid))
+        return already_subscribed_notice(site, address, links.site.preferences_url(subscriber.uid), subscriber.language)
     elif subscriber.status in NEVER_MAIL_AGAIN:
         return None
     # Pending, unsubscribed or bounced: receives nothing until the address's owner confirms.
@@ -107,7 +99,7 @@ def request_subscription(
     subscriber.preferences = preferences
     subscriber.language = language
     session.flush()
-    return confirm_subscription_notice(site, address, links.confirm_url(subscriber), CONFIRM_HOURS)
+    return confirm_subscription_notice(site, address, links.confirm_url(subscriber), CONFIRM_HOURS, language)
 
 
 def confirm(session: Session, secret_key: str, token: str, now: datetime | None = None) -> tuple[str, Subscriber]:
@@ -129,6 +121,15 @@ def confirmation_in(secret_key: str, token: str) -> tuple[str, str]:
             continue
         return what, value
     raise TokenError("this link is not valid")
+
+
+def confirmation_language(session: Session, secret_key: str, token: str) -> str | None:
+    """The language of the person a /confirm link was mailed to, changing nothing (None: not a valid link)."""
+    try:
+        _, value = confirmation_in(secret_key, token)
+        return _by_uid(session, value.partition(".")[0]).language
+    except TokenError:
+        return None
 
 
 def _confirm_subscription(session: Session, value: str, now: datetime) -> Subscriber:
@@ -177,7 +178,7 @@ def request_email_change(
         return None
     subscriber.pending_email = address
     return confirm_new_address_notice(
-        config.site.name, address, links.change_email_url(subscriber.uid, address), CONFIRM_HOURS
+        config.site.name, address, links.change_email_url(subscriber.uid, address), CONFIRM_HOURS, subscriber.language
     )
 
 

@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 from archive import web as archive_web
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR
 from digest.runtime import Runtime
-from digest.web import bounces_api, clicks, editor, errors, headers, limits, public, submission, subscription
+from digest.web import bounces_api, clicks, editor, errors, headers, language, limits, public, submission, subscription
 from scheduler import web as schedule_web
 
 
@@ -25,6 +25,7 @@ def create_app(runtime: Runtime) -> Flask:
         MAX_CONTENT_LENGTH=1024 * 1024,
     )
     app.extensions["digest.runtime"] = runtime
+    language.install(app, runtime.config.site.language)  # gettext in the pages: the reader's language or the site's
     errors.install(app)  # busy database: 503; out-of-range numbers: 400/404
     public.install(app)  # `links` in every template; 404s and other errors in the site's layout
     CSRFProtect(app)

@@ -15,6 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_limiter import RequestLimit
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -47,6 +49,7 @@ from digest.subscribers.subscriptions import (
     SubscriptionError,
     confirm,
     confirmation_in,
+    confirmation_language,
     export_data,
     forget,
     request_email_change,
@@ -58,11 +61,12 @@ from digest.subscribers.tokens import TokenError
 from digest.web.api_errors import FieldError, error_response, errors_response, problem
 from digest.web.context import runtime
 from digest.web.forms import CleanForm
+from digest.web.language import use_language
 from digest.web.limits import Budget, limiter_of, protect, retry_after
 from digest.web.private import keep_private
 
 blueprint = Blueprint("subscription", __name__)
-EDITION_LABELS = {"digest": "The weekly digest", "newsletter": "Newsletters"}
+EDITION_LABELS = {"digest": _l("The weekly digest"), "newsletter": _l("Newsletters")}
 NOTICES_PER_ADDRESS_PER_HOUR = 3
 NOTICE_BUDGET = "digest.notice_budget"
 TOPIC_CHOICES = 24
@@ -77,27 +81,28 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+# Labels are lazy: each page words them in its reader's language (digest.web.language).
 class SubscribeForm(CleanForm):
-    email = EmailField("Email address", validators=[DataRequired(), EmailFormat(), Length(max=320)])
-    name = StringField("Name (optional)", validators=[Length(max=200)])
-    editions = MultiCheckboxField("What to receive", choices=options(EDITION_LABELS), default=list(EDITION_CHOICES))
-    topics = MultiCheckboxField("Topics (none ticked: all of them)", choices=[], validate_choice=False)
-    language = SelectField("Language", choices=options(LANGUAGES))
+    email = EmailField(_l("Email address"), validators=[DataRequired(), EmailFormat(), Length(max=320)])
+    name = StringField(_l("Name (optional)"), validators=[Length(max=200)])
+    editions = MultiCheckboxField(_l("What to receive"), choices=options(EDITION_LABELS), default=list(EDITION_CHOICES))
+    topics = MultiCheckboxField(_l("Topics (none ticked: all of them)"), choices=[], validate_choice=False)
+    language = SelectField(_l("Language"), choices=options(LANGUAGES))
 
 
 class PreferencesForm(CleanForm):
-    name = StringField("Name", validators=[Length(max=200)])
-    editions = MultiCheckboxField("What to receive", choices=options(EDITION_LABELS))
-    topics = MultiCheckboxField("Topics (none ticked: all of them)", choices=[], validate_choice=False)
-    language = SelectField("Language", choices=options(LANGUAGES))
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    editions = MultiCheckboxField(_l("What to receive"), choices=options(EDITION_LABELS))
+    topics = MultiCheckboxField(_l("Topics (none ticked: all of them)"), choices=[], validate_choice=False)
+    language = SelectField(_l("Language"), choices=options(LANGUAGES))
 
 
 class ChangeEmailForm(CleanForm):
-    new_email = EmailField("New address", validators=[DataRequired(), EmailFormat(), Length(max=320)])
+    new_email = EmailField(_l("New address"), validators=[DataRequired(), EmailFormat(), Length(max=320)])
 
 
 class ForgetForm(FlaskForm):
-    confirm = BooleanField("Yes, erase my data", validators=[DataRequired("Tick the box to confirm")])
+    confirm = BooleanField(_l("Yes, erase my data"), validators=[DataRequired(_l("Tick the box to confirm"))])
 
 
 class ActionForm(FlaskForm):
@@ -224,6 +229,8 @@ def _request(email: str, name: str | None, choices: Choices) -> None:
 def confirm_link(token: str) -> ResponseReturnValue:
     """Only a page with a button: mail scanners and link previews open links, and must not confirm
     a subscription that someone else asked for on this person's behalf."""
+    with runtime().sessions() as session:
+        use_language(confirmation_language(session, runtime().secret_key, token))
     try:
         what, _ = confirmation_in(runtime().secret_key, token)
     except TokenError as error:
@@ -240,6 +247,7 @@ def confirm_post(token: str) -> ResponseReturnValue:
     try:
         with runtime().sessions() as session, session.begin():
             what, subscriber = confirm(session, runtime().secret_key, token)
+            use_language(subscriber.language)
             preferences_url = _links().site.preferences_url(subscriber.uid)
             email = subscriber.email
     except TokenError as error:
@@ -260,6 +268,7 @@ def preferences(token: str) -> ResponseReturnValue:
             subscriber = subscriber_for(session, runtime().secret_key, "preferences", token)
         except TokenError as error:
             return render_template("confirm_invalid.html", reason=str(error)), 404
+        use_language(subscriber.language)
         handler = PREFERENCE_ACTIONS.get(action or "", _show_preferences)
         return handler(session, subscriber, token)
 
@@ -297,7 +306,8 @@ def _save(session: Session, subscriber: Subscriber, token: str) -> Any:
     except DigestError as error:
         form.editions.errors = [*form.editions.errors, str(error)]
         return _show_preferences(session, subscriber, token, 400, form=form)
-    flash("Your preferences are saved.", "ok")
+    use_language(subscriber.language)  # a new language shows from this message on
+    flash(gettext("Your preferences are saved."), "ok")
     return redirect(url_for(".preferences", token=token), 303)
 
 
@@ -312,9 +322,11 @@ def _change_email(session: Session, subscriber: Subscriber, token: str) -> Any:
         return _show_preferences(session, subscriber, token, 400, email_form=form)
     session.flush()
     _send(notice, after_commit=session)
-    flash(
-        f"If {form.new_email.data} can be used, a link to confirm it is on its way; until then nothing changes.", "ok"
+    message = gettext(
+        "If %(address)s can be used, a link to confirm it is on its way; until then nothing changes.",
+        address=form.new_email.data,
     )
+    flash(message, "ok")
     return redirect(url_for(".preferences", token=token), 303)
 
 
@@ -331,7 +343,7 @@ def _resubscribe(session: Session, subscriber: Subscriber, token: str) -> Any:
     choices = Choices(tuple(editions_of(subscriber.preferences)), tuple(topics_of(subscriber.preferences)), None)
     notice = request_subscription(session, runtime().config, _links(), subscriber.email, subscriber.name, choices)
     _send(notice, after_commit=session)
-    flash("A link to confirm your subscription is on its way to your inbox.", "ok")
+    flash(gettext("A link to confirm your subscription is on its way to your inbox."), "ok")
     return redirect(url_for(".preferences", token=token), 303)
 
 
@@ -374,6 +386,7 @@ def unsubscribe_page(token: str) -> ResponseReturnValue:
             subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
         except TokenError as error:
             return render_template("confirm_invalid.html", reason=str(error)), 404
+        use_language(subscriber.language)
         done = subscriber.status != "active" and subscriber.status != "pending"
         preferences_url = _links().site.preferences_url(subscriber.uid)
     if done:
@@ -395,6 +408,7 @@ def unsubscribe_post(token: str) -> ResponseReturnValue:
             subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
         except TokenError as error:
             return render_template("confirm_invalid.html", reason=str(error)), 404
+        use_language(subscriber.language)
         unsubscribe(subscriber)
         preferences_url = _links().site.preferences_url(subscriber.uid)
     return render_template("unsubscribe_done.html", preferences_url=preferences_url), 200

@@ -12,8 +12,8 @@ import pytest
 from digest.rendering.render import DEFAULT_TEMPLATES_DIR, RenderError, render_edition
 from tests.rendering.test_render import SITE, TODAY, all_items, build_edition
 
-FOOTER = "You receive this email because you subscribed to updates from the {{ site.name }}.</p>\n"
-TEXT_FOOTER = "Unsubscribe: {{ placeholders.unsubscribe_url }}\n"
+FOOTER = "You receive this email because you subscribed to updates from the %(site)s.\", site=site.name) }}</p>\n"
+TEXT_FOOTER = '{{ _("Unsubscribe: %(url)s", url=placeholders.unsubscribe_url) }}\n'
 
 
 def _templates(tmp_path: Path, edits: dict[str, tuple[str, str]]) -> Path:

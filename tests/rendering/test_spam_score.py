@@ -39,6 +39,7 @@ from tests.edition_helpers import MONDAY, forty_item_week, item_at, long_summary
 from tests.factories import make_subscribers
 
 SPAMASSASSIN = shutil.which("spamassassin")
+TRANSLATED = ("de", "es", "fr")  # the shipped languages besides English, in the order of their readers' addresses
 SITE = "Test Cluster Platform"
 BASE = "http://digest.test"
 SECRET = "s" * 32
@@ -91,18 +92,24 @@ def outbox(runtime: Runtime) -> Iterator[bytes]:
 
 
 def edition_messages(runtime: Runtime) -> dict[str, bytes]:
-    """A digest and a newsletter as the worker sends them, and a test send."""
+    """A digest (in English, French, German and Spanish) and a newsletter as the worker sends them, and a
+    test send."""
     messages: dict[str, bytes] = {}
     with runtime.sessions() as session, session.begin():
         forty_item_week(session)
         make_subscribers(session, 1)
+        for language in TRANSLATED:
+            [reader] = make_subscribers(session, 1, prefix=f"{language}-")
+            reader.language = language
         digest_id = assemble_digest(session, "Europe/Brussels", now=MONDAY).require().id
     send_test(runtime, SYSTEM, digest_id, "editor@example.org", MONDAY)  # before the edition is sent
     [messages["test send"]] = outbox(runtime)
     with runtime.sessions() as session, session.begin():
         start_sending(session, runtime.config, digest_id, MONDAY)
     Worker(runtime).drain()
-    [messages["digest"]] = outbox(runtime)
+    *translated, messages["digest"] = outbox(runtime)  # named by address: de-0@, es-0@, fr-0@, reader0@
+    messages |= {f"digest ({language})": message for language, message in zip(TRANSLATED, translated, strict=True)}
+    assert all(f'<html lang=3D"{language}"'.encode() in messages[f"digest ({language})"] for language in TRANSLATED)
     with runtime.sessions() as session, session.begin():
         picked = [
             item_at(session, f"Cluster highlight {n}: a regional partnership opens to new members", MONDAY,
@@ -115,7 +122,7 @@ def edition_messages(runtime: Runtime) -> dict[str, bytes]:
         )
         start_sending(session, runtime.config, newsletter.id, MONDAY)
     Worker(runtime).drain()
-    [messages["newsletter"]] = outbox(runtime)
+    messages["newsletter"] = list(outbox(runtime))[-1]  # reader0@, in English
     return messages
 
 
@@ -150,6 +157,9 @@ def notices() -> dict[str, Notice]:
         "submission duplicate": confirmation_notice(SITE, BASE, SECRET, submission("duplicate")),
         "submission rejected": status_notice(SITE, BASE, SECRET, submission(), rejected),
         "submission published": status_notice(SITE, BASE, SECRET, submission(), published),
+    } | {
+        f"confirm subscription ({language})": confirm_subscription_notice(SITE, to, f"{BASE}/confirm/a", 48, language)
+        for language in TRANSLATED
     }
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from digest.config import load_config
 from digest.db import upgrade
+from digest.delivery.message import site_links
 from digest.models import Subscriber
 from digest.runtime import Runtime
 from digest.web import create_app
@@ -77,13 +78,48 @@ def test_a_person_subscribes_confirms_chooses_and_unsubscribes(
     assert page.get_by_label("Hydrogen").is_checked() and not page.get_by_label("Newsletters").is_checked()
     page.get_by_label("Language").select_option("fr")
     page.get_by_role("button", name="Save preferences").click()
-    page.get_by_text("Your preferences are saved.").wait_for()
+    page.get_by_text("Vos préférences sont enregistrées.").wait_for()  # the page follows the language chosen
+    assert page.locator("html").get_attribute("lang") == "fr"
     screenshot(page, f"preferences-{width}.png", full_page=True)
 
-    page.get_by_role("button", name="Unsubscribe").click()
-    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    page.get_by_role("button", name="Se désabonner").click()
+    page.get_by_role("heading", name="Vous êtes désabonné").wait_for()
     with runtime.sessions() as session:
         subscriber = session.scalar(select(Subscriber).where(Subscriber.email == address))
     assert (subscriber.status, subscriber.language) == ("unsubscribed", "fr")
     assert subscriber.preferences == {"editions": ["digest"], "topics": ["Hydrogen"]}
     page.close()
+
+
+def _subscriber(runtime: Runtime, address: str, language: str) -> str:
+    """An active subscriber reading `language`; their uid."""
+    with runtime.sessions() as session, session.begin():
+        preferences = {"editions": ["digest"], "topics": []}
+        subscriber = Subscriber(email=address, status="active", language=language, preferences=preferences)
+        session.add(subscriber)
+        session.flush()
+        return subscriber.uid
+
+
+def test_a_spanish_subscriber_reaches_spanish_pages_from_the_email(
+    served: tuple[str, Flask, Runtime], browser: Browser
+) -> None:
+    site, _, runtime = served
+    links = site_links(site, runtime.secret_key)
+    uid = _subscriber(runtime, "lectora@example.org", "es")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(links.preferences_url(uid))  # the email's "Gestionar sus preferencias"
+    page.get_by_role("heading", name="Su suscripción").wait_for()
+    assert page.locator("html").get_attribute("lang") == "es"
+    assert page.get_by_role("button", name="Guardar preferencias").is_visible()
+    assert page.get_by_label("Idioma").input_value() == "es" and page.get_by_text("Temas", exact=True).count() == 1
+    assert page.get_by_role("link", name="Aviso de privacidad").count() == 1  # the site's frame too
+    screenshot(page, "preferences-es.png", full_page=True)
+
+    page.goto(links.unsubscribe_url(uid))
+    page.get_by_role("heading", name="Darse de baja").wait_for()
+    page.get_by_role("button", name="Darse de baja").click()
+    page.get_by_role("heading", name="Se ha dado de baja").wait_for()
+    assert page.locator("html").get_attribute("lang") == "es"
+    page.close()
+

@@ -139,32 +139,32 @@ def test_a_form_that_cannot_be_used_says_why_beside_each_field(site: Site) -> No
 def test_subscribing_sends_a_link_and_only_the_link_activates(site: Site) -> None:
     client = site.client()
     status, page = subscribe_by_form(
-        client, "Ana.Ferreira@Example.org", name="Ana Ferreira", editions=["digest"], language="pt"
+        client, "Ana.Ferreira@Example.org", name="Ana Ferreira", editions=["digest"], language="es"
     )
     assert status == 200 and "Check your inbox" in page
     waiting = site.subscriber("ana.ferreira@example.org")
     assert waiting.status == "pending" and waiting.confirmed_at is None
     [mail] = site.mails_to("ana.ferreira@example.org")
-    assert mail["Subject"] == "Confirm your subscription to Test Cluster Platform"
+    assert mail["Subject"] == "Confirme su suscripción a Test Cluster Platform"  # in the language she chose
     assert mail["From"].addresses[0].addr_spec == "digest@digest.test"
     confirm = link(mail, "confirm")
     payload = confirm.rsplit("/", 1)[1].split(".")[0]  # signed, not secret: it carries the random uid only
     assert json.loads(base64.urlsafe_b64decode(payload + "==")).split(".")[0] == waiting.uid
 
     asked = client.get(confirm)  # what a mail scanner following the link sees: a button, nothing done
-    assert asked.status_code == 200 and "Confirm my subscription</button>" in asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Confirmar mi suscripción</button>" in asked.get_data(as_text=True)
     assert '<form method="post"' in asked.get_data(as_text=True)
     assert client.head(confirm).status_code == 200
     assert site.subscriber("ana.ferreira@example.org").status == "pending"
 
     page = site.client().post(confirm)  # no session, no CSRF token: the token in the path is the proof
-    assert page.status_code == 200 and "You are subscribed" in page.get_data(as_text=True)
+    assert page.status_code == 200 and "Su suscripción está confirmada" in page.get_data(as_text=True)
     assert page.headers["Cache-Control"] == "no-store" and page.headers["Referrer-Policy"] == "no-referrer"
     active = site.subscriber("ana.ferreira@example.org")
     assert active.status == "active" and active.confirmed_at is not None
     assert (active.name, active.language, active.preferences) == (
         "Ana Ferreira",
-        "pt",
+        "es",
         {"editions": ["digest"], "topics": []},
     )
     assert client.post(confirm).status_code == 200  # a second click changes nothing
@@ -338,7 +338,7 @@ def test_preferences_choose_editions_topics_and_language(site: Site) -> None:
         },
     )
     assert saved.status_code == 303 and saved.headers["Location"].endswith(path)
-    assert "Your preferences are saved." in client.get(path).get_data(as_text=True)
+    assert "Vos préférences sont enregistrées." in client.get(path).get_data(as_text=True)  # now in French
     stored = site.subscriber("chooser@example.org")
     assert (stored.name, stored.language) == ("Chooser", "fr")
     assert stored.preferences == {"editions": ["newsletter"], "topics": ["Health"]}

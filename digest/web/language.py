@@ -1,0 +1,34 @@
+"""The language of a page (Flask-Babel): the subscriber's on the pages they reach from an email
+(preferences, unsubscribe, confirmation), once the view knows who they are; the site's elsewhere.
+A language without a catalog gets the site's (digest.rendering.i18n.language_for)."""
+
+from __future__ import annotations
+
+from flask import Flask, g
+from flask_babel import Babel, get_locale, refresh
+
+from digest.rendering.i18n import DOMAIN, TRANSLATIONS_DIR, language_for
+
+_CHOSEN = "digest_page_language"
+
+
+def install(app: Flask, site_language: str) -> None:
+    default = language_for(site_language)
+
+    def selector() -> str:
+        return language_for(g.get(_CHOSEN), default)
+
+    Babel(
+        app,
+        default_locale=default,
+        default_domain=DOMAIN,
+        default_translation_directories=str(TRANSLATIONS_DIR),
+        locale_selector=selector,
+    )
+    app.context_processor(lambda: {"page_language": str(get_locale() or default)})
+
+
+def use_language(language: str | None) -> None:
+    """This request's page is for someone reading `language`: what is translated from here on is in it."""
+    setattr(g, _CHOSEN, language)
+    refresh()
