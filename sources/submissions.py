@@ -22,7 +22,6 @@ from digest.models import Item, Submission, utcnow
 from digest.runtime import Runtime
 from sources import dedup
 from sources.entry import Candidate, item_fields
-from sources.settings import collector_settings
 
 NEW, DUPLICATE = "pending", "duplicate"  # Submission.status: a new item in the queue, or linked to a known one
 _LOCK_KEY = 0x5375626D  # PostgreSQL advisory lock: one submission stored at a time, so twins are caught
@@ -58,9 +57,11 @@ class SubmittedItem:
 
 def submit(runtime: Runtime, submitted: SubmittedItem, client_address: str | None = None) -> Submission:
     """Store the submission (and its item) in one transaction; the Submission comes back with its item loaded."""
-    settings = collector_settings(runtime)
+    # The collect section itself, not collector_settings(): that also works out a User-Agent, which reads
+    # the package's metadata from disk (a tenth of a submission's time) for a value nothing here uses.
+    title_days = runtime.config.settings.collect.dedup_title_days
     with write_transaction(runtime.sessions) as session:
-        submission = store_submission(session, submitted, client_address, title_days=settings.dedup_title_days)
+        submission = store_submission(session, submitted, client_address, title_days=title_days)
         session.flush()
         _ = submission.item  # loaded before the session closes
     return submission

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from digest.db import transaction
 from digest.models import Item, Submission
@@ -152,3 +153,34 @@ def test_every_stored_title_carries_its_indexed_keys(site: Site, runtime, feed_s
     with runtime.sessions() as session:
         renamed = session.get(Item, collected.id)
         assert renamed.title_head == "^renamed by an" and renamed.title_tail == "$test centre opens"
+
+
+def test_the_title_lookup_reads_its_indexes_in_order_and_sorts_nothing(runtime: Runtime) -> None:
+    """Each query the near-duplicate lookup makes on SQLite walks an index and stops at its limit: none
+    sorts its matches (an OR of the two title edges read every look-alike and sorted them all first,
+    inside the write lock)."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plans")
+    statements: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM items" in statement:
+            statements.append((statement, parameters))
+
+    submitted = SubmittedItem(kind="news", title="Hydrogen valleys meet in Bilbao for two days in Europe and beyond",
+                              summary_html="<p>Text.</p>", organisation="O", contact_name="N",
+                              contact_email="n@example.eu", url="https://news.example.eu/valleys")  # fmt: skip
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        with transaction(runtime.sessions) as session:
+            store_submission(session, submitted)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+
+    assert len(statements) >= 3  # the link, the same title, and each title edge
+    with runtime.engine.connect() as connection:
+        for statement, parameters in statements:
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " / ".join(row[-1] for row in rows)
+            assert "TEMP B-TREE" not in plan and "SCAN items" not in plan, (statement, plan)
+            assert "USING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (statement, plan)
