@@ -57,6 +57,8 @@ def test_a_submission_of_a_collected_story_is_linked_to_it_not_lost(site: Site, 
     [submission] = site.submissions()
     assert (submission.status, submission.item_id) == ("duplicate", collected.id)
     assert submission.payload["title"] == "Our new textile lab is open"  # what they sent is kept
+    site.tell_submitters()  # the confirmation
+    [submission] = site.submissions()
     assert submission.notified_status == "pending"
 
 
@@ -108,6 +110,7 @@ def test_a_rejected_story_is_a_tombstone_the_submission_is_linked_to(site: Site,
     again = site.api(valid("news", title="Cluster news worth telling!")).get_json()
 
     assert (again["status"], again["item_id"]) == ("duplicate", first["item_id"])
+    site.tell_submitters()  # the confirmations
     with runtime.sessions() as session:
         assert session.get(Item, first["item_id"]).status == "rejected"  # an editor's decision stands
         assert session.get(Submission, again["id"]).notified_status == "rejected"  # no email about the old decision
