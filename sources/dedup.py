@@ -142,7 +142,6 @@ def find_duplicate(session: Session, candidate: Candidate, since: datetime) -> I
             return session.get(Item, item_id)
     if head is None:
         return None
-    numbers = _signature(key)[0]
     found: set[int] = set()
     for column, edge in ((Item.title_head, head), (Item.title_tail, tail)):
         # One query per edge, read newest first along its own index and cut at the limit. As one OR query,
@@ -152,8 +151,7 @@ def find_duplicate(session: Session, candidate: Candidate, since: datetime) -> I
         found.update(
             item_id
             for item_id, other, starts_at in session.execute(alike)
-            if other and _day(candidate.kind, starts_at) == day and _signature(other)[0] == numbers
-            and similar(key, other)
+            if other and _day(candidate.kind, starts_at) == day and similar(key, other)  # numbers too
         )  # fmt: skip
     return session.get(Item, min(found)) if found else None
 
