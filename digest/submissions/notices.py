@@ -189,9 +189,21 @@ def claim_notices(session: Session, config: Config, secret_key: str, *, outcomes
         else:
             now = standing(session, submission)
             told, notice = now.status, status_notice(site, base_url, secret_key, submission, now)
-        claims.append(Claim(submission.id, submission.notified_status, told, notice))
-        submission.notified_status = told
+        if _mark_told(session, submission.id, submission.notified_status, told):
+            claims.append(Claim(submission.id, submission.notified_status, told, notice))
     return claims
+
+
+def _mark_told(session: Session, submission_id: int, before: str | None, told: str) -> bool:
+    """Record what the submitter is told, unless another pass recorded something since this one read the
+    row (then that pass sends it). SQLite reads outside the write transaction, so two passes at once (the
+    worker's and an editor's) could both read the row; only the one whose update finds it unchanged sends."""
+    unchanged = Submission.notified_status.is_(None) if before is None else Submission.notified_status == before
+    marked = session.execute(
+        update(Submission).where(Submission.id == submission_id, unchanged).values(notified_status=told),
+        execution_options={"synchronize_session": False},
+    )
+    return marked.rowcount == 1
 
 
 def _release(sessions: sessionmaker[Session], claims: list[Claim]) -> None:

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from digest.config import load_config
 from digest.db import make_engine
 from digest.models import Submission
+from digest.runtime import Runtime
+from digest.submissions.notices import tell_submitters
 from tests.cli import DIGEST, digest
 from tests.smtpserver import free_port
-from tests.submissions.helpers import valid
+from tests.submissions.helpers import running_site, valid
 from tests.web.test_serve import start, wait_until_healthy
 
 CLIENTS, EACH = 8, 6
@@ -75,3 +77,25 @@ def test_sqlite_connections_write_ahead_and_wait_for_the_lock(write_config: Call
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
     engine.dispose()
+
+
+def test_two_passes_reading_the_same_due_confirmation_send_it_once(runtime: Runtime) -> None:
+    """The worker's pass and an editor's pass at once: the second pass runs (and sends) right after the
+    first has read the due confirmation; the first then finds it told and sends nothing."""
+    with running_site(runtime) as site:
+        site.api(valid("news"))
+    competitor: list[int] = []
+
+    def competing_pass(_conn, _cursor, statement, *_args) -> None:
+        if statement.lstrip().startswith("SELECT submissions.") and not competitor:
+            competitor.append(-1)  # its own reads do not start a third pass
+            competitor[0] = tell_submitters(runtime.config, runtime.sessions, runtime.secret_key)
+
+    event.listen(runtime.engine, "after_cursor_execute", competing_pass)
+    try:
+        first = tell_submitters(runtime.config, runtime.sessions, runtime.secret_key)
+    finally:
+        event.remove(runtime.engine, "after_cursor_execute", competing_pass)
+
+    assert first + competitor[0] == 1
+    assert len(list(runtime.config.outbox_dir.glob("*.eml"))) == 1
