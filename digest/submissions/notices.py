@@ -8,7 +8,8 @@ item's status the submitter was last told (None: nothing yet, the confirmation i
 (`keep_telling_submitters`, in `digest worker` and `digest run`) sends its confirmation after the
 commit, so a web request never composes or sends mail, and a confirmation survives a restart.
 So it is idempotent, a status an email could not carry is sent at the next pass, and two processes
-passing at once do not both send (the rows are claimed, SKIP LOCKED on PostgreSQL). Editorial code
+passing at once do not both send (the rows are claimed: SKIP LOCKED on PostgreSQL, and an update that
+must find the row as it was read). Editorial code
 calls `tell_submitters_after_commit(session, config)` inside its transaction (the queue's `decide` does,
 whichever interface calls it): the pass runs once the decision is committed, and never when it is
 rolled back.
