@@ -15,10 +15,11 @@ import requests
 from sqlalchemy import event, select
 
 from digest.config import load_config
-from digest.db import make_engine
+from digest.db import make_engine, transaction
 from digest.models import Submission
 from digest.runtime import Runtime
 from digest.submissions.notices import tell_submitters
+from digest.submissions.privacy import anonymise_submissions
 from tests.cli import DIGEST, digest
 from tests.smtpserver import free_port
 from tests.submissions.helpers import running_site, valid
@@ -99,3 +100,13 @@ def test_two_passes_reading_the_same_due_confirmation_send_it_once(runtime: Runt
 
     assert first + competitor[0] == 1
     assert len(list(runtime.config.outbox_dir.glob("*.eml"))) == 1
+
+
+def test_a_forgotten_submitters_due_confirmation_is_never_sent(runtime: Runtime) -> None:
+    with running_site(runtime) as site:
+        site.api(valid("news", contact_email="gone@cluster.example.eu"))
+    with transaction(runtime.sessions) as session:
+        assert anonymise_submissions(session, "gone@cluster.example.eu", "forgotten@invalid", "Forgotten") == 1
+
+    assert tell_submitters(runtime.config, runtime.sessions, runtime.secret_key) == 0
+    assert list(runtime.config.outbox_dir.glob("*.eml")) == []
