@@ -5,6 +5,7 @@ does not add it again."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,7 +16,13 @@ from digest.db import transaction
 from digest.models import Item, Submission
 from digest.runtime import Runtime
 from sources.collector import collect
-from sources.submissions import SubmittedItem, store_submission, submission_for_item, submissions_for_item
+from sources.submissions import (
+    SubmittedItem,
+    store_submission,
+    submission_for_item,
+    submissions_for_item,
+    submit,
+)
 from tests.feedserver import FeedServer, body
 from tests.sources.helpers import FAST, add_source
 from tests.submissions.helpers import Site, running_site, valid
@@ -187,3 +194,17 @@ def test_the_title_lookup_reads_its_indexes_in_order_and_sorts_nothing(runtime: 
             plan = " / ".join(row[-1] for row in rows)
             assert "TEMP B-TREE" not in plan and "SCAN items" not in plan, (statement, plan)
             assert "USING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (statement, plan)
+
+
+def test_storing_a_submission_reads_no_package_metadata(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submission needs one collect setting; it used to build the collectors' User-Agent too, which
+    reads the installed package's metadata from disk on every request."""
+
+    def no_disk(_name: str) -> str:
+        raise AssertionError("package metadata read while storing a submission")
+
+    monkeypatch.setattr(importlib.metadata, "version", no_disk)
+    submitted = SubmittedItem(kind="news", title="A story", summary_html="<p>Text.</p>", organisation="O",
+                              contact_name="N", contact_email="n@example.eu")  # fmt: skip
+
+    assert submit(runtime, submitted).status == "pending"
