@@ -110,3 +110,26 @@ def test_a_forgotten_submitters_due_confirmation_is_never_sent(runtime: Runtime)
 
     assert tell_submitters(runtime.config, runtime.sessions, runtime.secret_key) == 0
     assert list(runtime.config.outbox_dir.glob("*.eml")) == []
+
+
+def test_the_workers_frequent_look_for_due_confirmations_reads_only_them(runtime: Runtime) -> None:
+    """Every 2 seconds the worker looks for due confirmations: through the partial index of the rows
+    still unconfirmed, not a scan of every submission ever made."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plans")
+    statements: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if "FROM submissions" in statement:
+            statements.append((statement, parameters))
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        tell_submitters(runtime.config, runtime.sessions, runtime.secret_key, outcomes=False)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+
+    [(statement, parameters)] = statements
+    with runtime.engine.connect() as connection:
+        plan = [row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)]
+    assert "SCAN submissions USING INDEX ix_submissions_unconfirmed" in plan
