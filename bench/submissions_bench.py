@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,7 +48,9 @@ sys.path.insert(0, str(ROOT))
 
 from common import BENCH_SECRET, percentile  # noqa: E402
 
+from digest.titles import title_index  # noqa: E402
 from sources import dedup  # noqa: E402
+from tests.databases import scratch_database  # noqa: E402
 
 WORDS = ("cluster", "hydrogen", "textile", "maritime", "digital", "agrifood", "battery", "mobility", "health", "space",
          "wood", "aerospace")  # fmt: skip
@@ -63,7 +66,9 @@ class Contender:
     folder: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="subs-bench-")))
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None  # `digest worker`: sends the submitters' emails meanwhile
     rounds: list[dict[str, float]] = field(default_factory=list)
+    database_url: str = ""
 
 
 def arguments() -> argparse.Namespace:
@@ -74,6 +79,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--before", type=Path, default=None, help="a source tree to serve as the 'before' contender")
     parser.add_argument("--profile", type=Path, default=None, help="profile our server's requests into this folder")
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL: each server gets a schema of its own")
     parser.add_argument("--serve-profiled", nargs=3, metavar=("CONFIG", "PORT", "DIR"), help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -121,7 +127,7 @@ def environment(tree: Path) -> dict[str, str]:
 def write_config(contender: Contender) -> Path:
     settings = {
         "site": {"name": "Bench Cluster Platform", "base_url": "http://bench.test"},
-        "database": {"url": f"sqlite:///{contender.folder / 'bench.db'}"},
+        "database": {"url": contender.database_url},
         "secret_key": BENCH_SECRET,
         "mail": {"from": "Bench <bench@bench.test>", "transport": "outbox",
                  "outbox_dir": str(contender.folder / "outbox")},
@@ -134,12 +140,13 @@ def write_config(contender: Contender) -> Path:
     return path
 
 
-def fill_queue(database: Path, count: int) -> None:
+def fill_queue(database_url: str, count: int) -> None:
     """QUEUE pending news items, written with the table as the contender's own migrations made it."""
-    engine = create_engine(f"sqlite:///{database}")
+    engine = create_engine(database_url)
     items = Table("items", MetaData(), autoload_with=engine)
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = []
+    keyed = "title_head" in items.c  # the title keys the lookup finds items by, where the tree has them
     for n in range(count):
         words = WORDS[n % 12].title(), WORDS[(n // 12) % 12], WORDS[(n // 7) % 12]
         title = f"{words[0]} {words[1]} news number {n} from the {words[2]} sector"
@@ -149,9 +156,14 @@ def fill_queue(database: Path, count: int) -> None:
             "url": f"https://news.example.eu/{n}", "topics": [], "origin": "feed", "dedup_key": key,
             "content_hash": key, "collected_at": now - timedelta(days=n % 50), "updated_at": now, "featured": False,
         })  # fmt: skip
+        if keyed:
+            rows[-1].update(zip(("title_key", "title_head", "title_tail"), title_index(title), strict=True))
     with engine.begin() as connection:
         for start in range(0, len(rows), 5000):
             connection.execute(insert(items), rows[start : start + 5000])
+    if engine.dialect.name == "postgresql":  # the statistics autovacuum keeps on a live database
+        with engine.begin() as connection:
+            connection.exec_driver_sql("ANALYZE items")
     engine.dispose()
 
 
@@ -161,7 +173,7 @@ def start(contender: Contender, queue: int, profile: Path | None) -> None:
     tree = str(contender.source_tree)  # the working folder too: `python -m` puts it first on the path
     subprocess.run([sys.executable, "-m", "digest", "init", "--config", str(config)], env=env, check=True,
                    capture_output=True, cwd=tree)  # fmt: skip
-    fill_queue(contender.folder / "bench.db", queue)
+    fill_queue(contender.database_url, queue)
     contender.port = free_port()
     serve = ["-m", "digest", "serve", "--config", str(config), "--port", str(contender.port)]
     if profile is not None:
@@ -169,6 +181,8 @@ def start(contender: Contender, queue: int, profile: Path | None) -> None:
         serve = [str(Path(__file__).resolve()), "--serve-profiled", str(config), str(contender.port), str(profile)]
     log = (contender.folder / "server.log").open("wb")
     contender.process = subprocess.Popen([sys.executable, *serve], env=env, stdout=log, stderr=log, cwd=tree)
+    worker = [sys.executable, "-m", "digest", "worker", "--config", str(config)]
+    contender.worker = subprocess.Popen(worker, env=env, stdout=log, stderr=log, cwd=tree)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -182,12 +196,13 @@ def start(contender: Contender, queue: int, profile: Path | None) -> None:
 
 
 def stop(contender: Contender) -> None:
-    if contender.process is not None:
-        contender.process.send_signal(2)  # SIGINT: waitress stops, cProfile writes its file
-        try:
-            contender.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            contender.process.kill()
+    for process in (contender.process, contender.worker):
+        if process is not None:
+            process.send_signal(2)  # SIGINT: waitress and the worker stop, cProfile writes its file
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 _counter = iter(range(10**9))
@@ -279,30 +294,39 @@ def main() -> None:
     if options.before is not None:
         contenders.insert(1, Contender("before: POST /api/submissions", options.before.resolve(), "/api/submissions"))
     servers: dict[Path, Contender] = {}
-    try:
-        for contender in contenders:
-            if contender.source_tree in servers:  # the anchor asks our server for another page
-                contender.port, contender.process = servers[contender.source_tree].port, None
-                continue
-            profile = options.profile if contender.source_tree == ROOT else None
-            start(contender, options.queue, profile)
-            servers[contender.source_tree] = contender
-        for contender in contenders:  # warm-up: imports, templates, first connections
-            one_round(contender, options.concurrency * 2, options.concurrency)
-        for number in range(options.rounds):
-            shift = number % len(contenders)
-            for contender in contenders[shift:] + contenders[:shift]:
-                contender.rounds.append(one_round(contender, options.requests, options.concurrency))
-    finally:
-        for contender in servers.values():
-            stop(contender)
-        for contender in contenders:
-            shutil.rmtree(contender.folder, ignore_errors=True)
-    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, SQLite, queue {options.queue} news items, "
+    with ExitStack() as databases:
+        try:
+            for contender in contenders:
+                if contender.source_tree in servers:  # the anchor asks our server for another page
+                    contender.port, contender.process = servers[contender.source_tree].port, None
+                    continue
+                name = f"subs_bench_{len(servers)}"
+                contender.database_url = databases.enter_context(
+                    scratch_database(contender.folder, options.postgres, name)
+                )
+                profile = options.profile if contender.source_tree == ROOT else None
+                start(contender, options.queue, profile)
+                servers[contender.source_tree] = contender
+            for contender in contenders:  # warm-up: imports, templates, first connections
+                one_round(contender, options.concurrency * 2, options.concurrency)
+            for number in range(options.rounds):
+                shift = number % len(contenders)
+                for contender in contenders[shift:] + contenders[:shift]:
+                    contender.rounds.append(one_round(contender, options.requests, options.concurrency))
+        finally:
+            for contender in servers.values():
+                stop(contender)
+            mailed = {c.name: len(list((c.folder / "outbox").glob("*.eml"))) for c in servers.values()}
+            for contender in contenders:
+                shutil.rmtree(contender.folder, ignore_errors=True)
+    engine = "PostgreSQL" if options.postgres else "SQLite"
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {engine}, queue {options.queue} news items, "
           f"{options.requests} requests × {options.rounds} rounds per contender, concurrency {options.concurrency}, "
           f"{os.cpu_count()} cores")  # fmt: skip
     for contender in contenders:
         print(report(contender))
+    for name, count in mailed.items():
+        print(f"emails in the outbox of {name!r} when stopped (confirmations the worker sent): {count}")
     if options.profile is not None:
         print_profile(options.profile)
 

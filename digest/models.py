@@ -197,8 +197,15 @@ class Item(Base):
         return self.source.name if self.source else "(removed source)"
 
 
+UNCONFIRMED = text("notified_status IS NULL")
+
+
 class Submission(Base):
     __tablename__ = "submissions"
+    # The worker looks for due confirmations every few seconds (digest.submissions.notices): only they are here.
+    __table_args__ = (
+        Index("ix_submissions_unconfirmed", "id", sqlite_where=UNCONFIRMED, postgresql_where=UNCONFIRMED),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     organisation: Mapped[str] = mapped_column(String(300))
@@ -210,7 +217,8 @@ class Submission(Base):
     client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"), index=True)
-    # The item's status the submitter was last told about (digest/submissions/notices.py sends the rest).
+    # The item's status the submitter was last told about; None: nothing yet, the confirmation is due
+    # (digest/submissions/notices.py sends the rest).
     notified_status: Mapped[str | None] = mapped_column(String(16))
 
     item: Mapped[Item | None] = relationship()

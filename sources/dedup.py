@@ -25,7 +25,7 @@ TITLE_CANDIDATE_STATUSES = ("pending", "approved", "rejected", "published")
 UPDATABLE_STATUSES = ("pending",)
 SIMILAR_TITLE_RATIO = 0.94
 MAX_FUZZY_COMPARISONS = 64  # per bucket, so a flood of look-alike titles stays cheap
-MAX_TITLE_MATCHES = 256  # stored look-alikes a submission's title is compared with (the newest)
+MAX_TITLE_MATCHES = 256  # stored look-alikes a submission's title is compared with (the newest half per edge)
 IN_CHUNK = 400
 
 _NUMBER = re.compile(r"\d+")
@@ -142,13 +142,17 @@ def find_duplicate(session: Session, candidate: Candidate, since: datetime) -> I
             return session.get(Item, item_id)
     if head is None:
         return None
-    alike = recent.where(or_(Item.title_head == head, Item.title_tail == tail)).order_by(Item.id.desc())
-    numbers = _signature(key)[0]
-    found = [
-        item_id
-        for item_id, other, starts_at in session.execute(alike.limit(MAX_TITLE_MATCHES))
-        if other and _day(candidate.kind, starts_at) == day and _signature(other)[0] == numbers and similar(key, other)
-    ]
+    found: set[int] = set()
+    for column, edge in ((Item.title_head, head), (Item.title_tail, tail)):
+        # One query per edge, read newest first along its own index and cut at the limit. As one OR query,
+        # SQLite read every look-alike of either edge and sorted them all before the limit: a common ending
+        # ("… in Europe and beyond") made each submission read thousands of rows inside the write lock.
+        alike = recent.where(column == edge).order_by(Item.id.desc()).limit(MAX_TITLE_MATCHES // 2)
+        found.update(
+            item_id
+            for item_id, other, starts_at in session.execute(alike)
+            if other and _day(candidate.kind, starts_at) == day and similar(key, other)  # numbers too
+        )  # fmt: skip
     return session.get(Item, min(found)) if found else None
 
 

@@ -22,7 +22,6 @@ from digest.models import Item, Submission, utcnow
 from digest.runtime import Runtime
 from sources import dedup
 from sources.entry import Candidate, item_fields
-from sources.settings import collector_settings
 
 NEW, DUPLICATE = "pending", "duplicate"  # Submission.status: a new item in the queue, or linked to a known one
 _LOCK_KEY = 0x5375626D  # PostgreSQL advisory lock: one submission stored at a time, so twins are caught
@@ -56,11 +55,16 @@ class SubmittedItem:
         return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
 
 
-def submit(runtime: Runtime, submitted: SubmittedItem, client_address: str | None = None) -> Submission:
-    """Store the submission (and its item) in one transaction; the Submission comes back with its item loaded."""
-    settings = collector_settings(runtime)
+def submit(
+    runtime: Runtime, submitted: SubmittedItem, client_address: str | None = None, *, confirm: bool = True
+) -> Submission:
+    """Store the submission (and its item) in one transaction; the Submission comes back with its item loaded.
+    `confirm`: its confirmation email is due (the status pass sends it, after this commits)."""
+    # The collect section itself, not collector_settings(): that also works out a User-Agent, which reads
+    # the package's metadata from disk (a tenth of a submission's time) for a value nothing here uses.
+    title_days = runtime.config.settings.collect.dedup_title_days
     with write_transaction(runtime.sessions) as session:
-        submission = store_submission(session, submitted, client_address, title_days=settings.dedup_title_days)
+        submission = store_submission(session, submitted, client_address, title_days=title_days, confirm=confirm)
         session.flush()
         _ = submission.item  # loaded before the session closes
     return submission
@@ -73,8 +77,13 @@ def store_submission(
     *,
     now: datetime | None = None,
     title_days: int = CollectConfig().dedup_title_days,
+    confirm: bool = True,
 ) -> Submission:
-    """Add the Submission, then its pending Item, or link it to the item it duplicates."""
+    """Add the Submission, then its pending Item, or link it to the item it duplicates.
+
+    With `confirm`, nothing is told yet (`notified_status` None): the confirmation is due, and the status
+    pass (digest.submissions.notices, run by the worker) sends it; the request never sends mail itself.
+    Without, the submitter counts as told of the item's status as it stands."""
     now = now or utcnow()
     submission = Submission(
         organisation=submitted.organisation,
@@ -92,11 +101,11 @@ def store_submission(
     known = dedup.find_duplicate(session, candidate, since=now - timedelta(days=title_days))
     if known is not None:
         submission.status, submission.item = DUPLICATE, known
-        submission.notified_status = known.status  # what the submitter is told first (the confirmation)
+        submission.notified_status = None if confirm else known.status
         return submission
     item = _new_item(submitted, candidate, now)
     session.add(item)
-    submission.status, submission.item, submission.notified_status = NEW, item, item.status
+    submission.status, submission.item, submission.notified_status = NEW, item, None if confirm else item.status
     return submission
 
 

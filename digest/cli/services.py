@@ -56,23 +56,38 @@ def _load_demo(runtime: Runtime) -> None:
 @click.option("--drain", is_flag=True, help="Exit once nothing is queued.")
 @with_runtime()
 def worker(runtime: Runtime, drain: bool) -> None:
-    """Deliver queued messages (run several for scale on PostgreSQL)."""
+    """Deliver queued messages (run several for scale on PostgreSQL), and the submitters' emails."""
     from digest.delivery.worker import Worker
+    from digest.submissions.notices import tell_submitters
 
     _warn_at_start(runtime)
     delivery_worker = Worker(runtime)
     try:
         if drain:
             stats = delivery_worker.drain()
+            told = tell_submitters(runtime.config, runtime.sessions, runtime.secret_key)
             click.echo(f"worker: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed")
+            click.echo(f"worker: {told} emails to submitters")
             for edition_id in stats.paused_editions:
                 click.echo(f"worker: edition {edition_id} paused after failures in a row (see `digest edition show`)")
             return
         with _stop_on_signals() as stop:
             click.echo(f"worker: waiting for deliveries (outgoing mail: {_transport_label(runtime)}; Ctrl+C to stop)")
+            submitters = _tell_submitters_in_thread(runtime, stop)
             delivery_worker.serve(stop)
+            submitters.join(timeout=30)
     finally:
         delivery_worker.close()
+
+
+def _tell_submitters_in_thread(runtime: Runtime, stop: threading.Event) -> threading.Thread:
+    """Submitters' confirmations and outcomes, beside the deliveries (the web app only stores them)."""
+    from digest.submissions.notices import keep_telling_submitters
+
+    arguments = (runtime.config, runtime.sessions, runtime.secret_key, stop)
+    thread = threading.Thread(target=keep_telling_submitters, args=arguments, name="submitter-mail", daemon=True)
+    thread.start()
+    return thread
 
 
 @click.command()
@@ -117,6 +132,7 @@ def run(runtime: Runtime, host: str, port: int) -> None:
     stop = threading.Event()
     thread = threading.Thread(target=delivery_worker.serve, args=(stop,), name="delivery-worker", daemon=True)
     thread.start()
+    submitters = _tell_submitters_in_thread(runtime, stop)
     click.echo("delivery worker: running (outgoing mail: " + _transport_label(runtime) + ")")
     show_progress_on_stderr()
     _, scheduler_thread = start_in_thread(runtime, stop)
@@ -126,6 +142,7 @@ def run(runtime: Runtime, host: str, port: int) -> None:
     finally:
         stop.set()
         thread.join(timeout=10)
+        submitters.join(timeout=10)
         scheduler_thread.join(timeout=300)  # the running job finishes, then the lock is released
         delivery_worker.close()
 

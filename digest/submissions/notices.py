@@ -2,10 +2,14 @@
 an edition carried the item (published), or the editors did not accept it (with their note). An
 approval is no outcome yet (the status page shows it): two emails a submission, not three.
 
-The status emails follow the database, not the call that changed it: `Submission.notified_status`
-holds the item's status the submitter was last told, and `tell_submitters` sends whatever is behind.
+The emails follow the database, not the call that changed it: `Submission.notified_status` holds the
+item's status the submitter was last told (None: nothing yet, the confirmation is due), and
+`tell_submitters` sends whatever is behind. A submission only stores its row: the worker
+(`keep_telling_submitters`, in `digest worker` and `digest run`) sends its confirmation after the
+commit, so a web request never composes or sends mail, and a confirmation survives a restart.
 So it is idempotent, a status an email could not carry is sent at the next pass, and two processes
-passing at once do not both send (the rows are claimed, SKIP LOCKED on PostgreSQL). Editorial code
+passing at once do not both send (the rows are claimed: SKIP LOCKED on PostgreSQL, and an update that
+must find the row as it was read). Editorial code
 calls `tell_submitters_after_commit(session, config)` inside its transaction (the queue's `decide` does,
 whichever interface calls it): the pass runs once the decision is committed, and never when it is
 rolled back.
@@ -15,10 +19,12 @@ from __future__ import annotations
 
 import logging
 import textwrap
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import event, select, update
+from sqlalchemy import and_, event, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.config import Config
@@ -35,6 +41,8 @@ log = logging.getLogger(__name__)
 TOLD = ("rejected", "published")  # the outcomes a submitter hears about
 SUBJECTS = {"rejected": "Not accepted", "published": "Published"}
 BATCH = 100
+POLL_SECONDS = 2.0  # how soon the worker sends a new submission's confirmation
+FULL_PASS_SECONDS = 60.0  # and looks for outcomes a failed pass left behind
 WIDTH = 72  # columns of the plain-text emails
 _PENDING_KEY = "digest.tell_submitters"
 
@@ -108,15 +116,18 @@ def tell_submitters(
     sessions: sessionmaker[Session],
     secret_key: str,
     send: Callable[[Notice], None] | None = None,
+    *,
+    outcomes: bool = True,
 ) -> int:
-    """Email every submitter whose item was rejected or published since they were last told; return how
-    many were sent. When the mail server is away, what is left waits for the next pass."""
+    """Send every confirmation that is due, and (with `outcomes`) email every submitter whose item was
+    rejected or published since they were last told; return how many were sent. When the mail server is
+    away, what is left waits for the next pass."""
     sender = _Sender(config, send)
     sent = 0
     try:
         while True:
             with transaction(sessions) as session:
-                claims = claim_notices(session, config, secret_key)
+                claims = claim_notices(session, config, secret_key, outcomes=outcomes)
             for position, claim in enumerate(claims):
                 try:
                     sender(claim.notice)
@@ -128,7 +139,7 @@ def tell_submitters(
                     _release(sessions, claims[position:])
                     return sent
                 sent += 1
-            if len(claims) < BATCH:
+            if not claims:  # a confirmation and an outcome of one submission take two claims
                 return sent
     finally:
         sender.close()
@@ -154,24 +165,46 @@ class _Sender:
             self.transport.close()
 
 
-def claim_notices(session: Session, config: Config, secret_key: str) -> list[Claim]:
-    """Mark up to BATCH submissions as told and return the emails that tell them."""
+def claim_notices(session: Session, config: Config, secret_key: str, *, outcomes: bool = True) -> list[Claim]:
+    """Mark up to BATCH submissions as told and return the emails that tell them: first the confirmations
+    that are due, then (with `outcomes`) the outcomes."""
+    unconfirmed = Submission.notified_status.is_(None)
+    behind = and_(Item.status.in_(TOLD), Submission.notified_status.is_distinct_from(Item.status))
     query = (
         select(Submission)
         .join(Item, Submission.item_id == Item.id)
-        .where(Item.status.in_(TOLD), Submission.notified_status.is_distinct_from(Item.status))
+        .where(or_(unconfirmed, behind) if outcomes else unconfirmed)
         .order_by(Submission.id)
         .limit(BATCH)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(of=Submission, skip_locked=True)
+    site, base_url = config.site.name, config.site.base_url
     claims = []
     for submission in session.scalars(query).all():
-        now = standing(session, submission)
-        notice = status_notice(config.site.name, config.site.base_url, secret_key, submission, now)
-        claims.append(Claim(submission.id, submission.notified_status, now.status, notice))
-        submission.notified_status = now.status
+        if submission.notified_status is None:
+            # The confirmation tells "received" (a duplicate's sender: where the known item stands); an
+            # outcome reached meanwhile goes with the next claim.
+            told = submission.item.status if submission.status == "duplicate" and submission.item else "pending"
+            notice = confirmation_notice(site, base_url, secret_key, submission)
+        else:
+            now = standing(session, submission)
+            told, notice = now.status, status_notice(site, base_url, secret_key, submission, now)
+        if _mark_told(session, submission.id, submission.notified_status, told):
+            claims.append(Claim(submission.id, submission.notified_status, told, notice))
     return claims
+
+
+def _mark_told(session: Session, submission_id: int, before: str | None, told: str) -> bool:
+    """Record what the submitter is told, unless another pass recorded something since this one read the
+    row (then that pass sends it). SQLite reads outside the write transaction, so two passes at once (the
+    worker's and an editor's) could both read the row; only the one whose update finds it unchanged sends."""
+    unchanged = Submission.notified_status.is_(None) if before is None else Submission.notified_status == before
+    marked = session.execute(
+        update(Submission).where(Submission.id == submission_id, unchanged).values(notified_status=told),
+        execution_options={"synchronize_session": False},
+    )
+    return marked.rowcount == 1
 
 
 def _release(sessions: sessionmaker[Session], claims: list[Claim]) -> None:
@@ -207,3 +240,19 @@ def tell_submitters_after_commit(session: Session, config: Config, secret_key: s
             log.exception("status emails to submitters failed; they wait for the next pass")
 
     event.listen(session, "after_commit", after_commit, once=True)
+
+
+def keep_telling_submitters(
+    config: Config, sessions: sessionmaker[Session], secret_key: str, stop: threading.Event
+) -> None:
+    """The worker's loop until `stop`: due confirmations every POLL_SECONDS (an indexed look), a full pass
+    (outcomes too) every FULL_PASS_SECONDS. Nothing here can stop the worker."""
+    last_full = float("-inf")
+    while not stop.is_set():
+        full = time.monotonic() - last_full >= FULL_PASS_SECONDS
+        try:
+            tell_submitters(config, sessions, secret_key, outcomes=full)
+            last_full = time.monotonic() if full else last_full
+        except Exception:
+            log.exception("emails to submitters failed; they wait for the next pass")
+        stop.wait(POLL_SECONDS)

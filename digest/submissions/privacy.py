@@ -15,4 +15,6 @@ def anonymise_submissions(session: Session, address: str, placeholder_email: str
     for submission in found:
         submission.contact_email, submission.contact_name = placeholder_email, placeholder_name
         submission.client_address = None
+        if submission.notified_status is None:  # a confirmation still due goes to nobody now
+            submission.notified_status = "pending"
     return len(found)

@@ -21,9 +21,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from digest.config import SubmissionsConfig
-from digest.delivery.notices import Mailer
 from digest.models import Submission
-from digest.submissions.notices import confirmation_notice
 from digest.submissions.status import KIND_LABELS, standing, status_path, submission_id_from, submitted_title
 from digest.subscribers.tokens import TokenError
 from digest.web.api_errors import error_response, errors_response, problem
@@ -44,7 +42,6 @@ def _set_up(state: BlueprintSetupState) -> None:
     settings: SubmissionsConfig = app.extensions["digest.runtime"].config.submissions
     app.extensions["csrf"].exempt(submit_form)  # the form checks its own token, after the limits
     app.extensions["csrf"].exempt(submit_json)  # no browser session: rate-limited instead
-    app.extensions.setdefault("digest.mailer", Mailer(app.extensions["digest.runtime"].config))
     app.extensions[THROTTLE_KEY] = Budget(
         app, f"{settings.confirmations_per_address_per_hour} per hour", "submission-confirmations-to"
     )
@@ -163,12 +160,10 @@ def submit_json() -> ResponseReturnValue:
 
 
 def _store(form: SubmissionForm) -> Submission:
-    submission = store(runtime(), form.submitted_item(), client_address())
-    config = runtime().config
-    notice = confirmation_notice(config.site.name, config.site.base_url, runtime().secret_key, submission)
-    if current_app.extensions[THROTTLE_KEY].spend(notice.to):
-        current_app.extensions["digest.mailer"].submit(notice)
-    return submission
+    """Store it; the worker sends the confirmation (unless this address had its share this hour)."""
+    submitted = form.submitted_item()
+    confirm = current_app.extensions[THROTTLE_KEY].spend(submitted.contact_email)
+    return store(runtime(), submitted, client_address(), confirm=confirm)
 
 
 # --------------------------------------------------------------------------- the status page

@@ -23,6 +23,7 @@ from werkzeug.test import TestResponse
 
 from digest.models import Item, Submission
 from digest.runtime import Runtime
+from digest.submissions.notices import tell_submitters
 from digest.web import create_app
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -81,9 +82,13 @@ class Site:
         with self.runtime.sessions() as session:
             return list(session.scalars(select(Item).order_by(Item.id)))
 
+    def tell_submitters(self) -> int:
+        """What the worker does every few seconds: send the submitters' emails that are due."""
+        return tell_submitters(self.runtime.config, self.runtime.sessions, self.runtime.secret_key)
+
     def mails_to(self, address: str) -> list[EmailMessage]:
-        """The outbox's messages to the address, oldest first, once the background mailer is idle."""
-        self.app.extensions["digest.mailer"].flush()
+        """The outbox's messages to the address, oldest first, once the worker's pass has sent what is due."""
+        self.tell_submitters()
         files = sorted(self.runtime.config.outbox_dir.glob(f"{address}-*.eml"), key=lambda p: p.stat().st_mtime_ns)
         return [parse_mail(path.read_bytes()) for path in files]
 

@@ -35,7 +35,7 @@ def test_a_valid_submission_answers_201_with_its_id_status_and_status_link(site:
         "status_url": "http://digest.test" + status_path(TEST_SECRET, submission.id),
     }
     assert response.headers["Location"] == body["status_url"]
-    assert (submission.item_id, submission.status, submission.notified_status) == (item.id, "pending", "pending")
+    assert (submission.item_id, submission.status) == (item.id, "pending")
     assert submission.client_address == "192.0.2.20"
     assert (item.status, item.origin, item.source_id, item.kind) == ("pending", "submission", None, "event")
     assert item.organisation == submission.organisation == "Basque Hydrogen Cluster"

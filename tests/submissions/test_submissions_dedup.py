@@ -5,16 +5,24 @@ does not add it again."""
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from digest.db import transaction
 from digest.models import Item, Submission
 from digest.runtime import Runtime
 from sources.collector import collect
-from sources.submissions import SubmittedItem, store_submission, submission_for_item, submissions_for_item
+from sources.submissions import (
+    SubmittedItem,
+    store_submission,
+    submission_for_item,
+    submissions_for_item,
+    submit,
+)
 from tests.feedserver import FeedServer, body
 from tests.sources.helpers import FAST, add_source
 from tests.submissions.helpers import Site, running_site, valid
@@ -56,6 +64,8 @@ def test_a_submission_of_a_collected_story_is_linked_to_it_not_lost(site: Site, 
     [submission] = site.submissions()
     assert (submission.status, submission.item_id) == ("duplicate", collected.id)
     assert submission.payload["title"] == "Our new textile lab is open"  # what they sent is kept
+    site.tell_submitters()  # the confirmation
+    [submission] = site.submissions()
     assert submission.notified_status == "pending"
 
 
@@ -107,6 +117,7 @@ def test_a_rejected_story_is_a_tombstone_the_submission_is_linked_to(site: Site,
     again = site.api(valid("news", title="Cluster news worth telling!")).get_json()
 
     assert (again["status"], again["item_id"]) == ("duplicate", first["item_id"])
+    site.tell_submitters()  # the confirmations
     with runtime.sessions() as session:
         assert session.get(Item, first["item_id"]).status == "rejected"  # an editor's decision stands
         assert session.get(Submission, again["id"]).notified_status == "rejected"  # no email about the old decision
@@ -152,3 +163,48 @@ def test_every_stored_title_carries_its_indexed_keys(site: Site, runtime, feed_s
     with runtime.sessions() as session:
         renamed = session.get(Item, collected.id)
         assert renamed.title_head == "^renamed by an" and renamed.title_tail == "$test centre opens"
+
+
+def test_the_title_lookup_reads_its_indexes_in_order_and_sorts_nothing(runtime: Runtime) -> None:
+    """Each query the near-duplicate lookup makes on SQLite walks an index and stops at its limit: none
+    sorts its matches (an OR of the two title edges read every look-alike and sorted them all first,
+    inside the write lock)."""
+    if runtime.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's query plans")
+    statements: list[tuple[str, object]] = []
+
+    def record(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM items" in statement:
+            statements.append((statement, parameters))
+
+    submitted = SubmittedItem(kind="news", title="Hydrogen valleys meet in Bilbao for two days in Europe and beyond",
+                              summary_html="<p>Text.</p>", organisation="O", contact_name="N",
+                              contact_email="n@example.eu", url="https://news.example.eu/valleys")  # fmt: skip
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        with transaction(runtime.sessions) as session:
+            store_submission(session, submitted)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+
+    assert len(statements) >= 3  # the link, the same title, and each title edge
+    with runtime.engine.connect() as connection:
+        for statement, parameters in statements:
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            plan = " / ".join(row[-1] for row in rows)
+            assert "TEMP B-TREE" not in plan and "SCAN items" not in plan, (statement, plan)
+            assert "USING INDEX" in plan or "USING INTEGER PRIMARY KEY" in plan, (statement, plan)
+
+
+def test_storing_a_submission_reads_no_package_metadata(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The submission needs one collect setting; it used to build the collectors' User-Agent too, which
+    reads the installed package's metadata from disk on every request."""
+
+    def no_disk(_name: str) -> str:
+        raise AssertionError("package metadata read while storing a submission")
+
+    monkeypatch.setattr(importlib.metadata, "version", no_disk)
+    submitted = SubmittedItem(kind="news", title="A story", summary_html="<p>Text.</p>", organisation="O",
+                              contact_name="N", contact_email="n@example.eu")  # fmt: skip
+
+    assert submit(runtime, submitted).status == "pending"

@@ -37,7 +37,7 @@ def site(write_config: Callable[..., Path], smtp: tuple[RecordingHandler, int]) 
 
 
 def received(site: Site, handler: RecordingHandler, address: str = SUBMITTER) -> list:
-    site.app.extensions["digest.mailer"].flush()
+    site.tell_submitters()
     return [parse_mail(message.data) for message in handler.to(address)]
 
 
@@ -58,6 +58,25 @@ def test_the_submitter_gets_a_confirmation_with_a_working_status_link(site: Site
     assert text.startswith("Dear Ane Etxeberria,") and "from Basque Hydrogen Cluster has reached the editors" in text
     page = site.client().get(status_link(mail))
     assert page.status_code == 200 and "Waiting for an editor" in page.get_data(as_text=True)
+
+
+def test_the_request_only_stores_the_confirmation_and_the_worker_sends_it(site: Site, smtp) -> None:
+    """The web request composes and sends no mail: its confirmation is due in the database, and the
+    worker (`digest worker`) sends it once, after the commit."""
+    handler, _port = smtp
+    site.api(valid("news"))
+
+    [submission] = site.submissions()
+    assert submission.notified_status is None  # due, not sent
+    assert handler.to(SUBMITTER) == []
+
+    digest("worker", "--drain", config=site.runtime.config.path)
+    digest("worker", "--drain", config=site.runtime.config.path)
+
+    [mail] = [parse_mail(message.data) for message in handler.to(SUBMITTER)]
+    assert mail["Subject"] == "We received your submission: Cluster news worth telling"
+    [submission] = site.submissions()
+    assert submission.notified_status == "pending"
 
 
 def test_a_duplicates_sender_is_told_it_joined_the_known_item(site: Site, smtp) -> None:
@@ -130,7 +149,7 @@ def test_a_status_email_the_server_could_not_take_goes_with_the_next_pass(site: 
 
     digest("queue", "reject", str(item_id), config=config)
 
-    assert [m["Subject"] for m in received(site, handler)] == [
+    assert [parse_mail(m.data)["Subject"] for m in handler.to(SUBMITTER)] == [
         "We received your submission: Cluster news worth telling"
     ]
     with site.runtime.sessions() as session:
