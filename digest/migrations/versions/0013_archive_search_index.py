@@ -5,7 +5,7 @@ matches the expressions of digest.search_document, which these indexes are built
 its own FTS5 table (archive/fts.py) and gets nothing here.
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from digest.search_document import edition_vector, item_vector
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,8 +4,8 @@ A submission's confirmation used to be sent from the web process; it is now due 
 `notified_status` is NULL, and the worker sends it. Rows stored before were confirmed already:
 they are marked told ("pending", which keeps any outcome email still owed to them).
 
-Revision ID: 0015
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-01
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0015"
-down_revision: str | None = "0011"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
