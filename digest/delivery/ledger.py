@@ -63,13 +63,16 @@ def claim_batch(session: Session, batch_size: int, lease_seconds: int, now: date
     """Take up to batch_size due deliveries: claims older than the lease first (a crashed worker's), then
     queued ones. Two statements, not one with OR: each walks its own partial index (migration 0004) and stops
     at the batch size, where the OR scanned the whole table as it filled with sent rows."""
+    # On the session's connection: Core statements, without the ORM's bookkeeping of an UPDATE it would try
+    # to match with objects in the session (there are none: the worker loads no Delivery objects).
+    connection = session.connection()
     ids = list(
-        session.scalars(
+        connection.scalars(
             claim_statement(due_query(batch_size, Delivery.claimed_at, *stale_claims(now, lease_seconds)), now)
         )
     )
     if len(ids) < batch_size:
-        ids += session.scalars(claim_statement(due_query(batch_size - len(ids), Delivery.id, *queued_due(now)), now))
+        ids += connection.scalars(claim_statement(due_query(batch_size - len(ids), Delivery.id, *queued_due(now)), now))
     return sorted(ids)
 
 
@@ -124,7 +127,9 @@ class Job:
 
 
 def load_jobs(session: Session, delivery_ids: list[int]) -> list[Job]:
-    rows = session.execute(
+    """The claimed deliveries with their subscribers, as plain rows read on the session's connection (Core:
+    no ORM result processing, no identity map)."""
+    rows = session.connection().execute(
         select(
             Delivery.id,
             Delivery.edition_id,

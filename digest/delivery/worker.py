@@ -222,8 +222,7 @@ class Worker:
         outcomes: list[Outcome] = []
         last_record = last_renewal = time.monotonic()
         while unrecorded:
-            with contextlib.suppress(queue.Empty):
-                outcomes.append(results.get(timeout=RECORD_SECONDS))
+            failing = _collect(results, outcomes)
             if full and not self._next and self._work.qsize() <= self.claim_size // 2:
                 self._prefetch(unrecorded)
                 full = False  # one claim ahead per batch
@@ -234,9 +233,8 @@ class Worker:
                 self._record(outcomes)  # what the last batch left unrecorded is now only what is in flight
                 unrecorded -= {outcome.job.delivery_id for outcome in outcomes}
                 outcomes, last_record = [], time.monotonic()
-            now = time.monotonic()
-            failing = bool(outcomes) and outcomes[-1].result in FAILED_RESULTS  # may pause: write it at once
-            if failing or len(outcomes) in (RECORD_EVERY, len(unrecorded)) or now - last_record >= RECORD_SECONDS:
+            now = time.monotonic()  # a failure may pause its edition: written at once
+            if failing or len(outcomes) >= min(RECORD_EVERY, len(unrecorded)) or now - last_record >= RECORD_SECONDS:
                 self._record(outcomes)
                 unrecorded -= {outcome.job.delivery_id for outcome in outcomes}
                 outcomes, last_record = [], now
@@ -343,3 +341,18 @@ class Worker:
             language=language,
             body=body,
         )
+
+
+def _collect(results: queue.SimpleQueue[Outcome], outcomes: list[Outcome]) -> bool:
+    """Wait up to RECORD_SECONDS for an outcome, then take those already waiting too (up to RECORD_EVERY in
+    all), so that the worker's loop wakes once per handful of outcomes rather than once for each; return
+    whether any of those taken failed."""
+    try:
+        taken = [results.get(timeout=RECORD_SECONDS)]
+    except queue.Empty:
+        return False
+    with contextlib.suppress(queue.Empty):
+        while len(outcomes) + len(taken) < RECORD_EVERY:
+            taken.append(results.get_nowait())
+    outcomes += taken
+    return any(outcome.result in FAILED_RESULTS for outcome in taken)

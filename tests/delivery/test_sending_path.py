@@ -3,6 +3,7 @@ the claim query on its partial indexes, and the per-message shortcuts (tokens, d
 
 from __future__ import annotations
 
+import queue
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -20,7 +21,9 @@ from digest.audit import SYSTEM
 from digest.config import load_config
 from digest.db import upgrade
 from digest.delivery.ledger import (
+    Job,
     LedgerStore,
+    Outcome,
     claim_batch,
     claim_statement,
     due_query,
@@ -28,10 +31,11 @@ from digest.delivery.ledger import (
     stale_claims,
     start_sending,
 )
+from digest.delivery.message import Recipient
 from digest.delivery.notices import Notice, send_notice
 from digest.delivery.sending import send_test
 from digest.delivery.transport import make_transport
-from digest.delivery.worker import Worker
+from digest.delivery.worker import RECORD_EVERY, Worker, _collect
 from digest.editions.lifecycle import create_edition
 from digest.models import Delivery, Edition, utcnow
 from digest.runtime import Runtime
@@ -310,3 +314,21 @@ def test_lines_that_start_with_a_dot_arrive_intact(write_config: Callable[..., P
     edition, notice = handler.received[0].message, handler.received[-1].message
     assert ".. starts with dots" in edition.get_body(("plain",)).get_content()
     assert notice.get_content().replace("\r\n", "\n") == "one\n.\n..two\n.\n"
+
+
+def test_the_worker_takes_the_outcomes_already_waiting_at_once_and_sees_a_failure_among_them() -> None:
+    """One wake-up of the worker's loop takes every outcome waiting (up to RECORD_EVERY): a failure in the
+    middle of them still makes the group be written at once (it may pause the edition)."""
+    job = Job(1, 1, 1, 1, "active", Recipient(email="a@example.org", name=None, uid="u1"))
+    results: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+    for result in ("sent", "retry", "sent"):
+        results.put(Outcome(job, result))
+    outcomes: list[Outcome] = []
+    assert _collect(results, outcomes) is True
+    assert [outcome.result for outcome in outcomes] == ["sent", "retry", "sent"]
+
+    for _ in range(RECORD_EVERY + 5):
+        results.put(Outcome(job, "sent"))
+    assert _collect(results, outcomes) is False
+    assert len(outcomes) == RECORD_EVERY  # the rest waits for the next wake-up
+    assert results.qsize() == 8
