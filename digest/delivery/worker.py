@@ -219,16 +219,26 @@ class Worker:
         lease = self.config.delivery.lease_seconds
         unrecorded: set[int] = set()
         handed, full = self._hand_out(jobs, results, unrecorded), len(jobs) >= self.claim_size
+        current = {job.delivery_id for job in jobs}  # the batch handed out last
         outcomes: list[Outcome] = []
         last_record = last_renewal = time.monotonic()
         while unrecorded:
             failing = _collect(results, outcomes)
             if full and not self._next and self._work.qsize() <= self.claim_size // 2:
-                self._prefetch(unrecorded)
-                full = False  # one claim ahead per batch
+                # Claim ahead only once the batch before this one is all recorded, so a worker never holds more
+                # than two batches and a crash repeats no more than that.
+                if outcomes and not unrecorded <= current:
+                    self._record(outcomes)
+                    unrecorded -= {outcome.job.delivery_id for outcome in outcomes}
+                    outcomes, last_record = [], time.monotonic()
+                if unrecorded <= current:
+                    self._prefetch(unrecorded)
+                    full = False  # one claim ahead per batch
             if chain and self._next and self._work.qsize() < len(self._senders):  # the threads are about to idle
                 claimed, self._next = self._next, []
-                handed += self._hand_out(self._still_sending(claimed), results, unrecorded)
+                still = self._still_sending(claimed)
+                handed += self._hand_out(still, results, unrecorded)
+                current = {job.delivery_id for job in still}
                 full = len(claimed) >= self.claim_size
                 self._record(outcomes)  # what the last batch left unrecorded is now only what is in flight
                 unrecorded -= {outcome.job.delivery_id for outcome in outcomes}
