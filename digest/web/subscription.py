@@ -61,7 +61,7 @@ from digest.subscribers.tokens import TokenError
 from digest.web.api_errors import FieldError, error_response, errors_response, problem
 from digest.web.context import runtime
 from digest.web.forms import CleanForm
-from digest.web.language import use_language
+from digest.web.language import say, use_browser_language, use_language
 from digest.web.limits import Budget, limiter_of, protect, retry_after
 from digest.web.private import keep_private
 
@@ -140,7 +140,7 @@ def subscribe() -> ResponseReturnValue:
         try:
             _request(form.email.data or "", form.name.data, _choices(form))
         except DigestError as error:
-            form.email.errors = [*form.email.errors, str(error)]
+            form.email.errors = [*form.email.errors, say(error)]
         else:
             return render_template("subscribe_sent.html", hours=CONFIRM_HOURS)
     status = 400 if request.method == "POST" else 200
@@ -234,7 +234,7 @@ def confirm_link(token: str) -> ResponseReturnValue:
     try:
         what, _ = confirmation_in(runtime().secret_key, token)
     except TokenError as error:
-        return render_template("confirm_invalid.html", reason=str(error)), 400
+        return _link_refused(error, 400)
     return render_template("confirm_ask.html", what=what)
 
 
@@ -251,9 +251,9 @@ def confirm_post(token: str) -> ResponseReturnValue:
             preferences_url = _links().site.preferences_url(subscriber.uid)
             email = subscriber.email
     except TokenError as error:
-        return render_template("confirm_invalid.html", reason=str(error)), 400
+        return _link_refused(error, 400)
     except SubscriptionError as error:
-        return render_template("confirm_invalid.html", reason=str(error)), 409
+        return render_template("confirm_invalid.html", reason=say(error)), 409
     return render_template("confirm.html", what=what, email=email, preferences_url=preferences_url)
 
 
@@ -267,7 +267,7 @@ def preferences(token: str) -> ResponseReturnValue:
         try:
             subscriber = subscriber_for(session, runtime().secret_key, "preferences", token)
         except TokenError as error:
-            return render_template("confirm_invalid.html", reason=str(error)), 404
+            return _link_refused(error, 404)
         use_language(subscriber.language)
         handler = PREFERENCE_ACTIONS.get(action or "", _show_preferences)
         return handler(session, subscriber, token)
@@ -304,7 +304,7 @@ def _save(session: Session, subscriber: Subscriber, token: str) -> Any:
     try:
         update_preferences(runtime().config, subscriber, form.name.data, _choices(form))
     except DigestError as error:
-        form.editions.errors = [*form.editions.errors, str(error)]
+        form.editions.errors = [*form.editions.errors, say(error)]
         return _show_preferences(session, subscriber, token, 400, form=form)
     use_language(subscriber.language)  # a new language shows from this message on
     flash(gettext("Your preferences are saved."), "ok")
@@ -318,7 +318,7 @@ def _change_email(session: Session, subscriber: Subscriber, token: str) -> Any:
     try:
         notice = request_email_change(session, runtime().config, _links(), subscriber, form.new_email.data or "")
     except DigestError as error:
-        form.new_email.errors = [*form.new_email.errors, str(error)]
+        form.new_email.errors = [*form.new_email.errors, say(error)]
         return _show_preferences(session, subscriber, token, 400, email_form=form)
     session.flush()
     _send(notice, after_commit=session)
@@ -385,7 +385,7 @@ def unsubscribe_page(token: str) -> ResponseReturnValue:
         try:
             subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
         except TokenError as error:
-            return render_template("confirm_invalid.html", reason=str(error)), 404
+            return _link_refused(error, 404)
         use_language(subscriber.language)
         done = subscriber.status != "active" and subscriber.status != "pending"
         preferences_url = _links().site.preferences_url(subscriber.uid)
@@ -407,7 +407,7 @@ def unsubscribe_post(token: str) -> ResponseReturnValue:
         try:
             subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
         except TokenError as error:
-            return render_template("confirm_invalid.html", reason=str(error)), 404
+            return _link_refused(error, 404)
         use_language(subscriber.language)
         unsubscribe(subscriber)
         preferences_url = _links().site.preferences_url(subscriber.uid)
@@ -415,6 +415,13 @@ def unsubscribe_post(token: str) -> ResponseReturnValue:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _link_refused(error: TokenError, status: int) -> ResponseReturnValue:
+    """The page of a link that does not work, in the language of the person it was mailed to when the
+    signature still says who (an expired confirmation), else in the browser's."""
+    use_browser_language()
+    return render_template("confirm_invalid.html", reason=say(error)), status
 
 
 def topic_choices(session: Session, own: list[str] | None = None) -> list[SelectChoice]:
