@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from contextlib import suppress
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -412,6 +413,25 @@ def unsubscribe_post(token: str) -> ResponseReturnValue:
         unsubscribe(subscriber)
         preferences_url = _links().site.preferences_url(subscriber.uid)
     return render_template("unsubscribe_done.html", preferences_url=preferences_url), 200
+
+
+# --------------------------------------------------------------------------- refusals
+
+# The pages whose token says whose they are, and the purpose it was signed for.
+_TOKEN_PURPOSES = {"subscription.preferences": "preferences", "subscription.unsubscribe_post": "unsubscribe"}
+
+
+@blueprint.errorhandler(CSRFError)
+def _form_expired(_error: CSRFError) -> ResponseReturnValue:
+    """A form sent without its valid CSRF token (an old page, a lost session cookie), refused before the
+    view has read the token in the path: in its reader's language all the same."""
+    purpose = _TOKEN_PURPOSES.get(request.endpoint or "")
+    token = (request.view_args or {}).get("token")
+    if purpose and token:
+        with runtime().sessions() as session, suppress(TokenError):  # a link that does not work: the browser's
+            use_language(subscriber_for(session, runtime().secret_key, purpose, token).language)
+    use_browser_language()
+    return render_template("form_expired.html"), 400
 
 
 # --------------------------------------------------------------------------- helpers

@@ -440,15 +440,15 @@ def page_text(html: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("language", "domain_error"),
+    ("language", "domain_error", "form_expired"),
     [
-        ("es", "elija al menos un tipo de edición, o dese de baja"),
-        ("fr", "choisissez au moins un type d’édition, ou désabonnez-vous"),
-        ("de", "wählen Sie mindestens eine Art von Ausgabe oder bestellen Sie ab"),
+        ("es", "elija al menos un tipo de edición, o dese de baja", "Este formulario ha caducado"),
+        ("fr", "choisissez au moins un type d’édition, ou désabonnez-vous", "Ce formulaire a expiré"),
+        ("de", "wählen Sie mindestens eine Art von Ausgabe oder bestellen Sie ab", "Dieses Formular ist abgelaufen"),
     ],
 )
 def test_a_preferences_page_says_what_is_wrong_in_the_readers_language(
-    site: Site, language: str, domain_error: str
+    site: Site, language: str, domain_error: str, form_expired: str
 ) -> None:
     subscriber = subscribe_confirmed(site, f"reader-{language}@example.org", language=language)
     client, path, token = preferences_form(site, subscriber)
@@ -468,6 +468,12 @@ def test_a_preferences_page_says_what_is_wrong_in_the_readers_language(
     assert blank.status_code == 400
     assert wtforms.gettext("This field is required.") in page_text(blank.get_data(as_text=True))
     assert "This field is required." not in blank.get_data(as_text=True)
+
+    for url, data in ((path, {"action": "save", "editions": ["digest"]}), (unsubscribe_path(site, subscriber), {})):
+        stale = client.post(url, data=data | {"csrf_token": "from-an-old-page"})  # refused before the view
+        assert stale.status_code == 400 and form_expired in page_text(stale.get_data(as_text=True))
+        assert f'lang="{language}"' in stale.get_data(as_text=True)
+    assert site.subscriber(subscriber.email).status == "active"
 
 
 def test_a_link_that_does_not_work_says_so_in_the_readers_language(site: Site) -> None:
