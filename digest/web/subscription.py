@@ -230,8 +230,7 @@ def _request(email: str, name: str | None, choices: Choices) -> None:
 def confirm_link(token: str) -> ResponseReturnValue:
     """Only a page with a button: mail scanners and link previews open links, and must not confirm
     a subscription that someone else asked for on this person's behalf."""
-    with runtime().sessions() as session:
-        use_language(confirmation_language(session, runtime().secret_key, token))
+    _confirmation_reader(token)
     try:
         what, _ = confirmation_in(runtime().secret_key, token)
     except TokenError as error:
@@ -245,6 +244,7 @@ def confirm_post(token: str) -> ResponseReturnValue:
     mailed to has it. A forged cross-site POST would need that token, and whoever holds it can confirm
     anyway; a CSRF check would only refuse a reader whose browser dropped the session cookie between
     the page and the click (another browser, privacy settings), with nothing gained."""
+    _confirmation_reader(token)  # what goes wrong is said in their language too
     try:
         with runtime().sessions() as session, session.begin():
             what, subscriber = confirm(session, runtime().secret_key, token)
@@ -256,6 +256,12 @@ def confirm_post(token: str) -> ResponseReturnValue:
     except SubscriptionError as error:
         return render_template("confirm_invalid.html", reason=say(error)), 409
     return render_template("confirm.html", what=what, email=email, preferences_url=preferences_url)
+
+
+def _confirmation_reader(token: str) -> None:
+    """This page is for the person the /confirm link was mailed to, even an expired one."""
+    with runtime().sessions() as session:
+        use_language(confirmation_language(session, runtime().secret_key, token))
 
 
 # --------------------------------------------------------------------------- preferences
