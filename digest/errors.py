@@ -8,7 +8,16 @@ T = TypeVar("T")
 
 
 class DigestError(Exception):
-    """A problem worded for the person who has to fix it (never a traceback)."""
+    """A problem worded for the person who has to fix it (never a traceback).
+
+    ``str(error)`` is English (the commands' language). A message marked with ``N_`` keeps its msgid and
+    values apart (``error.msgid``, ``error.values``), so a page can word it in its reader's language
+    (digest.web.language.say) without this layer knowing about Flask or Babel.
+    """
+
+    def __init__(self, message: str = "", **values: object) -> None:
+        self.msgid, self.values = message, values
+        super().__init__(message % values if values else message)
 
 
 def required(found: T | None, error: type[DigestError], missing: str) -> T:

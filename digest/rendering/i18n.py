@@ -15,6 +15,8 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
+from digest.marked import N_
+
 __all__ = ["DOMAIN", "LANGUAGE_NAMES", "N_", "SHIPPED", "TRANSLATIONS_DIR", "language_for", "translations"]
 
 TRANSLATIONS_DIR = Path(__file__).resolve().parents[1] / "translations"
@@ -26,11 +28,6 @@ LANGUAGE_NAMES = {"en": "English", "fr": "Français", "de": "Deutsch", "es": "Es
 
 _loaded: dict[str, NullTranslations] = {}
 _lock = threading.Lock()
-
-
-def N_(message: str) -> str:
-    """Mark a string for the catalogs without translating it here (it is translated where it is shown)."""
-    return message
 
 
 def _shipped(code: str | None) -> str | None:

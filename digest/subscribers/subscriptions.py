@@ -28,6 +28,7 @@ from digest.delivery.notices import (
     confirm_subscription_notice,
 )
 from digest.errors import DigestError
+from digest.marked import N_
 from digest.models import Delivery, Edition, Subscriber, utcnow
 from digest.rendering.i18n import LANGUAGE_NAMES
 from digest.subscribers.preferences import EDITION_CHOICES, editions_of, make_preferences, topics_of
@@ -38,7 +39,13 @@ from digest.subscribers.roster import (
     is_suppressed,
     normalise_email,
 )
-from digest.subscribers.tokens import TokenError, make_timed_token, read_timed_token, read_token
+from digest.subscribers.tokens import (
+    TokenError,
+    make_timed_token,
+    read_signed_value,
+    read_timed_token,
+    read_token,
+)
 
 CONFIRM_HOURS = 48
 LANGUAGES = LANGUAGE_NAMES  # those with a catalog; a stored code without one reads the site's language
@@ -80,7 +87,7 @@ def request_subscription(
     """Record a subscribe request; return the notice to send (None when the address is never mailed)."""
     address = normalise_email(email)
     if not choices.editions:
-        raise SubscriptionError("choose at least one kind of edition")
+        raise SubscriptionError(N_("choose at least one kind of edition"))
     preferences = _preferences(choices)
     language = _language(choices.language, config)
     if is_suppressed(session, address):
@@ -120,16 +127,19 @@ def confirmation_in(secret_key: str, token: str) -> tuple[str, str]:
                 raise
             continue
         return what, value
-    raise TokenError("this link is not valid")
+    raise TokenError(N_("this link is not valid"))
 
 
 def confirmation_language(session: Session, secret_key: str, token: str) -> str | None:
-    """The language of the person a /confirm link was mailed to, changing nothing (None: not a valid link)."""
-    try:
-        _, value = confirmation_in(secret_key, token)
-        return _by_uid(session, value.partition(".")[0]).language
-    except TokenError:
-        return None
+    """The language of the person a /confirm link was mailed to, even once it has expired, changing
+    nothing (None: not a link we signed)."""
+    for purpose in ("confirm", "change_email"):
+        try:
+            value = read_signed_value(secret_key, purpose, token)
+            return _by_uid(session, value.partition(".")[0]).language
+        except TokenError:
+            continue
+    return None
 
 
 def _confirm_subscription(session: Session, value: str, now: datetime) -> Subscriber:
@@ -138,7 +148,7 @@ def _confirm_subscription(session: Session, value: str, now: datetime) -> Subscr
     if subscriber.status == "active":
         return subscriber
     if subscriber.status in NEVER_MAIL_AGAIN or stamp != _unsubscribe_stamp(subscriber):
-        raise TokenError("this link was sent before you unsubscribed; subscribe again to get a new one")
+        raise TokenError(N_("this link was sent before you unsubscribed; subscribe again to get a new one"))
     subscriber.status, subscriber.confirmed_at, subscriber.unsubscribed_at = "active", now, None
     return subscriber
 
@@ -148,9 +158,11 @@ def _confirm_new_address(session: Session, value: str, now: datetime) -> Subscri
     subscriber = _by_uid(session, uid)
     new_email = subscriber.pending_email
     if not new_email or _fingerprint(new_email) != fingerprint:
-        raise TokenError("this link is not valid (a newer change of address replaced it)")
+        raise TokenError(N_("this link is not valid (a newer change of address replaced it)"))
     if find_subscriber(session, new_email) is not None or is_suppressed(session, new_email):
-        raise SubscriptionError(f"{new_email} cannot be used: it is already on the list or was removed from it")
+        raise SubscriptionError(
+            N_("%(address)s cannot be used: it is already on the list or was removed from it"), address=new_email
+        )
     subscriber.email, subscriber.pending_email = new_email, None
     return subscriber
 
@@ -162,7 +174,7 @@ def subscriber_for(session: Session, secret_key: str, purpose: str, token: str) 
 
 def update_preferences(config: Config, subscriber: Subscriber, name: str | None, choices: Choices) -> None:
     if not choices.editions:
-        raise SubscriptionError("choose at least one kind of edition, or unsubscribe")
+        raise SubscriptionError(N_("choose at least one kind of edition, or unsubscribe"))
     subscriber.preferences = _preferences(choices)
     subscriber.language = _language(choices.language, config)
     subscriber.name = _name(name)
@@ -217,7 +229,7 @@ def forget(
 def _by_uid(session: Session, uid: str) -> Subscriber:
     subscriber = session.scalar(select(Subscriber).where(Subscriber.uid == uid))
     if subscriber is None:
-        raise TokenError("this link is not valid")
+        raise TokenError(N_("this link is not valid"))
     return subscriber
 
 

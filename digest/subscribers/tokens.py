@@ -26,6 +26,7 @@ from itsdangerous import (
 )
 
 from digest.errors import DigestError
+from digest.marked import N_
 
 _PLAIN = re.compile(r"[A-Za-z0-9_.-]*")
 PURPOSES = ("unsubscribe", "preferences", "confirm", "change_email", "submission", "click", "click_delivery")
@@ -60,21 +61,28 @@ def read_timed_token(secret_key: str, purpose: str, token: str, max_age_seconds:
     return _text(value), signed_at
 
 
+def read_signed_value(secret_key: str, purpose: str, token: str) -> str:
+    """The value of an expiring token whose signature holds, however old (only to say whose it was)."""
+    with _link_errors():
+        value = _timed_serializer(secret_key, purpose).loads(token)
+    return _text(value)
+
+
 @contextmanager
 def _link_errors() -> Iterator[None]:
     """A token that does not read is a link the visitor is told is expired or not valid."""
     try:
         yield
     except SignatureExpired:
-        raise TokenError("this link has expired") from None
+        raise TokenError(N_("this link has expired")) from None
     except BadSignature:
-        raise TokenError("this link is not valid") from None
+        raise TokenError(N_("this link is not valid")) from None
 
 
 def _text(value: Any) -> str:
     """What a token carries: always a string, so anything else was not made by us."""
     if not isinstance(value, str):
-        raise TokenError("this link is not valid")
+        raise TokenError(N_("this link is not valid"))
     return value
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from contextlib import suppress
 from typing import Any
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
@@ -61,7 +62,7 @@ from digest.subscribers.tokens import TokenError
 from digest.web.api_errors import FieldError, error_response, errors_response, problem
 from digest.web.context import runtime
 from digest.web.forms import CleanForm
-from digest.web.language import use_language
+from digest.web.language import say, use_browser_language, use_language
 from digest.web.limits import Budget, limiter_of, protect, retry_after
 from digest.web.private import keep_private
 
@@ -140,7 +141,7 @@ def subscribe() -> ResponseReturnValue:
         try:
             _request(form.email.data or "", form.name.data, _choices(form))
         except DigestError as error:
-            form.email.errors = [*form.email.errors, str(error)]
+            form.email.errors = [*form.email.errors, say(error)]
         else:
             return render_template("subscribe_sent.html", hours=CONFIRM_HOURS)
     status = 400 if request.method == "POST" else 200
@@ -229,12 +230,11 @@ def _request(email: str, name: str | None, choices: Choices) -> None:
 def confirm_link(token: str) -> ResponseReturnValue:
     """Only a page with a button: mail scanners and link previews open links, and must not confirm
     a subscription that someone else asked for on this person's behalf."""
-    with runtime().sessions() as session:
-        use_language(confirmation_language(session, runtime().secret_key, token))
+    _confirmation_reader(token)
     try:
         what, _ = confirmation_in(runtime().secret_key, token)
     except TokenError as error:
-        return render_template("confirm_invalid.html", reason=str(error)), 400
+        return _link_refused(error, 400)
     return render_template("confirm_ask.html", what=what)
 
 
@@ -244,6 +244,7 @@ def confirm_post(token: str) -> ResponseReturnValue:
     mailed to has it. A forged cross-site POST would need that token, and whoever holds it can confirm
     anyway; a CSRF check would only refuse a reader whose browser dropped the session cookie between
     the page and the click (another browser, privacy settings), with nothing gained."""
+    _confirmation_reader(token)  # what goes wrong is said in their language too
     try:
         with runtime().sessions() as session, session.begin():
             what, subscriber = confirm(session, runtime().secret_key, token)
@@ -251,10 +252,16 @@ def confirm_post(token: str) -> ResponseReturnValue:
             preferences_url = _links().site.preferences_url(subscriber.uid)
             email = subscriber.email
     except TokenError as error:
-        return render_template("confirm_invalid.html", reason=str(error)), 400
+        return _link_refused(error, 400)
     except SubscriptionError as error:
-        return render_template("confirm_invalid.html", reason=str(error)), 409
+        return render_template("confirm_invalid.html", reason=say(error)), 409
     return render_template("confirm.html", what=what, email=email, preferences_url=preferences_url)
+
+
+def _confirmation_reader(token: str) -> None:
+    """This page is for the person the /confirm link was mailed to, even an expired one."""
+    with runtime().sessions() as session:
+        use_language(confirmation_language(session, runtime().secret_key, token))
 
 
 # --------------------------------------------------------------------------- preferences
@@ -267,7 +274,7 @@ def preferences(token: str) -> ResponseReturnValue:
         try:
             subscriber = subscriber_for(session, runtime().secret_key, "preferences", token)
         except TokenError as error:
-            return render_template("confirm_invalid.html", reason=str(error)), 404
+            return _link_refused(error, 404)
         use_language(subscriber.language)
         handler = PREFERENCE_ACTIONS.get(action or "", _show_preferences)
         return handler(session, subscriber, token)
@@ -304,7 +311,7 @@ def _save(session: Session, subscriber: Subscriber, token: str) -> Any:
     try:
         update_preferences(runtime().config, subscriber, form.name.data, _choices(form))
     except DigestError as error:
-        form.editions.errors = [*form.editions.errors, str(error)]
+        form.editions.errors = [*form.editions.errors, say(error)]
         return _show_preferences(session, subscriber, token, 400, form=form)
     use_language(subscriber.language)  # a new language shows from this message on
     flash(gettext("Your preferences are saved."), "ok")
@@ -318,7 +325,7 @@ def _change_email(session: Session, subscriber: Subscriber, token: str) -> Any:
     try:
         notice = request_email_change(session, runtime().config, _links(), subscriber, form.new_email.data or "")
     except DigestError as error:
-        form.new_email.errors = [*form.new_email.errors, str(error)]
+        form.new_email.errors = [*form.new_email.errors, say(error)]
         return _show_preferences(session, subscriber, token, 400, email_form=form)
     session.flush()
     _send(notice, after_commit=session)
@@ -385,7 +392,7 @@ def unsubscribe_page(token: str) -> ResponseReturnValue:
         try:
             subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
         except TokenError as error:
-            return render_template("confirm_invalid.html", reason=str(error)), 404
+            return _link_refused(error, 404)
         use_language(subscriber.language)
         done = subscriber.status != "active" and subscriber.status != "pending"
         preferences_url = _links().site.preferences_url(subscriber.uid)
@@ -407,14 +414,40 @@ def unsubscribe_post(token: str) -> ResponseReturnValue:
         try:
             subscriber = subscriber_for(session, runtime().secret_key, "unsubscribe", token)
         except TokenError as error:
-            return render_template("confirm_invalid.html", reason=str(error)), 404
+            return _link_refused(error, 404)
         use_language(subscriber.language)
         unsubscribe(subscriber)
         preferences_url = _links().site.preferences_url(subscriber.uid)
     return render_template("unsubscribe_done.html", preferences_url=preferences_url), 200
 
 
+# --------------------------------------------------------------------------- refusals
+
+# The pages whose token says whose they are, and the purpose it was signed for.
+_TOKEN_PURPOSES = {"subscription.preferences": "preferences", "subscription.unsubscribe_post": "unsubscribe"}
+
+
+@blueprint.errorhandler(CSRFError)
+def _form_expired(_error: CSRFError) -> ResponseReturnValue:
+    """A form sent without its valid CSRF token (an old page, a lost session cookie), refused before the
+    view has read the token in the path: in its reader's language all the same."""
+    purpose = _TOKEN_PURPOSES.get(request.endpoint or "")
+    token = (request.view_args or {}).get("token")
+    if purpose and token:
+        with runtime().sessions() as session, suppress(TokenError):  # a link that does not work: the browser's
+            use_language(subscriber_for(session, runtime().secret_key, purpose, token).language)
+    use_browser_language()
+    return render_template("form_expired.html"), 400
+
+
 # --------------------------------------------------------------------------- helpers
+
+
+def _link_refused(error: TokenError, status: int) -> ResponseReturnValue:
+    """The page of a link that does not work, in the language of the person it was mailed to when the
+    signature still says who (an expired confirmation), else in the browser's."""
+    use_browser_language()
+    return render_template("confirm_invalid.html", reason=say(error)), status
 
 
 def topic_choices(session: Session, own: list[str] | None = None) -> list[SelectChoice]:
