@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -264,7 +265,7 @@ def workers(runtime: Runtime, edition_id: int, config_path: Path, count: int, tr
     requeue(runtime, edition_id)
     command = [sys.executable, "-m", "digest", "worker", "--drain", "--config", str(config_path)]
     run = run_processes([command] * count, env=_environment(tree), cwd=config_path.parent)
-    sent = sum(int(output.rsplit("worker: ", 1)[1].split(" sent")[0]) for output in run.outputs)
+    sent = sum(int(re.search(r"worker: (\d+) sent", output)[1]) for output in run.outputs)
     return {"sent": sent, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": count}
 
 
