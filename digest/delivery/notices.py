@@ -20,6 +20,7 @@ from digest.delivery.errors import TransientError
 from digest.delivery.headers import header_values
 from digest.delivery.message_id import notice_message_id, sender_domain
 from digest.delivery.transport import Transport, make_transport
+from digest.marked import N_
 from digest.models import utcnow
 from digest.rendering.i18n import translations
 
@@ -33,49 +34,57 @@ class Notice:
     text: str
 
 
+def _worded(language: str, to: str, subject: str, text: str, **values: object) -> Notice:
+    """A notice in `language` (any code without a catalog: English); subject and text are msgids."""
+    words = translations(language)
+    return Notice(to=to, subject=words.gettext(subject) % values, text=words.gettext(text) % values)
+
+
 def confirm_subscription_notice(site_name: str, to: str, confirm_url: str, hours: int, language: str = "en") -> Notice:
     """In the language the subscriber chose (any other code: English)."""
-    words = translations(language)
-    values = {"site": site_name, "url": confirm_url, "hours": hours}
-    return Notice(
-        to=to,
-        subject=words.gettext("Confirm your subscription to %(site)s") % values,
-        text=words.gettext(
+    return _worded(
+        language,
+        to,
+        N_("Confirm your subscription to %(site)s"),
+        N_(
             "Someone, hopefully you, asked to receive %(site)s at this address.\n\n"
             "To confirm, open this link within %(hours)d hours:\n\n  %(url)s\n\n"
             "If it was not you, ignore this message: nothing will be sent to you.\n"
-        )
-        % values,
+        ),
+        site=site_name,
+        url=confirm_url,
+        hours=hours,
     )
 
 
 def already_subscribed_notice(site_name: str, to: str, preferences_url: str, language: str = "en") -> Notice:
-    words = translations(language)
-    values = {"site": site_name, "url": preferences_url}
-    return Notice(
-        to=to,
-        subject=words.gettext("You are already subscribed to %(site)s") % values,
-        text=words.gettext(
+    return _worded(
+        language,
+        to,
+        N_("You are already subscribed to %(site)s"),
+        N_(
             "Someone, hopefully you, asked to subscribe this address to %(site)s.\n"
             "It already receives it, so nothing has changed.\n\n"
             "To choose what you receive, or to unsubscribe:\n\n  %(url)s\n"
-        )
-        % values,
+        ),
+        site=site_name,
+        url=preferences_url,
     )
 
 
 def confirm_new_address_notice(site_name: str, to: str, confirm_url: str, hours: int, language: str = "en") -> Notice:
-    words = translations(language)
-    values = {"site": site_name, "url": confirm_url, "hours": hours}
-    return Notice(
-        to=to,
-        subject=words.gettext("Confirm your new address for %(site)s") % values,
-        text=words.gettext(
+    return _worded(
+        language,
+        to,
+        N_("Confirm your new address for %(site)s"),
+        N_(
             "Someone, hopefully you, asked to receive %(site)s at this address instead of their old one.\n\n"
             "To confirm, open this link within %(hours)d hours:\n\n  %(url)s\n\n"
             "If it was not you, ignore this message: nothing will change.\n"
-        )
-        % values,
+        ),
+        site=site_name,
+        url=confirm_url,
+        hours=hours,
     )
 
 
