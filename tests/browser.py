@@ -54,26 +54,29 @@ def serving(app: Flask, port: int = 0, threads: int = 4) -> Iterator[str]:
     """The app served by waitress on 127.0.0.1 in a thread, as `digest serve` serves it; yields its URL.
     Port 0 picks a free one; name a port when the app must know its address before it starts."""
     server = create_server(app, host="127.0.0.1", port=port, threads=threads)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stopping = threading.Event()
+    thread = threading.Thread(target=_run_until, args=(server, stopping), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
-        _stop(server)
-        thread.join(timeout=5)
+        stopping.set()
+        thread.join(timeout=10)
         server.task_dispatcher.shutdown()
+    assert not thread.is_alive(), "waitress's loop did not stop"
 
 
-def _stop(server: Any) -> None:
-    """End waitress's loop from inside it: closing its sockets from this thread while it waits in
-    select() on them made it fail with "Bad file descriptor". A thunk run by the loop closes every
-    socket of its map (the listener, the trigger, open connections); the loop ends when none is left."""
-
-    def close_everything() -> None:
-        for dispatcher in list(server._map.values()):  # waitress keeps its sockets in this map
-            dispatcher.close()
-
-    server.trigger.pull_trigger(close_everything)
+def _run_until(server: Any, stopping: threading.Event) -> None:
+    """waitress's loop, one pass at a time until `stopping` is set; then this thread, the only one that waits
+    on the server's sockets, closes them all (the listener, the trigger, open connections). Closing them from
+    another thread while the loop waits in select() fails with "Bad file descriptor" (waitress issue 468), and
+    so did asking the loop to close them through its trigger: once in a CI run the trigger's pipe was already
+    closed when the test ended. The pass's timeout only bounds how long a stop takes to be noticed; requests
+    wake the loop through their sockets and the trigger."""
+    while not stopping.is_set():
+        server.asyncore.loop(timeout=0.05, map=server._map, count=1)  # waitress keeps its sockets in _map
+    for dispatcher in list(server._map.values()):
+        dispatcher.close()
 
 
 def scroll_width(page: Page | Frame) -> int:
