@@ -3,8 +3,9 @@
 The frozen HTML and text are quoted-printable encoded once, split at the renderer's placeholder
 markers. Each slot starts and ends on a soft line break (``=`` CRLF), so a recipient's value is
 encoded on lines of its own and the static lines around it stay byte-for-byte the same: a
-message is a ``b"".join`` of the cached segments and a few short per-recipient pieces (To,
-Date, Message-ID, List-Unsubscribe and the placeholders of both parts).
+message is the cached segments and a few short per-recipient pieces (To, Date, Message-ID,
+List-Unsubscribe and the placeholders of both parts), handed to the transport as those pieces: over
+SMTP they go out in gathered writes, never joined into one copy of the whole message.
 
 No line of a built message starts with "." (see ``_no_leading_dots``) and it ends with CRLF: it is
 "dot-safe", sent over SMTP as it stands, without a dot-stuffing pass (``SmtpPool.send(dot_safe=True)``).
@@ -113,6 +114,10 @@ class EditionMessage:
     def build(self, recipient: Recipient, message_id: str, delivery_id: int = 0) -> bytes:
         """The complete message for one recipient, CRLF line endings, DKIM-signed when configured
         (`delivery_id` names the delivery in per-subscriber click links; 0 for a test copy)."""
+        return b"".join(self.pieces(recipient, message_id, delivery_id))
+
+    def pieces(self, recipient: Recipient, message_id: str, delivery_id: int = 0) -> list[bytes]:
+        """The message of `build` as the pieces it joins from, in order (a transport sends them as they are)."""
         unsubscribe = self.links.unsubscribe_url(recipient.uid)
         values = {
             "name": recipient.name or self.nameless,
@@ -133,9 +138,12 @@ class EditionMessage:
             escaped = html.escape(value, quote=True)
             # A link or a plain name is the same in HTML: encoded once for both parts.
             pieces[html_name] = pieces[text_name] if escaped == value else qp_slot(escaped)
-        message = b"".join([pieces[part] if part.__class__ is Slot else part for part in self.segments])
+        parts = [pieces[part] if part.__class__ is Slot else part for part in self.segments]
+        if not self.sign:
+            return parts
+        message = b"".join(parts)
         # The body is built in relaxed canonical form (_qp, qp_slot): the signer hashes it as it is.
-        return self.sign.headers(message, canonical_body=True) + message if self.sign else message
+        return [self.sign.headers(message, canonical_body=True), message]
 
     def list_unsubscribe(self, unsubscribe_url: str) -> str:
         """The link, and the mailbox as a second way when there is one (RFC 2369)."""

@@ -16,12 +16,16 @@ class OutboxTransport:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, sender: str, recipient: str, message: bytes, dot_safe: bool = False) -> None:
-        digest = hashlib.sha256(message).hexdigest()[:16]
+    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
+        pieces = [message] if isinstance(message, bytes) else message
+        hashed = hashlib.sha256()
+        for piece in pieces:
+            hashed.update(piece)
+        digest = hashed.hexdigest()[:16]
         final = self.folder / f"{outbox_file_stem(recipient)}-{digest}.eml"
         temporary = final.with_suffix(".tmp")
         with open(temporary, "wb") as handle:
-            handle.write(message)
+            handle.writelines(pieces)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(final)

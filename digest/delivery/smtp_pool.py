@@ -8,12 +8,14 @@ reopened and the message tried once more at once; anything later is the caller's
 from __future__ import annotations
 
 import contextlib
+import queue
 import re
 import smtplib
 import socket
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -49,21 +51,22 @@ class SmtpConnection:
     def where(self) -> str:
         return f"SMTP server {self.settings.host}:{self.settings.port}"
 
-    def send(self, sender: str, recipient: str, message: bytes, dot_safe: bool = False) -> None:
-        """Deliver one message; TransientError or PermanentError when the server does not take it.
-        `dot_safe`: no line of the message starts with "." and it ends with CRLF (as edition messages are
-        built), so it goes out as it stands."""
+    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
+        """Deliver one message (its bytes, or the pieces they join from); TransientError or PermanentError
+        when the server does not take it. `dot_safe`: no line of the message starts with "." and it ends
+        with CRLF (as edition messages are built), so it goes out as it stands."""
         reused = self._smtp is not None
+        pieces = [message] if isinstance(message, bytes) else message
         if not dot_safe:
-            message = dot_stuffed(message)
+            pieces = [dot_stuffed(b"".join(pieces))]
         try:
-            self._transaction(sender, recipient, message)
+            self._transaction(sender, recipient, pieces)
         except _Dropped as dropped:
             self.close(polite=False)
             if not (reused and dropped.stage == "MAIL"):
                 raise self._lost(dropped) from None
             try:  # a kept-alive connection the server had closed: nothing was sent yet, try afresh
-                self._transaction(sender, recipient, message)
+                self._transaction(sender, recipient, pieces)
             except _Dropped as again:
                 self.close(polite=False)
                 raise self._lost(again) from None
@@ -77,7 +80,7 @@ class SmtpConnection:
             self._smtp.quit() if polite else self._smtp.close()
         self._smtp = None
 
-    def _transaction(self, sender: str, recipient: str, message: bytes) -> None:
+    def _transaction(self, sender: str, recipient: str, pieces: list[bytes]) -> None:
         smtp = self._open()
         utf8 = not (sender + recipient).isascii()  # an internationalised address (RFC 6531)
         if utf8 and not smtp.has_extn("smtputf8"):
@@ -86,9 +89,9 @@ class SmtpConnection:
         for (code, reply), accepted in ((mail, (250,)), (rcpt, (250, 251)), (data, (354,))):
             if code not in accepted:
                 if data[0] == 354:  # a server that invited the content after refusing the envelope: end it
-                    self._step("DATA", self._content, smtp, b"")
+                    self._step("DATA", self._content, smtp, [])
                 self._refused(code, reply)
-        code, reply = self._step("DATA", self._content, smtp, message)
+        code, reply = self._step("DATA", self._content, smtp, pieces)
         if code != 250:
             self._refused(code, reply)
 
@@ -108,11 +111,11 @@ class SmtpConnection:
         return [self._step(stage, smtp.getreply) for stage, _ in commands]
 
     @staticmethod
-    def _content(smtp: smtplib.SMTP, message: bytes) -> tuple[int, bytes]:
-        """Send a dot-stuffed message and the terminator: two writes rather than a copy of ~100 KB to join
-        them (the socket has TCP_NODELAY, so the short second write is not held back)."""
-        smtp.send(message)
-        smtp.send(b".\r\n")
+    def _content(smtp: smtplib.SMTP, pieces: list[bytes]) -> tuple[int, bytes]:
+        """Send a dot-stuffed message and the terminator, then read the reply."""
+        if smtp.sock is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
+        send_gathered(smtp.sock, [*pieces, b".\r\n"])
         return smtp.getreply()
 
     def _step(self, stage: str, command: Callable[..., T], *args: object) -> T:
@@ -182,40 +185,69 @@ class SmtpConnection:
 
 
 class SmtpPool:
-    """Up to `pool_size` connections used by as many threads at once, sharing one rate limit."""
+    """Up to `pool_size` connections used by as many threads at once, sharing one rate limit.
+
+    A send takes a free slot and the most recently used idle connection (the likeliest to be alive)
+    without a Python-level lock: the slots are a SimpleQueue (it blocks in C) and the idle connections a
+    deque (append and pop are atomic), where a BoundedSemaphore and a Lock cost every message several
+    Python-level lock round trips."""
 
     def __init__(self, settings: SmtpConfig) -> None:
         self.settings = settings
         self.parallelism = settings.pool_size
         self.rate = RateLimiter(settings.rate_per_second)
-        self._slots = threading.BoundedSemaphore(settings.pool_size)
-        self._idle: list[SmtpConnection] = []
+        self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
+        for _ in range(settings.pool_size):
+            self._slots.put(None)
+        self._idle: deque[SmtpConnection] = deque()
         self._all: list[SmtpConnection] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # only for opening and closing the pool's connections
 
-    def send(self, sender: str, recipient: str, message: bytes, dot_safe: bool = False) -> None:
+    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
         self.rate.acquire()
-        with self._slots:
+        self._slots.get()
+        try:
             connection = self._checkout()
             try:
                 connection.send(sender, recipient, message, dot_safe)
             finally:
-                with self._lock:
-                    self._idle.append(connection)
+                self._idle.append(connection)
+        finally:
+            self._slots.put(None)
 
     def close(self) -> None:
         with self._lock:
-            connections, self._idle, self._all = self._all, [], []
+            connections, self._all = self._all, []
+            self._idle.clear()
         for connection in connections:
             connection.close()
 
     def _checkout(self) -> SmtpConnection:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop()  # the most recently used: the likeliest to be alive
+        try:
+            return self._idle.pop()
+        except IndexError:  # fewer connections than slots so far: one more, opened on first use
             connection = SmtpConnection(self.settings)
-            self._all.append(connection)
+            with self._lock:
+                self._all.append(connection)
             return connection
+
+
+def send_gathered(sock: socket.socket, pieces: list[bytes]) -> None:
+    """Send the pieces in order with gathering writes (sendmsg): a message goes out without first being joined
+    into one ~100 KB copy, and its terminator in the same system call. The kernel may take part of what is
+    offered; the rest is offered again. TLS sockets have no sendmsg: they get one joined write."""
+    if isinstance(sock, ssl.SSLSocket):
+        sock.sendall(b"".join(pieces))
+        return
+    views = [memoryview(piece) for piece in pieces if piece]
+    first = 0
+    while first < len(views):
+        sent = sock.sendmsg(views[first:])
+        while first < len(views) and sent >= len(views[first]):
+            sent -= len(views[first])
+            first += 1
+        if sent:
+            views[first] = views[first][sent:]
 
 
 def dot_stuffed(message: bytes) -> bytes:

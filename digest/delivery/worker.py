@@ -287,8 +287,8 @@ class Worker:
             return Outcome(job, "retry", f"edition {job.edition_id} has no frozen message")
         message_id = message.new_message_id()
         try:
-            raw = message.build(job.recipient, message_id, job.delivery_id)
-            self.transport.send(self.envelope_sender(job), job.recipient.email, raw, dot_safe=True)
+            pieces = message.pieces(job.recipient, message_id, job.delivery_id)
+            self.transport.send(self.envelope_sender(job), job.recipient.email, pieces, dot_safe=True)
         except TransientError as error:
             return Outcome(job, "retry", str(error))
         except PermanentError as error:

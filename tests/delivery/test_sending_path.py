@@ -1,9 +1,12 @@
 """The sending path: Message-IDs that never repeat, the unsubscribe headers, the batch claimed ahead,
-the claim query on its partial indexes, and the per-message shortcuts (tokens, dot-safe messages)."""
+the claim query on its partial indexes, and the per-message shortcuts (tokens, dot-safe messages sent as
+gathered pieces)."""
 
 from __future__ import annotations
 
 import queue
+import socket
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -34,6 +37,7 @@ from digest.delivery.ledger import (
 from digest.delivery.message import Recipient
 from digest.delivery.notices import Notice, send_notice
 from digest.delivery.sending import send_test
+from digest.delivery.smtp_pool import send_gathered
 from digest.delivery.transport import make_transport
 from digest.delivery.worker import RECORD_EVERY, Worker, _collect
 from digest.editions.lifecycle import create_edition
@@ -332,3 +336,43 @@ def test_the_worker_takes_the_outcomes_already_waiting_at_once_and_sees_a_failur
     assert _collect(results, outcomes) is False
     assert len(outcomes) == RECORD_EVERY  # the rest waits for the next wake-up
     assert results.qsize() == 8
+
+
+class _CountedSocket:
+    """A real socket whose sendmsg calls are counted, and those the kernel took only part of."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.calls = 0
+        self.partial = 0
+
+    def sendmsg(self, buffers: list[memoryview]) -> int:
+        self.calls += 1
+        sent = self.sock.sendmsg(buffers)
+        self.partial += sent < sum(len(buffer) for buffer in buffers)
+        return sent
+
+
+def test_gathered_pieces_arrive_whole_and_in_order_when_the_kernel_takes_part_of_them() -> None:
+    """send_gathered offers the pieces with sendmsg; with a send buffer far smaller than the message the
+    kernel takes part of it at a time, and the rest (from the middle of a piece) is offered again."""
+    pieces = [bytes([65 + n % 26]) * (1000 + 7919 * n) for n in range(12)] + [b"", b".\r\n"]
+    sending, receiving = socket.socketpair()
+    sending.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    sending.settimeout(30)  # as smtplib's sockets are: a write waits for room
+    received = bytearray()
+
+    def read_all() -> None:
+        while chunk := receiving.recv(1000):
+            received.extend(chunk)
+
+    reader = threading.Thread(target=read_all)
+    reader.start()
+    counted = _CountedSocket(sending)
+    with sending:
+        send_gathered(counted, pieces)  # type: ignore[arg-type]
+        sending.shutdown(socket.SHUT_WR)
+        reader.join(timeout=60)
+    receiving.close()
+    assert bytes(received) == b"".join(pieces)
+    assert counted.partial >= 1 and counted.calls > counted.partial  # the rest was offered again, and went
