@@ -1,6 +1,7 @@
-"""Message-IDs: the one place that knows their format, ``<random@sender's domain>``.
+"""Message-IDs: the one place that knows their format, ``<time and random@sender's domain>``.
 
-Every message (each delivery of an edition, each test send, each notice) gets a random one (128 bits),
+Every message (each delivery of an edition, each test send, each notice) gets a new one (its millisecond
+and 80 random bits),
 so no two installs, no re-initialised database and no two test sends of one edition ever repeat one
 (a mailbox provider drops a message whose Message-ID it has already seen). The ledger keeps each
 delivery's on its row, which is how a bounce report is traced back to the delivery.
@@ -9,6 +10,7 @@ delivery's on its row, which is how a bounce report is traced back to the delive
 from __future__ import annotations
 
 import random
+import time
 from email.utils import getaddresses
 
 
@@ -20,9 +22,12 @@ def sender_domain(sender: str) -> str:
 
 
 def new_message_id(domain: str) -> str:
-    # Unique, not secret: 128 bits of the random module (seeded from os.urandom in each process, and again
-    # after a fork), not a system call per message as secrets would make.
-    return f"<{random.getrandbits(128):032x}@{domain}>"
+    """The milliseconds since the epoch (48 bits), then 80 random bits, in hex, as a UUIDv7 orders them:
+    unique, and the ledger's Message-ID index takes each new one near the last instead of at a random place
+    (fewer pages touched per message sent, on SQLite and PostgreSQL alike)."""
+    # Unique, not secret: the random module (seeded from os.urandom in each process, and again after a fork),
+    # not a system call per message as secrets would make.
+    return f"<{time.time_ns() // 1_000_000:012x}{random.getrandbits(80):020x}@{domain}>"
 
 
 def notice_message_id(domain: str) -> str:
