@@ -105,13 +105,19 @@ class _TokenMaker:
         self._separator = signer.sep
 
     def __call__(self, value: str) -> str:
-        if _PLAIN.fullmatch(value):  # a uid: its JSON is the value in quotes
+        if _plain(value):  # a uid: its JSON is the value in quotes
             payload = base64_encode(f'"{value}"'.encode("ascii"))
         else:
             payload = base64_encode(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
         mac = self._mac.copy()
         mac.update(payload)
         return (payload + self._separator + base64_encode(mac.digest())).decode("ascii")
+
+
+def _plain(value: str) -> bool:
+    """What _PLAIN matches (letters, digits, "_", "." and "-" of ASCII), without a pattern: two tokens are
+    made for every message sent."""
+    return value.isascii() and (not value or value.replace("-", "a").replace("_", "a").replace(".", "a").isalnum())
 
 
 @functools.lru_cache(maxsize=64)
