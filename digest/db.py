@@ -187,9 +187,3 @@ def newest_revision() -> str | None:
             revises[found["revision"]] = found.get("down_revision")
     heads = set(revises) - set(revises.values())
     return heads.pop() if len(heads) == 1 else None
-
-
-def head_revision(engine: Engine) -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()

@@ -24,7 +24,6 @@ from digest.config import Config
 from digest.db import (
     alembic_config,
     current_revision,
-    head_revision,
     make_engine,
     newest_revision,
     schema_filters,
@@ -136,6 +135,11 @@ def test_tables_the_application_builds_itself_are_left_alone(runtime: Runtime) -
         connection.execute(text("CREATE TABLE archive_search_extra (id INTEGER PRIMARY KEY)"))
     with runtime.engine.connect() as connection:
         assert compare_metadata(comparing(connection), Base.metadata) == []
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The head as alembic itself finds it: what digest.db.newest_revision must agree with."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
 
 
 def test_upgrading_an_up_to_date_database_changes_nothing(runtime: Runtime) -> None:

@@ -133,7 +133,7 @@ class EditionMessage:
             "list_unsubscribe": token_header("List-Unsubscribe", self.list_unsubscribe(unsubscribe)),
         }
         for key, value in values.items():
-            text_name, html_name = _SLOT_NAMES.get(key) or (f"text:{key}", f"html:{key}")
+            text_name, html_name = _SLOT_NAMES[key]
             pieces[text_name] = qp_slot(value)
             escaped = html.escape(value, quote=True)
             # A link or a plain name is the same in HTML: encoded once for both parts.

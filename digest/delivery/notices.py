@@ -120,7 +120,7 @@ def compose(notice: Notice, sender: str, sign: Callable[[bytes], bytes] | None =
 
 def send_notice(transport: Transport, config: Config, notice: Notice, sign: Callable[[bytes], bytes] | None) -> None:
     """From the From address, bounces to the return path (where `digest bounces process` reads them)."""
-    transport.send(notice_sender(config), notice.to, compose(notice, config.mail.from_address, sign))
+    transport.send(notice_sender(config), notice.to, [compose(notice, config.mail.from_address, sign)])
 
 
 class Mailer:

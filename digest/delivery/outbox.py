@@ -16,8 +16,7 @@ class OutboxTransport:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
-        pieces = [message] if isinstance(message, bytes) else message
+    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
         hashed = hashlib.sha256()
         for piece in pieces:
             hashed.update(piece)

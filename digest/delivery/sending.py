@@ -89,8 +89,8 @@ def send_test(runtime: Runtime, actor: audit.Actor, edition_id: int, address: st
             )
             session.rollback()  # a test send renders but never freezes the edition
         recipient = Recipient(email=address, name=None, uid="test-recipient")
-        raw = message.build(recipient, message.new_message_id())
-        transport.send(EnvelopeSender(config, runtime.secret_key)(None), address, raw, dot_safe=True)
+        pieces = message.pieces(recipient, message.new_message_id())
+        transport.send(EnvelopeSender(config, runtime.secret_key)(None), address, pieces, dot_safe=True)
     except (TransientError, PermanentError, smtplib.SMTPException, OSError) as error:
         raise TestNotSent(str(error)) from error
     finally:

@@ -51,12 +51,11 @@ class SmtpConnection:
     def where(self) -> str:
         return f"SMTP server {self.settings.host}:{self.settings.port}"
 
-    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
-        """Deliver one message (its bytes, or the pieces they join from); TransientError or PermanentError
-        when the server does not take it. `dot_safe`: no line of the message starts with "." and it ends
-        with CRLF (as edition messages are built), so it goes out as it stands."""
+    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
+        """Deliver one message (its bytes in order, as pieces); TransientError or PermanentError when the
+        server does not take it. `dot_safe`: no line of the message starts with "." and it ends with CRLF
+        (as edition messages are built), so it goes out as it stands."""
         reused = self._smtp is not None
-        pieces = [message] if isinstance(message, bytes) else message
         if not dot_safe:
             pieces = [dot_stuffed(b"".join(pieces))]
         try:
@@ -203,13 +202,13 @@ class SmtpPool:
         self._all: list[SmtpConnection] = []
         self._lock = threading.Lock()  # only for opening and closing the pool's connections
 
-    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
+    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
         self.rate.acquire()
         self._slots.get()
         try:
             connection = self._checkout()
             try:
-                connection.send(sender, recipient, message, dot_safe)
+                connection.send(sender, recipient, pieces, dot_safe)
             finally:
                 self._idle.append(connection)
         finally:

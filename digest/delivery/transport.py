@@ -17,9 +17,9 @@ from digest.delivery.smtp_pool import SmtpPool
 class Transport(Protocol):
     parallelism: int  # how many threads may call send at once
 
-    def send(self, sender: str, recipient: str, message: bytes | list[bytes], dot_safe: bool = False) -> None:
-        """`message`: its bytes, or the pieces they join from (EditionMessage.pieces). `dot_safe`: the caller
-        built the message with no line starting with "." and a final CRLF."""
+    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
+        """`pieces`: the message's bytes in order (EditionMessage.pieces; a single piece for a message built
+        whole). `dot_safe`: the caller built the message with no line starting with "." and a final CRLF."""
 
     def close(self) -> None: ...
 

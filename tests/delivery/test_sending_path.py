@@ -321,16 +321,18 @@ def test_tokens_are_those_itsdangerous_makes_and_reads(value: str) -> None:
     assert read_token(secret, "unsubscribe", token) == value
 
 
-SAMPLES = ["", "a" * 32, "uid-with_dots.and-dashes", "Zoë", "a b", "x:y", "tab\there", "e\u0301", "٣"] + [
-    chr(code) for code in range(0x250)
-] + ["\u2028", "\u2029", "\u00a0", "\ufeff", "\U0001f600"]
+SAMPLES = (
+    ["", "a" * 32, "uid-with_dots.and-dashes", "Zoë", "a b", "x:y", "tab\there", "e\u0301", "٣"]
+    + [chr(code) for code in range(0x250)]
+    + ["\u2028", "\u2029", "\u00a0", "\ufeff", "\U0001f600"]
+)
 
 
 @pytest.mark.parametrize("value", SAMPLES)
 def test_the_pattern_free_checks_agree_with_the_patterns_they_replace(value: str) -> None:
     """The per-message checks made without a regular expression (a tenth of a sending thread's instructions)
     decide as the patterns did: a token's plain value, a header value's unsafe characters, a header name."""
-    assert tokens._plain(value) is bool(tokens._PLAIN.fullmatch(value))
+    assert tokens._plain(value) is bool(re.fullmatch(r"[A-Za-z0-9_.-]*", value))
     old_value = (
         value.strip()
         if headers._UNSAFE.search(value) is None and "  " not in value
