@@ -11,9 +11,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement, Select, Update
 
@@ -222,6 +237,7 @@ class LedgerStore:
     def __init__(self, sessions: sessionmaker[Session], settings: DeliveryConfig) -> None:
         self.sessions = sessions
         self.settings = settings
+        self._sent_marks: dict[str, _SentMark] = {}  # per dialect
 
     def claim(self, batch_size: int, now: datetime) -> list[Job]:
         with self.sessions() as session, session.begin():
@@ -301,8 +317,10 @@ class LedgerStore:
     def _record_sent(self, session: Session, rows: list[dict], now: datetime) -> None:
         """The common case: one executemany of a lean statement, each row with its own Message-ID."""
         if rows:
-            sent = [{"b_id": row["b_id"], "b_message_id": row["b_message_id"], "b_sent_at": now} for row in rows]
-            session.connection().execute(_SENT_UPDATE, sent)
+            connection = session.connection()
+            dialect = connection.dialect
+            mark = self._sent_marks.get(dialect.name) or self._sent_marks.setdefault(dialect.name, _SentMark(dialect))
+            mark.execute(connection, [(row["b_id"], row["b_message_id"]) for row in rows], now)
 
     def _ledger_row(self, outcome: Outcome, now: datetime) -> dict:
         """The ledger's new values for one outcome (sent rows are written by _record_sent)."""
@@ -375,11 +393,39 @@ _LEDGER_UPDATE = (
 )
 
 
+# Its only parameters are the three of each row (the constants are written into it): see _SentMark.
 _SENT_UPDATE = (
     update(_TABLE)
-    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status == "sending")
-    .values(status="sent", sent_at=bindparam("b_sent_at"), last_error=None, message_id=bindparam("b_message_id"))
+    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status == literal_column("'sending'"))
+    .values(
+        status=literal_column("'sent'"),
+        sent_at=bindparam("b_sent_at"),
+        last_error=null(),
+        message_id=bindparam("b_message_id"),
+    )
 )
+
+
+class _SentMark:
+    """_SENT_UPDATE compiled once for a dialect and run as the driver's own executemany. Through SQLAlchemy each
+    row's parameters are built and processed one by one (the same timestamp formatted again for every row on
+    SQLite): half the cost of marking a message sent. Here the timestamp is processed once, as the column's
+    type would, and the rows go to the driver as they are."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = _SENT_UPDATE.compile(dialect=dialect)
+        self.sql = compiled.string
+        # A positional driver (SQLite's "?") takes each row as a tuple in the statement's order.
+        self.in_order = itemgetter(*compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        self.timestamp = _TABLE.c.sent_at.type.dialect_impl(dialect).bind_processor(dialect)
+
+    def execute(self, connection: Connection, sent: list[tuple[int, str | None]], now: datetime) -> None:
+        """Mark each (delivery id, Message-ID) sent at `now`."""
+        stamp = self.timestamp(now) if self.timestamp else now
+        rows = [
+            {"b_id": delivery_id, "b_message_id": message_id, "b_sent_at": stamp} for delivery_id, message_id in sent
+        ]
+        connection.exec_driver_sql(self.sql, list(map(self.in_order, rows)) if self.in_order else rows)
 
 
 _EDITIONS = Edition.__table__

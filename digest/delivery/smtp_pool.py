@@ -3,6 +3,8 @@
 Each connection speaks MAIL, RCPT and DATA itself (not `sendmail`) so a reply is known by
 stage: a connection that turns out dead at MAIL, before anything of the message left, is
 reopened and the message tried once more at once; anything later is the caller's retry.
+smtplib opens a connection (EHLO, STARTTLS, login); the commands of each message are then
+written to its socket directly and the replies read by digest.delivery.smtp_reply.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import TypeVar
 from digest.config import SmtpConfig
 from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.rate import RateLimiter
+from digest.delivery.smtp_reply import ReplyReader, use_kernel_timeouts
 
 T = TypeVar("T")
 IDLE_CHECK_SECONDS = 20.0  # a connection idle longer than this is checked with NOOP before use
@@ -45,6 +48,8 @@ class SmtpConnection:
     def __init__(self, settings: SmtpConfig) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
+        self._replies: ReplyReader | None = None
+        self._sock: socket.socket | None = None
         self._last_used = 0.0
 
     @property
@@ -76,10 +81,17 @@ class SmtpConnection:
         if self._smtp is None:
             return
         with contextlib.suppress(smtplib.SMTPException, OSError):
-            self._smtp.quit() if polite else self._smtp.close()
-        self._smtp = None
+            if polite:
+                self._command("QUIT")
+        with contextlib.suppress(OSError):
+            self._smtp.close()
+        self._smtp = self._replies = self._sock = None
 
     def _transaction(self, sender: str, recipient: str, pieces: list[bytes]) -> None:
+        if not recipient.isprintable():  # a CR or LF would end the command and start another
+            raise PermanentError(f"not a mailbox: {recipient!r}", 553, "5.1.3")
+        if not sender.isprintable():
+            raise PermanentError(f"not a sender's mailbox: {sender!r}", 553)
         smtp = self._open()
         utf8 = not (sender + recipient).isascii()  # an internationalised address (RFC 6531)
         if utf8 and not smtp.has_extn("smtputf8"):
@@ -88,9 +100,9 @@ class SmtpConnection:
         for (code, reply), accepted in ((mail, (250,)), (rcpt, (250, 251)), (data, (354,))):
             if code not in accepted:
                 if data[0] == 354:  # a server that invited the content after refusing the envelope: end it
-                    self._step("DATA", self._content, smtp, [])
+                    self._step("DATA", self._content, [])
                 self._refused(code, reply)
-        code, reply = self._step("DATA", self._content, smtp, pieces)
+        code, reply = self._step("DATA", self._content, pieces)
         if code != 250:
             self._refused(code, reply)
 
@@ -98,39 +110,47 @@ class SmtpConnection:
         """MAIL, RCPT and DATA: in one write when the server offers PIPELINING (RFC 2920), else one by one."""
         mail = f"MAIL FROM:<{sender}>" + (" SMTPUTF8" if utf8 else "")
         commands = [("MAIL", mail), ("RCPT", f"RCPT TO:<{recipient}>"), ("DATA", "DATA")]
-        smtp.command_encoding = "utf-8" if utf8 else "ascii"
         if not smtp.has_extn("pipelining"):
             replies = []
             for stage, command in commands:
-                replies.append(self._step(stage, smtp.docmd, command))
+                replies.append(self._step(stage, self._command, command))
                 if replies[-1][0] >= 400:
                     return replies + [(503, b"5.5.1 not sent after a refusal")] * (3 - len(replies))
             return replies
-        self._step("MAIL", smtp.send, "".join(f"{command}\r\n" for _, command in commands).encode())
-        return [self._step(stage, smtp.getreply) for stage, _ in commands]
+        assert self._sock is not None and self._replies is not None  # opened by _open
+        written = f"{mail}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()  # UTF-8 only with SMTPUTF8
+        self._step("MAIL", self._sock.sendall, written)
+        return [self._step(stage, self._replies.read) for stage, _ in commands]
 
-    @staticmethod
-    def _content(smtp: smtplib.SMTP, pieces: list[bytes]) -> tuple[int, bytes]:
+    def _content(self, pieces: list[bytes]) -> tuple[int, bytes]:
         """Send a dot-stuffed message and the terminator, then read the reply."""
-        if smtp.sock is None:
-            raise smtplib.SMTPServerDisconnected("not connected")
-        send_gathered(smtp.sock, [*pieces, b".\r\n"])
-        return smtp.getreply()
+        assert self._sock is not None and self._replies is not None  # opened by _open
+        send_gathered(self._sock, [*pieces, b".\r\n"])
+        return self._replies.read()
+
+    def _command(self, command: str) -> tuple[int, bytes]:
+        """One command and its reply (UTF-8: an SMTPUTF8 envelope's addresses)."""
+        assert self._sock is not None and self._replies is not None  # opened by _open
+        self._sock.sendall(f"{command}\r\n".encode())
+        return self._replies.read()
 
     def _step(self, stage: str, command: Callable[..., T], *args: object) -> T:
         try:
             return command(*args)
-        except (smtplib.SMTPServerDisconnected, OSError) as error:
+        except (smtplib.SMTPException, OSError) as error:  # hung up, timed out, or answered garbage
             raise _Dropped(stage, error) from None
 
     def _open(self) -> smtplib.SMTP:
         if self._smtp is not None and time.monotonic() - self._last_used > IDLE_CHECK_SECONDS:
             try:
-                self._smtp.noop()
+                self._command("NOOP")
             except (smtplib.SMTPException, OSError):
                 self.close(polite=False)
         if self._smtp is None:
-            self._smtp = self._connect()
+            smtp = self._connect()
+            assert smtp.sock is not None  # connected
+            use_kernel_timeouts(smtp.sock, self.settings.timeout_seconds)
+            self._smtp, self._sock, self._replies = smtp, smtp.sock, ReplyReader(smtp.sock)
         return self._smtp
 
     def _connect(self) -> smtplib.SMTP:
@@ -175,7 +195,7 @@ class SmtpConnection:
         if self._smtp is None:
             return
         try:
-            self._smtp.rset()
+            self._command("RSET")
         except (smtplib.SMTPException, OSError):
             self.close(polite=False)
 
@@ -238,15 +258,23 @@ def send_gathered(sock: socket.socket, pieces: list[bytes]) -> None:
     if isinstance(sock, ssl.SSLSocket):
         sock.sendall(b"".join(pieces))
         return
+    sent = sock.sendmsg(pieces)
+    if sent < sum(map(len, pieces)):  # rare: the kernel took part (a full send buffer)
+        _send_rest(sock, pieces, sent)
+
+
+def _send_rest(sock: socket.socket, pieces: list[bytes], sent: int) -> None:
+    """Offer again what follows the first `sent` bytes of the pieces, until the kernel has taken it all."""
     views = [memoryview(piece) for piece in pieces if piece]
     first = 0
     while first < len(views):
-        sent = sock.sendmsg(views[first:])
         while first < len(views) and sent >= len(views[first]):
             sent -= len(views[first])
             first += 1
-        if sent:
-            views[first] = views[first][sent:]
+        if first < len(views):
+            if sent:
+                views[first] = views[first][sent:]
+            sent = sock.sendmsg(views[first:])
 
 
 def dot_stuffed(message: bytes) -> bytes:
@@ -262,4 +290,6 @@ def _text(reply: bytes | str) -> str:
 
 
 def _describe(error: BaseException) -> str:
+    if isinstance(error, BlockingIOError):  # the kernel's send timeout (smtp_reply.use_kernel_timeouts)
+        return "timed out"
     return str(error) or type(error).__name__

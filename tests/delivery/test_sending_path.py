@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
@@ -225,6 +225,35 @@ def test_a_batch_claimed_ahead_is_not_sent_once_its_edition_paused(write_config:
     assert len(handler.received) == 5
     assert Counter(statuses(runtime, edition_id).values()) == {"sent": 5, "queued": 7}
     runtime.close()
+
+
+def test_recording_sent_marks_exactly_the_rows_still_being_sent_with_their_time_and_message_id(
+    runtime: Runtime,
+) -> None:
+    """The sent mark goes to the driver without SQLAlchemy's per-row processing (ledger._SentMark): the time and
+    Message-ID must still be stored as the ORM reads them back, and a row no longer held (its lease taken over
+    and put back in the queue) left alone."""
+    edition_id, _ = queue_edition(runtime, 4)
+    store = LedgerStore(runtime.sessions, runtime.config.delivery)
+    jobs = store.claim(3, utcnow())
+    taken_over = jobs[2].delivery_id
+    with runtime.sessions() as session, session.begin():
+        session.execute(update(Delivery).where(Delivery.id == taken_over).values(status="queued"))
+    now = datetime(2026, 12, 2, 10, 11, 12, 345678, tzinfo=UTC)
+    outcomes = [Outcome(job, "sent", message_id=f"<{job.delivery_id}.sent@digest.test>") for job in jobs]
+    assert store.record(outcomes, now).sent == 3  # counted from the outcomes, as before
+    with runtime.sessions() as session:
+        rows = {row.id: row for row in session.scalars(select(Delivery).where(Delivery.edition_id == edition_id))}
+    for job in jobs[:2]:
+        row = rows[job.delivery_id]
+        assert (row.status, row.sent_at, row.message_id, row.last_error) == (
+            "sent",
+            now,
+            f"<{job.delivery_id}.sent@digest.test>",
+            None,
+        )
+    assert (rows[taken_over].status, rows[taken_over].sent_at, rows[taken_over].message_id) == ("queued", None, None)
+    assert sorted(row.status for row in rows.values()) == ["queued", "queued", "sent", "sent"]
 
 
 class HeldLedger(LedgerStore):
