@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from itsdangerous import base64_encode
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
@@ -348,6 +349,11 @@ def test_tokens_are_those_itsdangerous_makes_and_reads(value: str) -> None:
     token = make_token(secret, "unsubscribe", value)
     assert token == _serializer(secret, "unsubscribe").dumps(value)
     assert read_token(secret, "unsubscribe", token) == value
+
+
+def test_the_tokens_base64_is_itsdangerous_base64_for_every_length_and_byte() -> None:
+    samples = [bytes(range(start, start + length)) for length in range(41) for start in (0, 200)] + [b"\xfb\xff" * 9]
+    assert [tokens._base64(data) for data in samples] == [base64_encode(data) for data in samples]
 
 
 SAMPLES = (
