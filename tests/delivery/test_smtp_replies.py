@@ -3,6 +3,7 @@ once, multi-line, malformed), a server that stops answering, and an envelope no 
 
 from __future__ import annotations
 
+import contextlib
 import smtplib
 import socket
 import threading
@@ -107,14 +108,18 @@ def scripted_server(after_hello: bytes | None) -> Iterator[tuple[int, list[bytes
                 if after_hello is not None:
                     connection.sendall(after_hello)
 
-    server = threading.Thread(target=serve)
+    server = threading.Thread(target=serve, daemon=True)
     server.start()
     try:
         yield listener.getsockname()[1], received
     finally:
         done.set()
+        # close() alone does not wake a thread blocked in accept() (Linux): shutdown() does, with an error.
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)
         listener.close()
         server.join(timeout=15)
+    assert not server.is_alive()
 
 
 def test_a_server_that_stops_answering_is_a_timeout_and_a_retry_later() -> None:
