@@ -324,7 +324,7 @@ class LedgerStore:
             connection = session.connection()
             dialect = connection.dialect
             mark = self._sent_marks.get(dialect.name) or self._sent_marks.setdefault(dialect.name, _SentMark(dialect))
-            mark.execute(connection, [(row["b_id"], row["b_message_id"]) for row in rows], now)
+            mark.execute(connection, rows, now)
 
     def _ledger_row(self, outcome: Outcome, now: datetime) -> dict:
         """The ledger's new values for one outcome (sent rows are written by _record_sent)."""
@@ -423,12 +423,10 @@ class _SentMark:
         self.in_order = itemgetter(*compiled.positiontup) if compiled.positional and compiled.positiontup else None
         self.timestamp = _TABLE.c.sent_at.type.dialect_impl(dialect).bind_processor(dialect)
 
-    def execute(self, connection: Connection, sent: list[tuple[int, str | None]], now: datetime) -> None:
-        """Mark each (delivery id, Message-ID) sent at `now`."""
+    def execute(self, connection: Connection, sent: list[dict], now: datetime) -> None:
+        """Mark the ledger rows (LedgerStore._ledger_row: their b_id and b_message_id) sent at `now`."""
         stamp = self.timestamp(now) if self.timestamp else now
-        rows = [
-            {"b_id": delivery_id, "b_message_id": message_id, "b_sent_at": stamp} for delivery_id, message_id in sent
-        ]
+        rows = [{"b_id": row["b_id"], "b_message_id": row["b_message_id"], "b_sent_at": stamp} for row in sent]
         connection.exec_driver_sql(self.sql, list(map(self.in_order, rows)) if self.in_order else rows)
 
 

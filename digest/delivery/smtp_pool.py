@@ -118,7 +118,7 @@ class SmtpConnection:
                     return replies + [(503, b"5.5.1 not sent after a refusal")] * (3 - len(replies))
             return replies
         assert self._sock is not None and self._replies is not None  # opened by _open
-        written = f"{mail}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()  # UTF-8 only with SMTPUTF8
+        written = "".join(f"{command}\r\n" for _, command in commands).encode()  # UTF-8 only with SMTPUTF8
         self._step("MAIL", self._sock.sendall, written)
         return [self._step(stage, self._replies.read) for stage, _ in commands]
 
