@@ -16,7 +16,10 @@ class OutboxTransport:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
+    def send(
+        self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False, then: object = None
+    ) -> None:
+        """Write one message; `then` (the next message's envelope) means nothing to a folder."""
         hashed = hashlib.sha256()
         for piece in pieces:
             hashed.update(piece)
@@ -28,6 +31,9 @@ class OutboxTransport:
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(final)
+
+    def written_ahead(self) -> None:
+        return None
 
     def close(self) -> None:
         return None

@@ -5,6 +5,12 @@ stage: a connection that turns out dead at MAIL, before anything of the message 
 reopened and the message tried once more at once; anything later is the caller's retry.
 smtplib opens a connection (EHLO, STARTTLS, login); the commands of each message are then
 written to its socket directly and the replies read by digest.delivery.smtp_reply.
+
+With PIPELINING (RFC 2920) a message's MAIL, RCPT and DATA go out in one write, and when the caller names
+the message it sends next on the same connection (`then`), that message's envelope goes out in the same
+write as this one's content: RFC 2920, 3.1 lets the content open a group. A worker's message then costs one
+write and one read. Its replies are read when that message is sent; until then the connection is its sending
+thread's alone, and anything other than that message hangs up (the server, waiting for content, discards it).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from digest.delivery.rate import RateLimiter
 from digest.delivery.smtp_reply import ReplyReader, use_kernel_timeouts
 
 T = TypeVar("T")
+Envelope = tuple[str, str]  # (sender, recipient)
 IDLE_CHECK_SECONDS = 20.0  # a connection idle longer than this is checked with NOOP before use
 _ENHANCED_CODE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\b")
 DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
@@ -51,26 +58,32 @@ class SmtpConnection:
         self._replies: ReplyReader | None = None
         self._sock: socket.socket | None = None
         self._last_used = 0.0
+        self.ahead: Envelope | None = None  # the envelope written after the last content, its replies unread
 
     @property
     def where(self) -> str:
         return f"SMTP server {self.settings.host}:{self.settings.port}"
 
-    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
+    def send(
+        self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False, then: Envelope | None = None
+    ) -> None:
         """Deliver one message (its bytes in order, as pieces); TransientError or PermanentError when the
         server does not take it. `dot_safe`: no line of the message starts with "." and it ends with CRLF
-        (as edition messages are built), so it goes out as it stands."""
+        (as edition messages are built), so it goes out as it stands. `then`: the envelope of the message the
+        caller sends next on this connection, written ahead when the server allows (`ahead` tells)."""
+        if self.ahead is not None and self.ahead != (sender, recipient):
+            self.close(polite=False)  # the server waits for another message's content: only hanging up ends it
         reused = self._smtp is not None
         if not dot_safe:
             pieces = [dot_stuffed(b"".join(pieces))]
         try:
-            self._transaction(sender, recipient, pieces)
+            self._transaction(sender, recipient, pieces, then)
         except _Dropped as dropped:
             self.close(polite=False)
             if not (reused and dropped.stage == "MAIL"):
                 raise self._lost(dropped) from None
             try:  # a kept-alive connection the server had closed: nothing was sent yet, try afresh
-                self._transaction(sender, recipient, pieces)
+                self._transaction(sender, recipient, pieces, then)
             except _Dropped as again:
                 self.close(polite=False)
                 raise self._lost(again) from None
@@ -81,35 +94,37 @@ class SmtpConnection:
         if self._smtp is None:
             return
         with contextlib.suppress(smtplib.SMTPException, OSError):
-            if polite:
+            if polite and self.ahead is None:  # after an envelope written ahead, QUIT would be content
                 self._command("QUIT")
         with contextlib.suppress(OSError):
             self._smtp.close()
-        self._smtp = self._replies = self._sock = None
+        self._smtp = self._replies = self._sock = self.ahead = None
 
-    def _transaction(self, sender: str, recipient: str, pieces: list[bytes]) -> None:
+    def _transaction(self, sender: str, recipient: str, pieces: list[bytes], then: Envelope | None) -> None:
         if not recipient.isprintable():  # a CR or LF would end the command and start another
             raise PermanentError(f"not a mailbox: {recipient!r}", 553, "5.1.3")
         if not sender.isprintable():
             raise PermanentError(f"not a sender's mailbox: {sender!r}", 553)
-        smtp = self._open()
+        written_ahead, self.ahead = self.ahead is not None, None
+        smtp = self._smtp if written_ahead and self._smtp is not None else self._open()
         utf8 = not (sender + recipient).isascii()  # an internationalised address (RFC 6531)
         if utf8 and not smtp.has_extn("smtputf8"):
             raise PermanentError(f"{self.where} cannot take {recipient}: it does not offer SMTPUTF8", 553, "5.6.7")
-        mail, rcpt, data = self._envelope(smtp, sender, recipient, utf8)
+        mail, rcpt, data = self._envelope(smtp, _commands(sender, recipient, utf8), written_ahead)
         for (code, reply), accepted in ((mail, (250,)), (rcpt, (250, 251)), (data, (354,))):
             if code not in accepted:
                 if data[0] == 354:  # a server that invited the content after refusing the envelope: end it
-                    self._step("DATA", self._content, [])
+                    self._step("DATA", self._content, [], None)
                 self._refused(code, reply)
-        code, reply = self._step("DATA", self._content, pieces)
+        code, reply = self._step("DATA", self._content, pieces, self._ahead_of(smtp, then))
         if code != 250:
-            self._refused(code, reply)
+            self._refused(code, reply, after_content=True)
 
-    def _envelope(self, smtp: smtplib.SMTP, sender: str, recipient: str, utf8: bool) -> list[tuple[int, bytes]]:
-        """MAIL, RCPT and DATA: in one write when the server offers PIPELINING (RFC 2920), else one by one."""
-        mail = f"MAIL FROM:<{sender}>" + (" SMTPUTF8" if utf8 else "")
-        commands = [("MAIL", mail), ("RCPT", f"RCPT TO:<{recipient}>"), ("DATA", "DATA")]
+    def _envelope(
+        self, smtp: smtplib.SMTP, commands: list[tuple[str, str]], written_ahead: bool
+    ) -> list[tuple[int, bytes]]:
+        """MAIL, RCPT and DATA: in one write when the server offers PIPELINING (RFC 2920), else one by one.
+        `written_ahead`: they went out with the last message's content; only their replies are left."""
         if not smtp.has_extn("pipelining"):
             replies = []
             for stage, command in commands:
@@ -118,14 +133,22 @@ class SmtpConnection:
                     return replies + [(503, b"5.5.1 not sent after a refusal")] * (3 - len(replies))
             return replies
         assert self._sock is not None and self._replies is not None  # opened by _open
-        written = "".join(f"{command}\r\n" for _, command in commands).encode()  # UTF-8 only with SMTPUTF8
-        self._step("MAIL", self._sock.sendall, written)
+        if not written_ahead:
+            self._step("MAIL", self._sock.sendall, _written(commands))
         return [self._step(stage, self._replies.read) for stage, _ in commands]
 
-    def _content(self, pieces: list[bytes]) -> tuple[int, bytes]:
-        """Send a dot-stuffed message and the terminator, then read the reply."""
+    def _ahead_of(self, smtp: smtplib.SMTP, then: Envelope | None) -> Envelope | None:
+        """`then`, if its envelope may be written ahead: the server pipelines, and would take its addresses."""
+        if then is None or not smtp.has_extn("pipelining") or not (then[0] + then[1]).isprintable():
+            return None
+        return then if (then[0] + then[1]).isascii() or smtp.has_extn("smtputf8") else None
+
+    def _content(self, pieces: list[bytes], then: Envelope | None) -> tuple[int, bytes]:
+        """Send a dot-stuffed message and the terminator (and `then`'s envelope after it), then read the reply."""
         assert self._sock is not None and self._replies is not None  # opened by _open
-        send_gathered(self._sock, [*pieces, b".\r\n"])
+        ahead = [_written(_commands(*then, not (then[0] + then[1]).isascii()))] if then else []
+        send_gathered(self._sock, [*pieces, b".\r\n", *ahead])
+        self.ahead = then
         return self._replies.read()
 
     def _command(self, command: str) -> tuple[int, bytes]:
@@ -179,12 +202,14 @@ class SmtpConnection:
             raise TransientError(f"cannot connect to {self.where}: {_describe(error)}") from None
         return smtp
 
-    def _refused(self, code: int, reply: bytes | str) -> None:
+    def _refused(self, code: int, reply: bytes | str, after_content: bool = False) -> None:
+        """Raise the refusal; end the transaction (RSET) unless the content's reply already ended it, or the
+        connection, on a 421 or garbage."""
         text = _text(reply)
         message = f"{self.where} answered {code} {text}".strip()
         if code == 421 or not 400 <= code < 600:  # 421: the server is closing this connection
             self.close(polite=False)
-        else:
+        elif not after_content:
             self._reset()
         if code >= 500:
             match = _ENHANCED_CODE.match(text)
@@ -221,18 +246,31 @@ class SmtpPool:
         self._idle: deque[SmtpConnection] = deque()
         self._all: list[SmtpConnection] = []
         self._lock = threading.Lock()  # only for opening and closing the pool's connections
+        self._local = threading.local()  # .held: this thread's connection with an envelope written ahead
 
-    def send(self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False) -> None:
+    def send(
+        self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False, then: Envelope | None = None
+    ) -> None:
+        """Send one message. `then`: the envelope of the message this thread sends next. When it was written
+        ahead, the connection (and its slot) stay this thread's until that message is sent."""
         self.rate.acquire()
-        self._slots.get()
-        try:
+        connection = self._held()
+        if connection is None:
+            self._slots.get()
             connection = self._checkout()
-            try:
-                connection.send(sender, recipient, pieces, dot_safe)
-            finally:
-                self._idle.append(connection)
+        try:
+            connection.send(sender, recipient, pieces, dot_safe, then)
         finally:
-            self._slots.put(None)
+            if connection.ahead is not None:
+                self._local.held = connection
+            else:
+                self._idle.append(connection)
+                self._slots.put(None)
+
+    def written_ahead(self) -> Envelope | None:
+        """The envelope this thread's last send wrote ahead: that message must be the thread's next."""
+        held = getattr(self._local, "held", None)
+        return held.ahead if held is not None else None
 
     def close(self) -> None:
         with self._lock:
@@ -240,6 +278,10 @@ class SmtpPool:
             self._idle.clear()
         for connection in connections:
             connection.close()
+
+    def _held(self) -> SmtpConnection | None:
+        connection, self._local.held = getattr(self._local, "held", None), None
+        return connection
 
     def _checkout(self) -> SmtpConnection:
         try:
@@ -283,6 +325,16 @@ def dot_stuffed(message: bytes) -> bytes:
     if message.startswith(b".") or DOT_AFTER_NEWLINE.search(message):
         message = DOT_AT_LINE_START.sub(b"..", message)
     return message if message.endswith(b"\r\n") else message + b"\r\n"
+
+
+def _commands(sender: str, recipient: str, utf8: bool) -> list[tuple[str, str]]:
+    """A message's envelope as (stage, command) pairs; `utf8`: an internationalised address (RFC 6531)."""
+    mail = f"MAIL FROM:<{sender}>" + (" SMTPUTF8" if utf8 else "")
+    return [("MAIL", mail), ("RCPT", f"RCPT TO:<{recipient}>"), ("DATA", "DATA")]
+
+
+def _written(commands: list[tuple[str, str]]) -> bytes:
+    return "".join(f"{command}\r\n" for _, command in commands).encode()  # UTF-8 only with SMTPUTF8
 
 
 def _text(reply: bytes | str) -> str:

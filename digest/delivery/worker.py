@@ -26,6 +26,7 @@ from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.ledger import FAILED_RESULTS, Job, LedgerStore, Outcome, Recorded
 from digest.delivery.message import EditionMessage, site_links
 from digest.delivery.notices import edition_paused_notice, send_notice
+from digest.delivery.smtp_pool import Envelope
 from digest.delivery.transport import Transport, make_transport
 from digest.models import Edition, utcnow
 from digest.rendering.i18n import language_for
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 RECORD_EVERY = 100  # outcomes, or
 RECORD_SECONDS = 0.25  # whichever comes first: what a crash can repeat is at most this much
 MESSAGES_KEPT = 8  # built edition messages a worker keeps beyond those of the current batch
+Work = tuple[Job, "EditionMessage | None", "queue.SimpleQueue[Outcome]"]  # a job, its message, where its outcome goes
+NONE_WAITING = (None, None, None)  # what a sending thread's look at the queue finds when nothing waits
 
 
 class Store(Protocol):
@@ -115,9 +118,7 @@ class Worker:
         # batch goes back to the queue untried, without waiting for the ledger to say "paused".
         self._batch_streaks: dict[int, int] = {}
         self._streak_lock = threading.Lock()
-        self._work: queue.SimpleQueue[tuple[Job, EditionMessage | None, queue.SimpleQueue[Outcome]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._work: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
         self._senders = [
             threading.Thread(target=self._sender, name=f"send-{n}", daemon=True)
             for n in range(max(1, self.transport.parallelism))
@@ -262,33 +263,79 @@ class Worker:
         return len(jobs)
 
     def _sender(self) -> None:
-        """A sending thread: one per connection the transport may hold."""
-        while (work := self._work.get()) is not None:
+        """A sending thread: one per connection the transport may hold. Before it sends a message it takes the
+        next job if one is waiting, and names that message's envelope to the transport, which writes it with
+        this message's content (SMTP with PIPELINING): a message costs one write and one read, not two of each.
+        A message whose envelope went out ahead is sent next whatever happens meanwhile."""
+        work = self._work.get()
+        envelope, committed = self._envelope(work), False
+        while work is not None:
+            following = self._waiting()
+            then = self._announced(following)
             job, message, results = work
-            results.put(self._attempt(job, message))
+            results.put(self._attempt(job, message, envelope, then, committed))
+            committed = then is not None and self.transport.written_ahead() == then
+            if following is NONE_WAITING:
+                following = self._work.get()
+                then = self._envelope(following)
+            work, envelope = following, then
 
-    def _attempt(self, job: Job, message: EditionMessage | None) -> Outcome:
-        """Runs in a sending thread: build and send one message, never raise."""
-        threshold = self.config.delivery.pause_after_failures
+    def _waiting(self) -> Work | None:
+        """The next job if one waits (None: the worker closes), else NONE_WAITING."""
+        try:
+            return self._work.get_nowait()
+        except queue.Empty:
+            return NONE_WAITING
+
+    def _announced(self, following: Work | None) -> Envelope | None:
+        """The envelope to write ahead for the job taken next; None if none waits or it will not be tried."""
+        if following is None or following is NONE_WAITING or not self._admitted(following[0]):
+            return None
+        return self._envelope(following)
+
+    def _admitted(self, job: Job) -> bool:
+        """Whether the job may be tried: not when its edition reached the pause threshold in this batch."""
         with self._streak_lock:
-            if self._batch_streaks.get(job.edition_id, 0) >= threshold:
-                return Outcome(job, "released")
-        outcome = self._try(job, message)
+            return self._batch_streaks.get(job.edition_id, 0) < self.config.delivery.pause_after_failures
+
+    def _envelope(self, work: Work | None) -> Envelope | None:
+        """The (sender, recipient) of the job's message, None when it will not be sent."""
+        if work is None or work[1] is None or work[0].subscriber_status != "active":
+            return None
+        job = work[0]
+        return self.envelope_sender(job), job.recipient.email
+
+    def _attempt(
+        self,
+        job: Job,
+        message: EditionMessage | None,
+        envelope: Envelope | None,
+        then: Envelope | None,
+        committed: bool,
+    ) -> Outcome:
+        """Runs in a sending thread: build and send one message, never raise; count the edition's failures. Unless
+        its envelope went out ahead (`committed`), a job of an edition at its pause threshold in this batch goes
+        back to the queue untried."""
+        if not committed and not self._admitted(job):
+            return Outcome(job, "released")
+        outcome = self._try(job, message, envelope, then)
         if outcome.result in (*FAILED_RESULTS, "sent"):
             with self._streak_lock:
                 failures = self._batch_streaks.get(job.edition_id, 0) + 1 if outcome.result != "sent" else 0
                 self._batch_streaks[job.edition_id] = failures
         return outcome
 
-    def _try(self, job: Job, message: EditionMessage | None) -> Outcome:
+    def _try(
+        self, job: Job, message: EditionMessage | None, envelope: Envelope | None, then: Envelope | None
+    ) -> Outcome:
         if job.subscriber_status != "active":
             return Outcome(job, "skipped", f"not sent: subscriber is {job.subscriber_status}")
-        if message is None:
+        if message is None or envelope is None:
             return Outcome(job, "retry", f"edition {job.edition_id} has no frozen message")
         message_id = message.new_message_id()
         try:
             pieces = message.pieces(job.recipient, message_id, job.delivery_id)
-            self.transport.send(self.envelope_sender(job), job.recipient.email, pieces, dot_safe=True)
+            self.transport.send(*envelope, pieces, dot_safe=True, then=then)
         except TransientError as error:
             return Outcome(job, "retry", str(error))
         except PermanentError as error:
