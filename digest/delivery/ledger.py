@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Dialect,
+    Integer,
+    String,
     and_,
     bindparam,
     exists,
@@ -241,7 +243,7 @@ class LedgerStore:
     def __init__(self, sessions: sessionmaker[Session], settings: DeliveryConfig) -> None:
         self.sessions = sessions
         self.settings = settings
-        self._sent_marks: dict[str, _SentMark] = {}  # per dialect
+        self._sent_marks: dict[str, _SentMark | _SentMarkFromArrays] = {}  # per dialect
 
     def claim(self, batch_size: int, now: datetime) -> list[Job]:
         with self.sessions() as session, session.begin():
@@ -323,7 +325,10 @@ class LedgerStore:
         if rows:
             connection = session.connection()
             dialect = connection.dialect
-            mark = self._sent_marks.get(dialect.name) or self._sent_marks.setdefault(dialect.name, _SentMark(dialect))
+            mark = self._sent_marks.get(dialect.name)
+            if mark is None:
+                made = _SentMarkFromArrays() if dialect.name == "postgresql" else _SentMark(dialect)
+                mark = self._sent_marks.setdefault(dialect.name, made)
             mark.execute(connection, rows, now)
 
     def _ledger_row(self, outcome: Outcome, now: datetime) -> dict:
@@ -428,6 +433,36 @@ class _SentMark:
         stamp = self.timestamp(now) if self.timestamp else now
         rows = [{"b_id": row["b_id"], "b_message_id": row["b_message_id"], "b_sent_at": stamp} for row in sent]
         connection.exec_driver_sql(self.sql, list(map(self.in_order, rows)) if self.in_order else rows)
+
+
+class _SentMarkFromArrays:
+    """PostgreSQL's sent mark: one UPDATE joined to the rows' ids and Message-IDs as two arrays (unnest), so a
+    group of outcomes is one round trip. An executemany is a statement per row in the driver's pipeline, and
+    each of its waits for the server hands the interpreter to the sending threads, whose turn can last the
+    whole switch interval (5 ms): with two workers the main thread spent a quarter of the send there."""
+
+    def __init__(self) -> None:
+        from sqlalchemy.dialects.postgresql import ARRAY  # PostgreSQL's alone, and only once it is in use
+
+        given = func.unnest(
+            bindparam("b_ids", type_=ARRAY(Integer)), bindparam("b_message_ids", type_=ARRAY(String))
+        ).table_valued("id", "message_id")
+        given = given.render_derived()
+        self.statement = (
+            update(_TABLE)
+            .where(_TABLE.c.id == given.c.id, _TABLE.c.status == literal_column("'sending'"))
+            .values(
+                status=literal_column("'sent'"),
+                sent_at=bindparam("b_sent_at"),
+                last_error=null(),
+                message_id=given.c.message_id,
+            )
+        )
+
+    def execute(self, connection: Connection, sent: list[dict], now: datetime) -> None:
+        ids = [row["b_id"] for row in sent]
+        message_ids = [row["b_message_id"] for row in sent]
+        connection.execute(self.statement, {"b_ids": ids, "b_message_ids": message_ids, "b_sent_at": now})
 
 
 _EDITIONS = Edition.__table__

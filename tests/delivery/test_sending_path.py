@@ -231,9 +231,9 @@ def test_a_batch_claimed_ahead_is_not_sent_once_its_edition_paused(write_config:
 def test_recording_sent_marks_exactly_the_rows_still_being_sent_with_their_time_and_message_id(
     runtime: Runtime,
 ) -> None:
-    """The sent mark goes to the driver without SQLAlchemy's per-row processing (ledger._SentMark): the time and
-    Message-ID must still be stored as the ORM reads them back, and a row no longer held (its lease taken over
-    and put back in the queue) left alone."""
+    """The sent mark goes to the driver without SQLAlchemy's per-row processing (ledger._SentMark; on PostgreSQL
+    one UPDATE over arrays, ledger._SentMarkFromArrays): the time and Message-ID must still be stored as the ORM
+    reads them back, and a row no longer held (its lease taken over and put back in the queue) left alone."""
     edition_id, _ = queue_edition(runtime, 4)
     store = LedgerStore(runtime.sessions, runtime.config.delivery)
     jobs = store.claim(3, utcnow())
