@@ -35,6 +35,9 @@ from digest.runtime import Runtime
 log = logging.getLogger(__name__)
 RECORD_EVERY = 100  # outcomes, or
 RECORD_SECONDS = 0.25  # whichever comes first: what a crash can repeat is at most this much
+# How often a draining worker looks again while what is left is claimed by other workers (due only when their
+# lease runs out, should they die): it exits this soon after the last of them is sent.
+DRAIN_POLL_SECONDS = 0.25
 MESSAGES_KEPT = 8  # built edition messages a worker keeps beyond those of the current batch
 Work = tuple[Job, "EditionMessage | None", "queue.SimpleQueue[Outcome]"]  # a job, its message, where its outcome goes
 NONE_WAITING = (None, None, None)  # what a sending thread's look at the queue finds when nothing waits
@@ -178,7 +181,7 @@ class Worker:
             due = self.store.next_due_at()
             if due is None:
                 break
-            stop.wait(max(0.05, min((due - self.clock()).total_seconds(), 1.0)))
+            stop.wait(max(0.05, min((due - self.clock()).total_seconds(), DRAIN_POLL_SECONDS)))
         return self.stats
 
     def serve(self, stop: threading.Event, poll_seconds: float = 2.0) -> None:
