@@ -227,3 +227,23 @@ def test_a_worker_writes_each_next_envelope_with_the_content(write_config: Calla
     with runtime.sessions() as session:
         attempts = session.scalars(select(Delivery.attempts).where(Delivery.edition_id == edition_id)).all()
     assert attempts == [1] * 8
+
+
+def test_a_message_whose_envelope_went_out_ahead_is_sent_even_at_the_pause_threshold(
+    write_config: Callable[..., Path],
+) -> None:
+    """Every content refused with 451, three failures in a row pause the edition. The third message's content
+    carried the fourth's envelope (its edition then two failures in), so the fourth is tried too; the rest of
+    the batch goes back to the queue untried."""
+    refused = b"451 4.3.0 try again later"
+    with lazy_server(end_reply=lambda recipient: refused, answer_at_once=lambda recipient: True) as (port, seen):
+        runtime = smtp_runtime_for(
+            write_config, port, smtp={"pool_size": 1}, delivery={"pause_after_failures": 3, "batch_size": 10}
+        )
+        edition_id, _ = queue_edition(runtime, 10)
+        stats = drain(runtime).stats
+    assert stats.paused_editions == [edition_id] and stats.sent == 0
+    assert len(seen.messages) == 4 and seen.abandoned == []
+    with runtime.sessions() as session:
+        attempts = session.scalars(select(Delivery.attempts).where(Delivery.edition_id == edition_id)).all()
+    assert sorted(attempts, reverse=True) == [1] * 4 + [0] * 6
