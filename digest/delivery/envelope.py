@@ -12,6 +12,8 @@ from digest.delivery.verp import ReturnPath
 if TYPE_CHECKING:
     from digest.delivery.ledger import Job
 
+Envelope = tuple[str, str]  # a message's (MAIL FROM, RCPT TO)
+
 
 class EnvelopeSender:
     """Made once per worker: the addresses are parsed here, not for every message."""

@@ -6,6 +6,8 @@ import hashlib
 import os
 from pathlib import Path
 
+from digest.delivery.envelope import Envelope
+
 
 class OutboxTransport:
     """Writes each message to its own .eml file, atomically (temp file, then rename)."""
@@ -17,7 +19,7 @@ class OutboxTransport:
         folder.mkdir(parents=True, exist_ok=True)
 
     def send(
-        self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False, then: object = None
+        self, sender: str, recipient: str, pieces: list[bytes], dot_safe: bool = False, then: Envelope | None = None
     ) -> None:
         """Write one message; `then` (the next message's envelope) means nothing to a folder."""
         hashed = hashlib.sha256()

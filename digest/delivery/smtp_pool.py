@@ -28,12 +28,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from digest.config import SmtpConfig
+from digest.delivery.envelope import Envelope
 from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.rate import RateLimiter
 from digest.delivery.smtp_reply import ReplyReader, use_kernel_timeouts
 
 T = TypeVar("T")
-Envelope = tuple[str, str]  # (sender, recipient)
 IDLE_CHECK_SECONDS = 20.0  # a connection idle longer than this is checked with NOOP before use
 _ENHANCED_CODE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\b")
 DOT_AT_LINE_START = re.compile(rb"(?m)^\.")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from digest.config import Config
+from digest.delivery.envelope import Envelope
 from digest.delivery.outbox import OutboxTransport
-from digest.delivery.smtp_pool import Envelope, SmtpPool
+from digest.delivery.smtp_pool import SmtpPool
 
 
 class Transport(Protocol):

@@ -21,12 +21,11 @@ from typing import Protocol
 
 from digest.config import Config
 from digest.delivery.dkim import make_signer
-from digest.delivery.envelope import EnvelopeSender
+from digest.delivery.envelope import Envelope, EnvelopeSender
 from digest.delivery.errors import PermanentError, TransientError
 from digest.delivery.ledger import FAILED_RESULTS, Job, LedgerStore, Outcome, Recorded
 from digest.delivery.message import EditionMessage, site_links
 from digest.delivery.notices import edition_paused_notice, send_notice
-from digest.delivery.smtp_pool import Envelope
 from digest.delivery.transport import Transport, make_transport
 from digest.models import Edition, utcnow
 from digest.rendering.i18n import language_for
