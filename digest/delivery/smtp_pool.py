@@ -35,6 +35,10 @@ from digest.delivery.smtp_reply import ReplyReader, use_kernel_timeouts
 
 T = TypeVar("T")
 IDLE_CHECK_SECONDS = 20.0  # a connection idle longer than this is checked with NOOP before use
+# An envelope written ahead keeps the server waiting for its content until the rate limit lets that message go:
+# about pool_size / rate_per_second. Servers wait 5 minutes or more (RFC 5321, 4.5.3.2.7); a slower limit than
+# this allows sends each envelope with its own message instead.
+AHEAD_WAIT_SECONDS = 30.0
 _ENHANCED_CODE = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}\b")
 DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
 DOT_AFTER_NEWLINE = re.compile(rb"\n\.")
@@ -240,6 +244,7 @@ class SmtpPool:
         self.settings = settings
         self.parallelism = settings.pool_size
         self.rate = RateLimiter(settings.rate_per_second)
+        self._write_ahead = self.rate.interval * settings.pool_size <= AHEAD_WAIT_SECONDS
         self._slots: queue.SimpleQueue[None] = queue.SimpleQueue()
         for _ in range(settings.pool_size):
             self._slots.put(None)
@@ -259,7 +264,7 @@ class SmtpPool:
             self._slots.get()
             connection = self._checkout()
         try:
-            connection.send(sender, recipient, pieces, dot_safe, then)
+            connection.send(sender, recipient, pieces, dot_safe, then if self._write_ahead else None)
         finally:
             if connection.ahead is not None:
                 self._local.held = connection

@@ -213,6 +213,16 @@ def test_an_envelope_that_could_break_the_command_is_not_written_ahead() -> None
     assert "RSET" not in [command for _, command in seen.commands]
 
 
+def test_under_a_slow_rate_limit_no_envelope_is_written_ahead() -> None:
+    """At 0.02 messages a second the next message would leave the server waiting 50 s for its content."""
+    with lazy_server(answer_at_once=lambda recipient: True) as (port, seen):
+        pool = SmtpPool(SmtpConfig(port=port, pool_size=1, timeout_seconds=2, rate_per_second=0.02))
+        pool.send(SENDER, "a@example.org", [BODY], dot_safe=True, then=(SENDER, "b@example.org"))
+        assert pool.written_ahead() is None
+        pool.close()
+    assert seen.commands.count((1, f"MAIL FROM:<{SENDER}>")) == 1 and seen.abandoned == []
+
+
 def test_a_worker_writes_each_next_envelope_with_the_content(write_config: Callable[..., Path]) -> None:
     """One connection, eight messages: each end is answered only when the next envelope arrives, the last at
     once. A worker that waited for each answer first would time out on the first message."""
