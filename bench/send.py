@@ -14,9 +14,11 @@ order rotated each round), each timed as a whole process tree from start to exit
              per message against today's code.
 
 Before each run of a worker the edition's deliveries are queued again. Printed: each run, then
-medians with their range, CPU per message, the peak memory of the process tree, and the ratios
-(ours / smtp-source per worker; ours ×N / ours; our CPU per message against today's), with the
-load average at every run: the machine is shared.
+medians with their range, CPU per message, the peak memory of the process tree, what the machine did
+beside each run (smtp-sink's CPU per message, the rest's: PostgreSQL and the kernel's loopback work
+outside these processes, and the share of the cores left idle), and the ratios (ours / smtp-source per
+worker; ours ×N / ours, and the most it could be had all the cores been busy; our CPU per message
+against today's), with the load average at every run: the machine is shared.
 
     .venv/bin/python bench/send.py [--subscribers 20000] [--rounds 3] [--pool-size 4] [--batch-size 500]
                                    [--dkim] [--workers 2] [--database-url URL] [--today REV]
@@ -70,6 +72,7 @@ SUMMARY = (
     "<p>Next steps: a matchmaking day in Brussels, an online info session for applicants, and a call for "
     "vouchers worth up to EUR 60,000 per SME for innovation, internationalisation and green transition.</p>"
 )
+SINK: list[int] = []  # the running smtp-sink's process id, read for its CPU beside each run
 CLAIM_INDEXES = {
     "ix_deliveries_queued": "ON deliveries (id) WHERE status = 'queued'",
     "ix_deliveries_sending": "ON deliveries (claimed_at) WHERE status = 'sending'",
@@ -246,6 +249,41 @@ def requeue(runtime: Runtime, edition_id: int) -> None:
 # --------------------------------------------------------------------------- the contenders
 
 
+@contextmanager
+def beside() -> Iterator[dict]:
+    """What the machine did while a contender ran: the receiving smtp-sink's CPU, and the seconds all the
+    cores were busy and idle (/proc/stat). Busy minus the contender's own CPU and the sink's is the rest:
+    PostgreSQL, the kernel's loopback work outside those processes, anything else running."""
+    usage: dict = {}
+    busy, idle, sink = _machine(), _idle(), _sink_cpu()
+    yield usage
+    usage |= {"busy": _machine() - busy, "idle": _idle() - idle, "sink": _sink_cpu() - sink}
+
+
+def _stat_seconds(fields: list[int]) -> float:
+    return sum(fields) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_line() -> list[int]:
+    with open("/proc/stat", encoding="ascii") as stat:
+        return [int(value) for value in stat.readline().split()[1:]]
+
+
+def _machine() -> float:
+    user, nice, system, _, _, irq, softirq = _cpu_line()[:7]
+    return _stat_seconds([user, nice, system, irq, softirq])
+
+
+def _idle() -> float:
+    return _stat_seconds(_cpu_line()[3:5])  # idle, iowait
+
+
+def _sink_cpu() -> float:
+    with open(f"/proc/{SINK[0]}/stat", "rb") as stat:
+        fields = stat.read().rsplit(b")", 1)[1].split()
+    return _stat_seconds([int(fields[11]), int(fields[12])])  # utime, stime
+
+
 def _environment(pythonpath: Path | None = None) -> dict[str, str]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     if pythonpath is not None:
@@ -264,9 +302,11 @@ def workers(runtime: Runtime, edition_id: int, config_path: Path, count: int, tr
     """`digest worker --drain` × count, started at once as a user would, until all have exited."""
     requeue(runtime, edition_id)
     command = [sys.executable, "-m", "digest", "worker", "--drain", "--config", str(config_path)]
-    run = run_processes([command] * count, env=_environment(tree), cwd=config_path.parent)
+    with beside() as usage:
+        run = run_processes([command] * count, env=_environment(tree), cwd=config_path.parent)
     sent = sum(int(re.search(r"worker: (\d+) sent", output)[1]) for output in run.outputs)
-    return {"sent": sent, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": count}
+    timed = {"sent": sent, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": count}
+    return timed | usage
 
 
 def todays_worker(runtime: Runtime, edition_id: int, config_path: Path, tree: Path) -> dict:
@@ -314,8 +354,10 @@ def smtp_source(port: int, messages: int, connections: int, size: int) -> dict:
         "reader@subscribers.example.org",
         f"127.0.0.1:{port}",
     ]
-    run = run_processes([command])
-    return {"sent": messages, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": 1}
+    with beside() as usage:
+        run = run_processes([command])
+    timed = {"sent": messages, "seconds": run.seconds, "cpu": run.cpu_seconds, "peak": run.peak_bytes, "workers": 1}
+    return timed | usage
 
 
 # --------------------------------------------------------------------------- plumbing and report
@@ -328,6 +370,7 @@ def smtp_sink(port: int) -> Iterator[None]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    SINK[:] = [sink.pid]
     try:
         wait_for_port(port)
         yield
@@ -350,15 +393,38 @@ def report(arguments: argparse.Namespace, size: int, results: dict[str, list[dic
         peak = [run["peak"] / 2**20 for run in runs]
         columns = f"{spread(rates):>22} {spread(per_worker):>22} {spread(cpu, digits=3):>20} {spread(peak):>18}"
         print(f"  {name:<14} {columns}")
+    beside_report(results)
     ratio("ours / smtp-source (per worker)", results["ours"], results["smtp-source"], "goal: ≥ 0.25 signed")
     if arguments.workers > 1:
         several = f"ours ×{arguments.workers}"
         ratio(f"{several} / ours", results[several], results["ours"], "goal: ≥ 1.7")
+        ceiling(several, results[several], results["ours"])
     if "today" in results:
         ours = [run["cpu"] / run["sent"] for run in results["ours"]]
         today = [run["cpu"] / run["sent"] for run in results["today"]]
         change = [(1 - a / b) * 100 for a, b in zip(ours, today, strict=True)]
         print(f"  our CPU per message vs today's: −{spread(change, '%', 1)} (round by round; goal: −40%)")
+
+
+def beside_report(results: dict[str, list[dict]]) -> None:
+    """Per message, the CPU of the receiving side and of the rest of the machine during each contender's runs,
+    and how much of the machine stayed idle."""
+    cores = os.cpu_count() or 1
+    print(f"  beside each run, per message ({cores} cores):")
+    print(f"  {'':<14} {'smtp-sink CPU ms':>22} {'the rest CPU ms':>22} {'machine idle':>20}")
+    for name, runs in results.items():
+        sink = [run["sink"] * 1000 / run["sent"] for run in runs]
+        rest = [max(0.0, run["busy"] - run["cpu"] - run["sink"]) * 1000 / run["sent"] for run in runs]
+        idle = [min(100.0, run["idle"] * 100 / (cores * run["seconds"])) for run in runs]
+        print(f"  {name:<14} {spread(sink, digits=3):>22} {spread(rest, digits=3):>22} {spread(idle, '%'):>20}")
+
+
+def ceiling(several: str, mine: list[dict], ours: list[dict]) -> None:
+    """What `several` workers could send, paired by round with one, had every core been as busy for them as
+    the CPU their runs took (theirs, the sink's and the rest) allows: messages × cores / busy seconds."""
+    cores = os.cpu_count() or 1
+    pairs = [(a["sent"] * cores / a["busy"]) / (b["sent"] / b["seconds"]) for a, b in zip(mine, ours, strict=True)]
+    print(f"  {several} / ours with all {cores} cores busy: at most {spread(pairs, digits=2)}")
 
 
 def ratio(label: str, mine: list[dict], theirs: list[dict], goal: str) -> None:
