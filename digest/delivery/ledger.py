@@ -444,10 +444,11 @@ class _SentMarkFromArrays:
     def __init__(self) -> None:
         from sqlalchemy.dialects.postgresql import ARRAY  # PostgreSQL's alone, and only once it is in use
 
-        given = func.unnest(
-            bindparam("b_ids", type_=ARRAY(Integer)), bindparam("b_message_ids", type_=ARRAY(String))
-        ).table_valued("id", "message_id")
-        given = given.render_derived()
+        given = (
+            func.unnest(bindparam("b_ids", type_=ARRAY(Integer)), bindparam("b_message_ids", type_=ARRAY(String)))
+            .table_valued("id", "message_id")
+            .render_derived()
+        )
         self.statement = (
             update(_TABLE)
             .where(_TABLE.c.id == given.c.id, _TABLE.c.status == literal_column("'sending'"))

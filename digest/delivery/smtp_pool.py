@@ -141,18 +141,25 @@ class SmtpConnection:
             self._step("MAIL", self._sock.sendall, _written(commands))
         return [self._step(stage, self._replies.read) for stage, _ in commands]
 
-    def _ahead_of(self, smtp: smtplib.SMTP, then: Envelope | None) -> Envelope | None:
-        """`then`, if its envelope may be written ahead: the server pipelines, and would take its addresses."""
-        if then is None or not smtp.has_extn("pipelining") or not (then[0] + then[1]).isprintable():
+    def _ahead_of(self, smtp: smtplib.SMTP, then: Envelope | None) -> tuple[Envelope, bytes] | None:
+        """`then` and its envelope's commands as written, if they may go ahead: the server pipelines, and would
+        take its addresses."""
+        if then is None or not smtp.has_extn("pipelining") or not (addresses := then[0] + then[1]).isprintable():
             return None
-        return then if (then[0] + then[1]).isascii() or smtp.has_extn("smtputf8") else None
+        utf8 = not addresses.isascii()
+        if utf8 and not smtp.has_extn("smtputf8"):
+            return None
+        return then, _written(_commands(*then, utf8))
 
-    def _content(self, pieces: list[bytes], then: Envelope | None) -> tuple[int, bytes]:
-        """Send a dot-stuffed message and the terminator (and `then`'s envelope after it), then read the reply."""
+    def _content(self, pieces: list[bytes], ahead: tuple[Envelope, bytes] | None) -> tuple[int, bytes]:
+        """Send a dot-stuffed message and the terminator (and the next envelope after it, `ahead`), then read
+        the reply."""
         assert self._sock is not None and self._replies is not None  # opened by _open
-        ahead = [_written(_commands(*then, not (then[0] + then[1]).isascii()))] if then else []
-        send_gathered(self._sock, [*pieces, b".\r\n", *ahead])
-        self.ahead = then
+        if ahead is None:
+            send_gathered(self._sock, [*pieces, b".\r\n"])
+        else:
+            send_gathered(self._sock, [*pieces, b".\r\n", ahead[1]])
+            self.ahead = ahead[0]
         return self._replies.read()
 
     def _command(self, command: str) -> tuple[int, bytes]:
