@@ -255,27 +255,21 @@ def beside() -> Iterator[dict]:
     cores were busy and idle (/proc/stat). Busy minus the contender's own CPU and the sink's is the rest:
     PostgreSQL, the kernel's loopback work outside those processes, anything else running."""
     usage: dict = {}
-    busy, idle, sink = _machine(), _idle(), _sink_cpu()
+    (busy, idle), sink = _machine(), _sink_cpu()
     yield usage
-    usage |= {"busy": _machine() - busy, "idle": _idle() - idle, "sink": _sink_cpu() - sink}
+    (busy_after, idle_after), sink_after = _machine(), _sink_cpu()
+    usage |= {"busy": busy_after - busy, "idle": idle_after - idle, "sink": sink_after - sink}
 
 
 def _stat_seconds(fields: list[int]) -> float:
     return sum(fields) / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_line() -> list[int]:
+def _machine() -> tuple[float, float]:
+    """Seconds all the cores have been busy and idle since boot, read at one instant (/proc/stat)."""
     with open("/proc/stat", encoding="ascii") as stat:
-        return [int(value) for value in stat.readline().split()[1:]]
-
-
-def _machine() -> float:
-    user, nice, system, _, _, irq, softirq = _cpu_line()[:7]
-    return _stat_seconds([user, nice, system, irq, softirq])
-
-
-def _idle() -> float:
-    return _stat_seconds(_cpu_line()[3:5])  # idle, iowait
+        user, nice, system, idle, iowait, irq, softirq = map(int, stat.readline().split()[1:8])
+    return _stat_seconds([user, nice, system, irq, softirq]), _stat_seconds([idle, iowait])
 
 
 def _sink_cpu() -> float:
