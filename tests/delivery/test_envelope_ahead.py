@@ -202,14 +202,16 @@ def test_closing_with_an_envelope_written_ahead_hangs_up_instead_of_quitting() -
     assert all(data == b"" for _, _, data in seen.abandoned)  # not b"QUIT\r\n"
 
 
-def test_an_envelope_that_could_break_the_command_is_not_written_ahead() -> None:
+@pytest.mark.parametrize("recipient", ["b@example.org\r\nRSET", "b@example.org\nRSET", "b@exa\x00mple.org"])
+def test_an_envelope_that_could_break_the_command_is_not_written_ahead(recipient: str) -> None:
     with lazy_server(answer_at_once=lambda recipient: True) as (port, seen):
         pool = pool_on(port)
-        pool.send(SENDER, "a@example.org", [BODY], dot_safe=True, then=(SENDER, "b@example.org\r\nRSET"))
+        pool.send(SENDER, "a@example.org", [BODY], dot_safe=True, then=(SENDER, recipient))
         assert pool.written_ahead() is None
         with pytest.raises(PermanentError, match="not a mailbox"):
-            pool.send(SENDER, "b@example.org\r\nRSET", [BODY], dot_safe=True)
+            pool.send(SENDER, recipient, [BODY], dot_safe=True)
         pool.close()
+    assert [command for _, command in seen.commands].count(f"MAIL FROM:<{SENDER}>") == 1  # a's alone
     assert "RSET" not in [command for _, command in seen.commands]
 
 
